@@ -1,0 +1,242 @@
+//! Runs one custom-resource request and answers it exactly once, on every path: success,
+//! failure, bad input, unknown type, a panic in the handler, and the deadline.
+
+use super::budget::{Budget, Limit};
+use super::props;
+use super::request::{Request, RequestType};
+use super::resource::{
+    Cx, Failure, Handler, Operation, Outcome, Owner, Resource, failed_create_marker,
+};
+use super::responder::{DeliveryError, Responder};
+use super::response::{Response, Status};
+use crate::redact::Redactor;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+pub struct Provider {
+    handlers: BTreeMap<&'static str, Arc<dyn Handler>>,
+    responder: Responder,
+}
+
+impl Provider {
+    pub fn new(responder: Responder) -> Self {
+        Self {
+            handlers: BTreeMap::new(),
+            responder,
+        }
+    }
+
+    pub fn register<R: Resource>(&mut self, resource: R) {
+        self.handlers.insert(R::TYPE, Arc::new(resource));
+    }
+
+    pub fn resource_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.handlers.keys().copied()
+    }
+
+    /// Handles `req` and delivers its response. `deadline` is the invocation's.
+    ///
+    /// Returns the outcome for the invocation result; an error only when the response could
+    /// not be delivered, so that Lambda's retry of the event gets another chance to answer.
+    pub async fn handle(&self, req: Request, deadline: Instant) -> Result<Value, DeliveryError> {
+        let redactor = Redactor::new();
+        redactor.add(req.response_url.expose());
+        redactor.add_from_properties(&Value::Object(req.resource_properties.clone()));
+        if let Some(old) = &req.old_resource_properties {
+            redactor.add_from_properties(&Value::Object(old.clone()));
+        }
+        let span = tracing::info_span!(
+            "custom_resource",
+            logical_id = %req.logical_resource_id,
+            resource_type = %req.resource_type,
+            request_type = %req.request_type_raw,
+        );
+        self.answer(req, deadline, redactor).instrument(span).await
+    }
+
+    async fn answer(
+        &self,
+        req: Request,
+        deadline: Instant,
+        redactor: Redactor,
+    ) -> Result<Value, DeliveryError> {
+        let received = Instant::now();
+        tracing::info!(
+            physical_id = req.physical_resource_id.as_deref().unwrap_or(""),
+            "custom-resource request received"
+        );
+        let invocation_left = deadline.saturating_duration_since(received);
+        let result = match self.prepare(&req, invocation_left, &redactor) {
+            Ok((handler, op, cx, limit)) => run(handler, op, cx, limit).await,
+            Err(failure) => Err(failure),
+        };
+
+        let (status, reason, outcome) = match result {
+            Ok(outcome) => (Status::Success, None, outcome),
+            Err(Failure {
+                reason,
+                physical_id,
+            }) => (
+                Status::Failed,
+                Some(redactor.scrub(&reason)),
+                Outcome {
+                    physical_id,
+                    ..Outcome::default()
+                },
+            ),
+        };
+        match &reason {
+            None => tracing::info!(physical_id = %outcome.physical_id, "SUCCESS"),
+            Some(r) => tracing::error!(physical_id = %outcome.physical_id, reason = %r, "FAILED"),
+        }
+        let body = Response {
+            status,
+            reason,
+            physical_resource_id: outcome.physical_id.clone(),
+            stack_id: req.stack_id,
+            request_id: req.request_id,
+            logical_resource_id: req.logical_resource_id,
+            no_echo: outcome.no_echo,
+            data: outcome.data,
+        }
+        .render();
+        let give_up_at = received + Budget::new(invocation_left, Duration::MAX).respond;
+        match self
+            .responder
+            .put(&req.response_url, body, give_up_at)
+            .await
+        {
+            Ok(attempts) => {
+                tracing::info!(attempts, "response delivered");
+                Ok(json!({
+                    "Status": status,
+                    "PhysicalResourceId": outcome.physical_id,
+                    "Attempts": attempts,
+                }))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "response not delivered");
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything that can be checked before work starts. A failure here answers FAILED
+    /// without any AWS call.
+    fn prepare(
+        &self,
+        req: &Request,
+        invocation_left: Duration,
+        redactor: &Redactor,
+    ) -> Result<(Arc<dyn Handler>, Operation, Cx, Limit), Failure> {
+        let fallback_id = req
+            .physical_resource_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| failed_create_marker(&req.request_id));
+        let fail = |reason: String| Failure {
+            reason,
+            physical_id: fallback_id.clone(),
+        };
+        let request_type = req.request_type().map_err(fail)?;
+        let handler = self
+            .handlers
+            .get(req.resource_type.as_str())
+            .ok_or_else(|| {
+                fail(format!(
+                    "unsupported ResourceType {:?}; this function handles {}",
+                    req.resource_type,
+                    self.resource_types().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        let service_timeout =
+            props::service_timeout(&req.resource_properties).map_err(|e| fail(e.to_string()))?;
+        let physical_id = || {
+            req.physical_resource_id
+                .clone()
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "PhysicalResourceId is missing from this {} request",
+                        request_type.as_str()
+                    ))
+                })
+        };
+        let op = match request_type {
+            RequestType::Create => Operation::Create {
+                props: req.resource_properties.clone(),
+            },
+            RequestType::Update => Operation::Update {
+                physical_id: physical_id()?,
+                props: req.resource_properties.clone(),
+                old_props: req.old_resource_properties.clone(),
+            },
+            RequestType::Delete => Operation::Delete {
+                physical_id: physical_id()?,
+            },
+        };
+        let budget = Budget::new(invocation_left, service_timeout);
+        let cx = Cx::new(
+            Owner {
+                stack_id: req.stack_id.clone(),
+                logical_id: req.logical_resource_id.clone(),
+            },
+            req.request_id.clone(),
+            redactor.clone(),
+            Instant::now() + budget.work,
+        );
+        Ok((handler.clone(), op, cx, budget.limited_by))
+    }
+}
+
+/// Runs the operation on its own task, so that a panic becomes a FAILED response and the
+/// deadline can stop it wherever it is.
+async fn run(
+    handler: Arc<dyn Handler>,
+    op: Operation,
+    cx: Cx,
+    limit: Limit,
+) -> Result<Outcome, Failure> {
+    let fallback_id = match &op {
+        Operation::Create { .. } => failed_create_marker(&cx.request_id),
+        Operation::Update { physical_id, .. } | Operation::Delete { physical_id } => {
+            physical_id.clone()
+        }
+    };
+    let mut task = tokio::spawn({
+        let cx = cx.clone();
+        async move { handler.handle(op, &cx).await }.in_current_span()
+    });
+    tokio::select! {
+        joined = &mut task => match joined {
+            Ok(result) => result,
+            Err(e) => Err(Failure {
+                reason: if e.is_panic() {
+                    "internal error: the handler panicked. This is a bug in userkeeper; \
+                     please report it with the function's log"
+                        .to_owned()
+                } else {
+                    "internal error: the handler was cancelled".to_owned()
+                },
+                physical_id: cx.created_id().unwrap_or(fallback_id),
+            }),
+        },
+        () = tokio::time::sleep_until(cx.work_until()) => {
+            // Stop the work before answering, so nothing changes after CloudFormation is told.
+            task.abort();
+            let what = cx.waiting_for_what().unwrap_or_else(|| "the operation to finish".into());
+            let limit = match limit {
+                Limit::Invocation => "the function's timeout is nearly reached; raise the Lambda timeout",
+                Limit::ServiceTimeout => "the resource's ServiceTimeout is nearly reached; raise ServiceTimeout",
+            };
+            Err(Failure {
+                reason: format!("timed out while waiting for {what} ({limit})"),
+                physical_id: cx.created_id().unwrap_or(fallback_id),
+            })
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! What a resource type implements, and what the protocol gives it while it works.
+
+use super::props::{self, Diff, PropsError};
+use crate::redact::Redactor;
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Prefix of the physical id answered for a failed Create. `:` appears in no id any supported
+/// service issues, so a later Delete can recognise the marker and do nothing.
+pub const FAILED_CREATE_PREFIX: &str = "userkeeper:failed-create:";
+
+pub fn failed_create_marker(request_id: &str) -> String {
+    format!("{FAILED_CREATE_PREFIX}{request_id}")
+}
+
+/// A successful result.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub physical_id: String,
+    /// `Fn::GetAtt` attributes.
+    pub data: Map<String, Value>,
+    /// Mask `Data` in the console and API (set when it carries anything sensitive).
+    pub no_echo: bool,
+}
+
+/// Who owns a resource: the stack and logical id that created it. Services record it on the
+/// resource (as tags, where the service has them) and compare it before adopting or deleting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub stack_id: String,
+    pub logical_id: String,
+}
+
+impl Owner {
+    pub const STACK_TAG: &'static str = "userkeeper:stack-id";
+    pub const LOGICAL_TAG: &'static str = "userkeeper:logical-id";
+
+    /// The tags that mark a resource as this owner's.
+    pub fn tags(&self) -> [(&'static str, &str); 2] {
+        [
+            (Self::STACK_TAG, self.stack_id.as_str()),
+            (Self::LOGICAL_TAG, self.logical_id.as_str()),
+        ]
+    }
+
+    /// Whether `tags` (key, value pairs read from the resource) mark it as this owner's.
+    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let tags: Vec<_> = tags.into_iter().collect();
+        self.tags().iter().all(|want| tags.contains(want))
+    }
+
+    pub fn is_reserved_key(key: &str) -> bool {
+        key.starts_with("userkeeper:")
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    waiting_for: Option<String>,
+    created: Option<String>,
+}
+
+/// The context of one request, handed to the resource's operations.
+#[derive(Clone)]
+pub struct Cx {
+    pub owner: Owner,
+    pub request_id: String,
+    pub redactor: Redactor,
+    work_until: Instant,
+    progress: Arc<Mutex<Progress>>,
+}
+
+impl Cx {
+    pub fn new(owner: Owner, request_id: String, redactor: Redactor, work_until: Instant) -> Self {
+        Self {
+            owner,
+            request_id,
+            redactor,
+            work_until,
+            progress: Arc::default(),
+        }
+    }
+
+    pub fn work_until(&self) -> Instant {
+        self.work_until
+    }
+
+    pub fn time_left(&self) -> Duration {
+        self.work_until.saturating_duration_since(Instant::now())
+    }
+
+    /// Says what the operation is waiting for, so that a timeout can name it.
+    pub fn waiting_for(&self, what: impl Into<String>) {
+        self.lock().waiting_for = Some(what.into());
+    }
+
+    /// Records that this request created the resource with `physical_id`: if the request
+    /// then fails, the FAILED response names it so CloudFormation's Delete cleans it up.
+    pub fn created(&self, physical_id: impl Into<String>) {
+        self.lock().created = Some(physical_id.into());
+    }
+
+    pub(crate) fn created_id(&self) -> Option<String> {
+        self.lock().created.clone()
+    }
+
+    pub(crate) fn waiting_for_what(&self) -> Option<String> {
+        self.lock().waiting_for.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A resource type, typed. Implement this; the blanket [`Handler`] impl does the protocol.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The `ResourceType` this handles, e.g. `Custom::ElastiCacheUser`.
+    const TYPE: &'static str;
+    type Props: DeserializeOwned + Send + Sync;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Checks beyond the schema, run before any AWS call.
+    fn validate(props: &Self::Props) -> Result<(), PropsError>;
+    /// The physical id these properties name. A different id on Update means replacement.
+    fn physical_id(props: &Self::Props) -> String;
+    /// Whether `id` has the form of an id this type issues. CloudFormation invents ids of its
+    /// own during some rollbacks; a Delete of one of those must not touch anything.
+    fn could_have_issued(id: &str) -> bool;
+
+    async fn create(&self, props: Self::Props, cx: &Cx) -> Result<Outcome, Self::Error>;
+    /// Brings the resource `id` to `props`, changing only what `diff` says changed.
+    async fn update(
+        &self,
+        id: &str,
+        props: Self::Props,
+        diff: &Diff,
+        cx: &Cx,
+    ) -> Result<Outcome, Self::Error>;
+    /// Deletes `id` if this stack owns it; absent is success.
+    async fn delete(&self, id: &str, cx: &Cx) -> Result<(), Self::Error>;
+}
+
+/// One operation, with owned inputs so it can run on its own task.
+pub enum Operation {
+    Create {
+        props: Map<String, Value>,
+    },
+    Update {
+        physical_id: String,
+        props: Map<String, Value>,
+        old_props: Option<Map<String, Value>>,
+    },
+    Delete {
+        physical_id: String,
+    },
+}
+
+/// A failure and the physical id the FAILED response must carry.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: String,
+    pub physical_id: String,
+}
+
+/// The object-safe face of a [`Resource`], used by the registry.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    fn resource_type(&self) -> &'static str;
+    async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure>;
+}
+
+fn parse<R: Resource>(raw: &Map<String, Value>) -> Result<R::Props, PropsError> {
+    let props: R::Props = props::parse(raw)?;
+    R::validate(&props)?;
+    Ok(props)
+}
+
+/// The error and its sources, each once, as one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[async_trait]
+impl<R: Resource> Handler for R {
+    fn resource_type(&self) -> &'static str {
+        R::TYPE
+    }
+
+    async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure> {
+        match op {
+            Operation::Create { props } => {
+                let marker = failed_create_marker(&cx.request_id);
+                let props = parse::<R>(&props).map_err(|e| Failure {
+                    reason: e.to_string(),
+                    physical_id: marker.clone(),
+                })?;
+                self.create(props, cx).await.map_err(|e| Failure {
+                    reason: error_chain(&e),
+                    physical_id: cx.created_id().unwrap_or(marker),
+                })
+            }
+            Operation::Update {
+                physical_id,
+                props,
+                old_props,
+            } => {
+                let fail = |reason: String| Failure {
+                    reason,
+                    physical_id: physical_id.clone(),
+                };
+                let diff = Diff::new(old_props.as_ref(), &props);
+                let props = parse::<R>(&props).map_err(|e| fail(e.to_string()))?;
+                let new_id = R::physical_id(&props);
+                if new_id != physical_id {
+                    tracing::info!(
+                        old_physical_id = %physical_id,
+                        new_physical_id = %new_id,
+                        "replacement: creating the new resource; CloudFormation deletes the old one later"
+                    );
+                    return self
+                        .create(props, cx)
+                        .await
+                        .map_err(|e| fail(error_chain(&e)));
+                }
+                self.update(&physical_id, props, &diff, cx)
+                    .await
+                    .map_err(|e| fail(error_chain(&e)))
+            }
+            Operation::Delete { physical_id } => {
+                if physical_id.starts_with(FAILED_CREATE_PREFIX)
+                    || !R::could_have_issued(&physical_id)
+                {
+                    tracing::info!(
+                        %physical_id,
+                        "nothing to delete: this id was not issued by this resource type"
+                    );
+                    return Ok(Outcome {
+                        physical_id,
+                        ..Outcome::default()
+                    });
+                }
+                match self.delete(&physical_id, cx).await {
+                    Ok(()) => Ok(Outcome {
+                        physical_id,
+                        ..Outcome::default()
+                    }),
+                    Err(e) => Err(Failure {
+                        reason: error_chain(&e),
+                        physical_id,
+                    }),
+                }
+            }
+        }
+    }
+}

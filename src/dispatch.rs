@@ -1,0 +1,129 @@
+//! Tells the kinds of event apart and routes each to its protocol.
+
+use crate::cfn::{self, Provider};
+use crate::rotation::{self, RotationEvent};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub enum Event {
+    CustomResource(Box<cfn::Request>),
+    Rotation(RotationEvent),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(
+        "unrecognised event: expected a CloudFormation custom-resource request (with \
+         RequestType and ResponseURL) or a Secrets Manager rotation request (with Step, \
+         SecretId and ClientRequestToken); got an object with keys [{0}]"
+    )]
+    Unrecognised(String),
+    #[error(transparent)]
+    Request(#[from] cfn::request::RequestError),
+    #[error("malformed rotation event: {0}")]
+    Rotation(String),
+    #[error(transparent)]
+    RotationStep(#[from] rotation::RotationError),
+    #[error(transparent)]
+    Delivery(#[from] cfn::responder::DeliveryError),
+}
+
+/// Decides what `event` is from the keys each protocol always sends.
+pub fn classify(event: Value) -> Result<Event, DispatchError> {
+    let has = |k: &str| event.get(k).is_some();
+    if has("RequestType") && has("ResponseURL") {
+        return Ok(Event::CustomResource(Box::new(cfn::Request::from_value(
+            event,
+        )?)));
+    }
+    if has("Step") && has("SecretId") && has("ClientRequestToken") {
+        return serde_json::from_value(event)
+            .map(Event::Rotation)
+            .map_err(|e| DispatchError::Rotation(e.to_string()));
+    }
+    // Name the keys, never the values: an unknown event may carry anything.
+    let keys = match &event {
+        Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
+        _ => String::new(),
+    };
+    Err(DispatchError::Unrecognised(keys))
+}
+
+pub struct Dispatcher {
+    provider: Provider,
+}
+
+impl Dispatcher {
+    pub fn new(provider: Provider) -> Self {
+        Self { provider }
+    }
+
+    pub async fn handle(
+        &self,
+        event: Value,
+        deadline: tokio::time::Instant,
+    ) -> Result<Value, DispatchError> {
+        match classify(event)? {
+            Event::CustomResource(req) => Ok(self.provider.handle(*req, deadline).await?),
+            Event::Rotation(ev) => {
+                let span =
+                    tracing::info_span!("rotation", secret_id = %ev.secret_id, step = %ev.step);
+                let _enter = span.enter();
+                let result = rotation::handle(&ev);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "rotation step failed");
+                }
+                Ok(result?)
+            }
+        }
+    }
+}
+
+impl From<DispatchError> for lambda_runtime::Diagnostic {
+    fn from(e: DispatchError) -> Self {
+        let error_type = match &e {
+            DispatchError::Unrecognised(_) => "UnrecognisedEvent",
+            DispatchError::Request(_) => "MalformedCustomResourceRequest",
+            DispatchError::Rotation(_) => "MalformedRotationEvent",
+            DispatchError::RotationStep(_) => "RotationFailed",
+            DispatchError::Delivery(_) => "ResponseNotDelivered",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_custom_resource_rotation_and_other() {
+        let cr = json!({
+            "RequestType": "Create", "ResponseURL": "http://127.0.0.1/x",
+            "StackId": "s", "RequestId": "r", "LogicalResourceId": "L",
+            "ResourceType": "Custom::X", "ResourceProperties": {}
+        });
+        assert!(matches!(classify(cr).unwrap(), Event::CustomResource(_)));
+        let rot = json!({"Step": "createSecret", "SecretId": "arn:s", "ClientRequestToken": "t", "RotationToken": "rt"});
+        match classify(rot).unwrap() {
+            Event::Rotation(r) => assert_eq!(r.rotation_token.as_deref(), Some("rt")),
+            other => panic!("{other:?}"),
+        }
+        let e = classify(json!({"hello": "world-secret"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[hello]") && !e.contains("world-secret"), "{e}");
+        assert!(classify(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn custom_resource_missing_envelope_field_is_named() {
+        let cr = json!({"RequestType": "Create", "ResponseURL": "http://127.0.0.1/x"});
+        let e = classify(cr).unwrap_err().to_string();
+        assert!(e.contains("StackId"), "{e}");
+    }
+}

@@ -1,0 +1,10 @@
+//! userkeeper: one Lambda that keeps data-store users under CloudFormation and rotates their
+//! passwords. `cfn` and `rotation` are the protocols; `services` the AWS services.
+
+pub mod cfn;
+pub mod dispatch;
+pub mod redact;
+pub mod rotation;
+pub mod secrets;
+pub mod services;
+pub mod wait;

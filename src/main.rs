@@ -1,0 +1,30 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use std::time::SystemTime;
+use userkeeper::cfn::{Provider, responder::Responder};
+use userkeeper::dispatch::Dispatcher;
+use userkeeper::secrets::Secrets;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
+    lambda_runtime::tracing::init_default_subscriber();
+
+    // Configuration and clients are built once per execution environment, not per event.
+    let sdk = aws_config::load_from_env().await;
+    let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    let mut provider = Provider::new(Responder::new()?);
+    userkeeper::services::register_all(&mut provider, &sdk, &secrets);
+    let dispatcher = &Dispatcher::new(provider);
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let left = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + left;
+        dispatcher.handle(event.payload, deadline).await
+    }))
+    .await
+}

@@ -1,0 +1,486 @@
+//! The custom-resource protocol end to end through the provider, with fake resource types and
+//! a real HTTP receiver: exactly one response on every path, and nothing secret in it.
+
+mod support;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use support::*;
+use userkeeper::cfn::props::{Diff, PropsError};
+use userkeeper::cfn::responder::{DeliveryError, Responder};
+use userkeeper::cfn::{Cx, Outcome, Provider, Resource};
+use userkeeper::wait::{self, Poll};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct FakeProps {
+    name: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    behaviour: Option<String>,
+}
+
+#[derive(Default, Clone)]
+struct Calls {
+    create: Arc<AtomicUsize>,
+    update: Arc<AtomicUsize>,
+    delete: Arc<AtomicUsize>,
+}
+
+struct Fake(Calls);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct FakeError(String);
+
+#[async_trait]
+impl Resource for Fake {
+    const TYPE: &'static str = "Custom::Fake";
+    type Props = FakeProps;
+    type Error = FakeError;
+
+    fn validate(p: &FakeProps) -> Result<(), PropsError> {
+        if p.name.contains(':') {
+            return Err(PropsError::field("Name", "must not contain ':'"));
+        }
+        Ok(())
+    }
+    fn physical_id(p: &FakeProps) -> String {
+        p.name.clone()
+    }
+    fn could_have_issued(id: &str) -> bool {
+        !id.contains(':')
+    }
+
+    async fn create(&self, p: FakeProps, cx: &Cx) -> Result<Outcome, FakeError> {
+        self.0.create.fetch_add(1, Ordering::SeqCst);
+        match p.behaviour.as_deref() {
+            Some("panic") => panic!("fake resource panicked on purpose"),
+            Some("hang") => {
+                cx.created(&p.name);
+                wait::until(cx, &format!("thing {} to settle", p.name), || async {
+                    Ok::<_, FakeError>(Poll::<()>::Pending("busy".into()))
+                })
+                .await?;
+                unreachable!()
+            }
+            Some("leak") => Err(FakeError(format!(
+                "service said: bad password {}",
+                p.password.unwrap_or_default()
+            ))),
+            Some("half") => {
+                cx.created(&p.name);
+                Err(FakeError("created, then failed".into()))
+            }
+            Some("big-data") => {
+                let mut data = serde_json::Map::new();
+                data.insert("Blob".into(), json!("x".repeat(6000)));
+                Ok(Outcome {
+                    physical_id: p.name,
+                    data,
+                    no_echo: false,
+                })
+            }
+            _ => {
+                let mut data = serde_json::Map::new();
+                data.insert("Name".into(), json!(p.name));
+                Ok(Outcome {
+                    physical_id: p.name,
+                    data,
+                    no_echo: false,
+                })
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        _p: FakeProps,
+        diff: &Diff,
+        _cx: &Cx,
+    ) -> Result<Outcome, FakeError> {
+        self.0.update.fetch_add(1, Ordering::SeqCst);
+        let mut data = serde_json::Map::new();
+        data.insert("PasswordChanged".into(), json!(diff.changed(&["Password"])));
+        Ok(Outcome {
+            physical_id: id.to_owned(),
+            data,
+            no_echo: false,
+        })
+    }
+
+    async fn delete(&self, _id: &str, _cx: &Cx) -> Result<(), FakeError> {
+        self.0.delete.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn provider() -> (Provider, Calls) {
+    let calls = Calls::default();
+    let mut p = Provider::new(Responder::new().unwrap());
+    p.register(Fake(calls.clone()));
+    (p, calls)
+}
+
+fn fake_event(kind: &str, url: &str, props: Value) -> Value {
+    event(kind, "Custom::Fake", url, props)
+}
+
+async fn run(p: &Provider, ev: Value, within: Duration) -> Result<Value, DeliveryError> {
+    p.handle(request(ev), deadline_in(within)).await
+}
+
+#[tokio::test]
+async fn success_is_one_put_with_empty_content_type_and_byte_length() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let out = run(
+        &p,
+        fake_event("Create", &rx.url("ok"), json!({"Name": "thing-é"})),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["Status"], "SUCCESS");
+    let put = rx.accepted();
+    assert_eq!(put.method, "PUT");
+    assert!(put.target.contains("X-Amz-Signature=SECRETSIGok"));
+    assert_eq!(put.header("content-type").unwrap_or(""), "");
+    assert_eq!(
+        put.header("content-length").unwrap(),
+        put.body.len().to_string()
+    );
+    let body = put.json();
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "thing-é");
+    assert_eq!(body["Data"]["Name"], "thing-é");
+    assert_eq!(body["RequestId"], "req-Create");
+    assert_eq!(body["LogicalResourceId"], "AppUser");
+    assert!(body.get("Reason").is_none());
+    assert_eq!(calls.create.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_panic_in_the_handler_still_answers_failed_once() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    let ev = fake_event(
+        "Create",
+        &rx.url("panic"),
+        json!({"Name": "x", "Behaviour": "panic"}),
+    );
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    assert!(body["Reason"].as_str().unwrap().contains("panicked"));
+    assert_eq!(
+        body["PhysicalResourceId"],
+        "userkeeper:failed-create:req-Create"
+    );
+}
+
+#[tokio::test]
+async fn deadline_answers_failed_naming_the_wait_before_the_invocation_ends() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    let start = tokio::time::Instant::now();
+    let ev = fake_event(
+        "Create",
+        &rx.url("hang"),
+        json!({"Name": "slow", "Behaviour": "hang"}),
+    );
+    run(&p, ev, Duration::from_secs(4)).await.unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "answered after the deadline: {took:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(3),
+        "answered too early: {took:?}"
+    );
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("timed out while waiting for thing slow to settle (last status: busy)"),
+        "{reason}"
+    );
+    assert!(reason.contains("Lambda timeout"), "{reason}");
+    // It had created the thing: the FAILED response names it so Delete cleans it up.
+    assert_eq!(body["PhysicalResourceId"], "slow");
+}
+
+#[tokio::test]
+async fn service_timeout_bounds_the_work_when_shorter_than_the_invocation() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    let start = tokio::time::Instant::now();
+    let ev = fake_event(
+        "Create",
+        &rx.url("st"),
+        json!({"Name": "slow", "Behaviour": "hang", "ServiceTimeout": "3"}),
+    );
+    run(&p, ev, Duration::from_secs(60)).await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let reason = rx.accepted().json()["Reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("timed out while waiting for") && reason.contains("ServiceTimeout"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn failure_after_creating_names_the_created_id_so_delete_cleans_up() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    let ev = fake_event(
+        "Create",
+        &rx.url("half"),
+        json!({"Name": "made", "Behaviour": "half"}),
+    );
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["PhysicalResourceId"], "made");
+}
+
+#[tokio::test]
+async fn receiver_500_then_200_is_retried_and_accepted_once() {
+    let rx = Receiver::start(&[500, 503]).await;
+    let (p, _) = provider();
+    let out = run(
+        &p,
+        fake_event("Create", &rx.url("retry"), json!({"Name": "x"})),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["Attempts"], 3);
+    let puts = rx.puts();
+    assert_eq!(puts.len(), 3);
+    assert!(
+        puts.iter().all(|p| p.body == puts[0].body),
+        "every retry sends the same body"
+    );
+    rx.accepted();
+}
+
+#[tokio::test]
+async fn a_403_is_not_retried() {
+    let rx = Receiver::start(&[403]).await;
+    let (p, _) = provider();
+    let err = run(
+        &p,
+        fake_event("Create", &rx.url("forbidden"), json!({"Name": "x"})),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DeliveryError::Rejected { status: 403 }));
+    assert_eq!(rx.puts().len(), 1);
+}
+
+#[tokio::test]
+async fn receiver_down_gives_up_before_the_deadline_without_naming_the_url() {
+    let url = dead_url().await;
+    let (p, _) = provider();
+    let start = tokio::time::Instant::now();
+    let err = run(
+        &p,
+        fake_event("Create", &url, json!({"Name": "x"})),
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let text = err.to_string();
+    assert!(text.contains("could not deliver"), "{text}");
+    assert!(
+        !text.contains("SECRETSIG") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_type_fails_listing_supported_types_without_work() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let ev = event(
+        "Create",
+        "Custom::Nope",
+        &rx.url("unknown"),
+        json!({"Name": "x"}),
+    );
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("\"Custom::Nope\"") && reason.contains("Custom::Fake"),
+        "{reason}"
+    );
+    assert_eq!(calls.create.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn invalid_properties_fail_before_any_work() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    for (name, props, expect) in [
+        (
+            "typo",
+            json!({"Name": "x", "Nmae": "y"}),
+            "unknown property `Nmae`",
+        ),
+        (
+            "missing",
+            json!({"Password": "p"}),
+            "missing required property `Name`",
+        ),
+        ("rule", json!({"Name": "a:b"}), "Name: must not contain"),
+        (
+            "timeout",
+            json!({"Name": "x", "ServiceTimeout": "0"}),
+            "ServiceTimeout",
+        ),
+    ] {
+        let ev = fake_event("Create", &rx.url(name), props);
+        run(&p, ev, Duration::from_secs(10)).await.unwrap();
+        let put = rx
+            .puts()
+            .into_iter()
+            .find(|p| p.target.contains(&format!("/{name}?")))
+            .unwrap();
+        let body = put.json();
+        assert_eq!(body["Status"], "FAILED", "{name}");
+        assert!(
+            body["Reason"].as_str().unwrap().contains(expect),
+            "{name}: {body}"
+        );
+        assert_eq!(
+            body["PhysicalResourceId"],
+            "userkeeper:failed-create:req-Create"
+        );
+    }
+    assert_eq!(calls.create.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn delete_of_marker_or_foreign_id_is_success_without_work_and_keeps_the_id() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    for id in ["userkeeper:failed-create:req-1", "app-AppUser-ABC:def"] {
+        let mut ev = fake_event("Delete", &rx.url("del"), json!({"Name": "x"}));
+        ev["PhysicalResourceId"] = json!(id);
+        run(&p, ev, Duration::from_secs(10)).await.unwrap();
+        let body = rx.puts().last().unwrap().json();
+        assert_eq!(body["Status"], "SUCCESS");
+        assert_eq!(body["PhysicalResourceId"], id);
+    }
+    assert_eq!(calls.delete.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn update_with_a_new_id_creates_and_never_deletes_the_old() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let mut ev = fake_event("Update", &rx.url("replace"), json!({"Name": "new-name"}));
+    ev["PhysicalResourceId"] = json!("old-name");
+    ev["OldResourceProperties"] = json!({"Name": "old-name"});
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["PhysicalResourceId"], "new-name");
+    assert_eq!(calls.create.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.delete.load(Ordering::SeqCst), 0);
+    assert_eq!(calls.update.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn update_in_place_keeps_the_id_and_diffs_raw_properties() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let mut ev = fake_event(
+        "Update",
+        &rx.url("same"),
+        json!({"Name": "n", "Password": "new-password-123456"}),
+    );
+    ev["PhysicalResourceId"] = json!("n");
+    // Old properties that no longer parse (a rollback after a bad update) must not block it.
+    ev["OldResourceProperties"] =
+        json!({"Name": "n", "Password": "old-password-123456", "Typo": "x"});
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "n");
+    assert_eq!(body["Data"]["PasswordChanged"], true);
+    assert_eq!(calls.update.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn secrets_and_the_url_never_reach_the_reason() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    let ev = fake_event(
+        "Create",
+        &rx.url("leak"),
+        json!({"Name": "x", "Password": "Planted-Secret-Value-1234567", "Behaviour": "leak"}),
+    );
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let put = rx.accepted();
+    let text = String::from_utf8(put.body.clone()).unwrap();
+    assert!(text.contains("bad password ***"), "{text}");
+    assert!(!text.contains("Planted-Secret-Value-1234567"), "{text}");
+    assert!(!text.contains("SECRETSIG"), "{text}");
+}
+
+#[tokio::test]
+async fn oversized_data_becomes_failed_within_4096_bytes() {
+    let rx = Receiver::start(&[]).await;
+    let (p, _) = provider();
+    run(
+        &p,
+        fake_event(
+            "Create",
+            &rx.url("big"),
+            json!({"Name": "x", "Behaviour": "big-data"}),
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let put = rx.accepted();
+    assert!(put.body.len() <= 4096);
+    let body = put.json();
+    assert_eq!(body["Status"], "FAILED");
+    assert!(body["Reason"].as_str().unwrap().contains("Data"));
+}
+
+#[tokio::test]
+async fn unknown_request_type_is_answered_failed() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let ev = fake_event("Upsert", &rx.url("rt"), json!({"Name": "x"}));
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    assert!(body["Reason"].as_str().unwrap().contains("RequestType"));
+    assert_eq!(
+        calls.create.load(Ordering::SeqCst) + calls.update.load(Ordering::SeqCst),
+        0
+    );
+}
