@@ -1,0 +1,503 @@
+"""Shared machinery of the emulator: moto server plus what userkeeper's tests need from it.
+
+Service modules (``elasticache.py``; later ``memorydb.py``, ``mq.py``) use:
+
+* :func:`action` to add or replace the handler of one API action of a moto service;
+* :func:`register` to take part in every request of their service (bring lazily computed
+  state up to date, serialize requests) and to contribute to ``GET /_emulator/state``;
+* :class:`AsyncStatus`, :func:`begin` and :func:`settle` for AWS's asynchronous changes;
+* :func:`paginate` for Marker/MaxRecords style listings.
+
+This module also keeps the call log, injects faults, serves the control API under
+``/_emulator/`` and runs the server (see :func:`serve`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+import warnings
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, BaseResponse
+
+CONTROL_PREFIX = "/_emulator/"
+DEFAULT_CONFIG: dict[str, Any] = {"transition_seconds": 0.0}
+
+_config: dict[str, Any] = dict(DEFAULT_CONFIG)
+
+
+def transition_seconds() -> float:
+    return float(_config["transition_seconds"])
+
+
+# --------------------------------------------------------------------------------------
+# Patching actions and taking part in requests
+
+
+def action(response_cls: type) -> Callable[[Callable], Callable]:
+    """Install the decorated function as a handler on a moto response class.
+
+    moto dispatches the awsQuery ``Action`` (or JSON ``X-Amz-Target``) ``ModifyUser`` to the
+    method ``modify_user``, so the function must carry that name. A handler moto already has
+    is replaced: keep a reference to it first if the new one delegates to it.
+    """
+
+    def install(fn: Callable) -> Callable:
+        setattr(response_cls, fn.__name__, fn)
+        return fn
+
+    return install
+
+
+@dataclass
+class Extension:
+    service: str  # moto's service name, e.g. "elasticache"
+    before_action: Callable[[BaseResponse], None] | None = None
+    state: Callable[[], Any] | None = None
+    # One request of an extended service at a time: moto's werkzeug server is threaded and
+    # the extensions read-modify-write shared models.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+_extensions: dict[str, Extension] = {}
+
+
+def register(
+    service: str,
+    before_action: Callable[[BaseResponse], None] | None = None,
+    state: Callable[[], Any] | None = None,
+) -> Extension:
+    """Take part in every request moto dispatches to ``service``.
+
+    ``before_action(response)`` runs under the extension's lock before any handler of the
+    service (moto's or ours), so lazily computed state is current for all of them.
+    ``state()`` provides this service's part of ``GET /_emulator/state``.
+    """
+    ext = Extension(service, before_action, state)
+    _extensions[service] = ext
+    return ext
+
+
+def locked(service: str) -> threading.RLock:
+    return _extensions[service].lock
+
+
+# --------------------------------------------------------------------------------------
+# Asynchronous status
+
+
+class _Transition(NamedTuple):
+    during: Any
+    after: Any  # None: the resource disappears
+    deadline: float  # time.monotonic()
+    on_done: Callable[[], None] | None
+
+
+class AsyncStatus:
+    """A model attribute (usually ``status``) that changes like AWS's: asynchronously.
+
+    Reading it gives the transitional value until the transition's deadline, then the final
+    one; nothing runs in the background. Plain assignment (as moto's own code does) sets a
+    settled value. A resource on its way out keeps showing its transitional value until
+    :func:`settle` removes it, so the response to a delete always shows e.g. ``deleting``.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_emulator_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        t = obj.__dict__.get(self.slot)
+        if t is None:
+            return None
+        if t.after is not None and time.monotonic() >= t.deadline:
+            return t.after
+        return t.during
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = _Transition(value, value, 0.0, None)
+
+
+def track_status(cls: type, attr: str = "status") -> None:
+    """Give an existing (moto) model class an :class:`AsyncStatus` attribute."""
+    descriptor = AsyncStatus()
+    descriptor.__set_name__(cls, attr)
+    setattr(cls, attr, descriptor)
+
+
+def begin(
+    obj: Any,
+    during: str,
+    after: str | None,
+    on_done: Callable[[], None] | None = None,
+    attr: str = "status",
+) -> None:
+    """Start an asynchronous change: ``during`` for the configured transition time, then
+    ``after`` (``None``: the resource is gone). ``on_done`` runs once, in :func:`settle`,
+    after the deadline. With ``transition_seconds`` 0 the change is complete at once."""
+    deadline = time.monotonic() + transition_seconds()
+    obj.__dict__[f"_emulator_{attr}"] = _Transition(during, after, deadline, on_done)
+
+
+def settle(mapping: MutableMapping[Any, Any], attr: str = "status") -> list[Any]:
+    """Complete the elapsed transitions of the resources in ``mapping``: run their
+    ``on_done`` and remove the ones that are gone. Returns the removed resources."""
+    slot = f"_emulator_{attr}"
+    now = time.monotonic()
+    gone = []
+    for key, obj in list(mapping.items()):
+        t = obj.__dict__.get(slot)
+        if t is None or now < t.deadline:
+            continue
+        if t.on_done is not None:
+            obj.__dict__[slot] = t._replace(on_done=None)
+            t.on_done()
+        if t.after is None:
+            del mapping[key]
+            gone.append(obj)
+    return gone
+
+
+# --------------------------------------------------------------------------------------
+# Pagination
+
+
+class InvalidMarker(ServiceException):
+    code = "InvalidParameterValue"
+
+
+def paginate(
+    items: list[Any],
+    key: Callable[[Any], str],
+    max_records: int | None,
+    marker: str | None,
+    default_max: int = 100,
+) -> tuple[list[Any], str | None]:
+    """One page of ``items``; the marker is the key of the first item of the next page."""
+    start = 0
+    if marker:
+        keys = [key(item) for item in items]
+        if marker not in keys:
+            raise InvalidMarker(f"Invalid marker: {marker}")
+        start = keys.index(marker)
+    size = default_max if max_records is None else max_records
+    if size < 1:
+        raise InvalidMarker("MaxRecords must be greater than 0.")
+    page = items[start : start + size]
+    rest = items[start + size :]
+    return page, (key(rest[0]) if rest else None)
+
+
+# --------------------------------------------------------------------------------------
+# Call log and fault injection
+
+
+_calls: list[dict[str, Any]] = []
+_calls_lock = threading.Lock()
+_current = threading.local()
+
+
+@dataclass
+class Fault:
+    service: str
+    action: str | None  # None: any action of the service
+    count: int
+    status: int = 500
+    code: str = "InternalFailure"
+    message: str = "We encountered an internal error. Please try again."
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class InjectedFault(ServiceException):
+    """Defined here, not in moto: moto looks up the model of a ``moto.*`` exception's package."""
+
+
+_faults: list[Fault] = []
+_faults_lock = threading.Lock()
+
+
+def _take_fault(services: set[str], action_name: str | None) -> Fault | None:
+    with _faults_lock:
+        for fault in _faults:
+            if fault.service in services and fault.action in (None, action_name):
+                fault.count -= 1
+                if fault.count <= 0:
+                    _faults.remove(fault)
+                return fault
+    return None
+
+
+def _signing_service(environ: dict[str, Any]) -> str | None:
+    # Credential=AKID/20240101/us-east-1/elasticache/aws4_request: the same part of the
+    # signature moto itself routes on when every service shares one endpoint.
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
+        return scope.split("/")[3].lower()
+    except IndexError:
+        return None
+
+
+def _form_action(environ: dict[str, Any]) -> str | None:
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return query["Action"][0]
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    return urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+
+
+def _begin_call(environ: dict[str, Any]) -> dict[str, Any]:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    record = {
+        "service": _signing_service(environ),
+        "action": target.rsplit(".", 1)[-1] if target else _form_action(environ),
+        "time": time.time(),
+    }
+    with _calls_lock:
+        _calls.append(record)
+    return record
+
+
+_moto_call_action = BaseResponse.call_action
+
+
+def _call_action(self: BaseResponse) -> Any:
+    """Every AWS request moto dispatches passes here, with the action already known
+    (also for REST protocols, where only moto's router can name it)."""
+    service = getattr(self, "service_name", None)  # moto's name: "awslambda" for lambda
+    try:
+        action_name = self._get_action() or None
+    except Exception:
+        action_name = None
+    record = getattr(_current, "record", None)
+    if record is not None and not record.get("_named"):
+        record["_named"] = True
+        record["service"] = record["service"] or service  # the signing name, as AWS says it
+        record["action"] = action_name or record["action"]
+
+    names = {service, record["service"] if record else None} - {None}
+    fault = _take_fault(names, action_name)
+    if fault is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # moto warns about codes outside the model
+            _, headers, body = self.serialized(
+                ActionResult(InjectedFault(fault.code, fault.message))
+            )
+        if fault.status >= 500 and isinstance(body, str):
+            # awsQuery errors name the side at fault; a 5xx is the service's.
+            body = body.replace("<Type>Sender</Type>", "<Type>Receiver</Type>", 1)
+        headers, body = self._enrich_response(headers, body)
+        return fault.status, headers, body
+
+    ext = _extensions.get(service or "")
+    if ext is None:
+        return _moto_call_action(self)
+    with ext.lock:
+        if ext.before_action is not None:
+            ext.before_action(self)
+        return _moto_call_action(self)
+
+
+BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------
+# Control API
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _reset() -> dict[str, Any]:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    locks = [ext.lock for ext in _extensions.values()]
+    for lock in locks:
+        lock.acquire()
+    try:
+        moto_api_backend.reset()  # what POST /moto-api/reset does
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+    _config.clear()
+    _config.update(DEFAULT_CONFIG)
+    with _calls_lock:
+        _calls.clear()
+    with _faults_lock:
+        _faults.clear()
+    return {"status": "ok"}
+
+
+def _set_config(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(body) - set(DEFAULT_CONFIG)
+    if unknown:
+        raise BadRequest(f"unknown config keys: {sorted(unknown)}")
+    if "transition_seconds" in body:
+        seconds = body["transition_seconds"]
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            raise BadRequest("transition_seconds must be a number >= 0")
+        _config["transition_seconds"] = float(seconds)
+    return dict(_config)
+
+
+def _state() -> dict[str, Any]:
+    result = {}
+    for name, ext in _extensions.items():
+        if ext.state is not None:
+            with ext.lock:
+                result[name] = ext.state()
+    return result
+
+
+def _calls_json() -> list[dict[str, Any]]:
+    with _calls_lock:
+        return [{k: v for k, v in c.items() if not k.startswith("_")} for c in _calls]
+
+
+def _clear_calls() -> dict[str, Any]:
+    with _calls_lock:
+        _calls.clear()
+    return {"status": "ok"}
+
+
+def _add_fault(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(body.get("service"), str):
+        raise BadRequest('"service" is required, e.g. "elasticache"')
+    try:
+        fault = Fault(
+            service=body["service"],
+            action=body.get("action"),
+            count=int(body.get("count", 1)),
+            status=int(body.get("status", 500)),
+            code=str(body.get("code", Fault.code)),
+            message=str(body.get("message", Fault.message)),
+        )
+    except (TypeError, ValueError) as e:
+        raise BadRequest(str(e)) from e
+    with _faults_lock:
+        _faults.append(fault)
+        return [f.to_json() for f in _faults]
+
+
+def _list_faults() -> list[dict[str, Any]]:
+    with _faults_lock:
+        return [f.to_json() for f in _faults]
+
+
+def _clear_faults() -> dict[str, Any]:
+    with _faults_lock:
+        _faults.clear()
+    return {"status": "ok"}
+
+
+_ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
+    ("GET", "health"): lambda _: {"status": "ok"},
+    ("GET", "config"): lambda _: dict(_config),
+    ("POST", "config"): _set_config,
+    ("POST", "reset"): lambda _: _reset(),
+    ("GET", "state"): lambda _: _state(),
+    ("GET", "calls"): lambda _: _calls_json(),
+    ("POST", "calls/clear"): lambda _: _clear_calls(),
+    ("GET", "fail"): lambda _: _list_faults(),
+    ("POST", "fail"): _add_fault,
+    ("POST", "fail/clear"): lambda _: _clear_faults(),
+}
+
+
+def _control(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    route = environ.get("PATH_INFO", "")[len(CONTROL_PREFIX) :].strip("/")
+    handler = _ROUTES.get((environ["REQUEST_METHOD"], route))
+    status, payload = "200 OK", None
+    if handler is None:
+        status, payload = "404 Not Found", {"error": f"no control route {route!r}"}
+    else:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            body = json.loads(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise BadRequest("the body must be a JSON object")
+            payload = handler(body)
+        except (BadRequest, json.JSONDecodeError) as e:
+            status, payload = "400 Bad Request", {"error": str(e)}
+    data = json.dumps(payload).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+class EmulatorApp:
+    """WSGI middleware in front of moto's app: control API, call log."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return _control(environ, start_response)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            return self.app(environ, start_response)
+        # Recorded before dispatch, so requests moto cannot route are logged too.
+        _current.record = record = _begin_call(environ)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            _current.record = None
+            if not record["action"]:
+                record["action"] = f"{environ['REQUEST_METHOD']} {path}"
+
+
+# --------------------------------------------------------------------------------------
+# Server
+
+
+def make_app() -> EmulatorApp:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return EmulatorApp(DomainDispatcherApplication(create_backend_app))
+
+
+def serve(host: str, port: int) -> None:
+    """Run until SIGTERM/SIGINT. Prints the ready line once the socket accepts connections."""
+    import os
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    os.environ.setdefault("MOTO_PORT", str(port))  # as moto_server does: moto calls itself on it
+    server = make_server(host, port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+    thread.start()
+    # make_server has bound and is listening: connections are accepted from here on.
+    print(f"emulator ready on http://{host}:{server.port}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+    sys.stdout.flush()

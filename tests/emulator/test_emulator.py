@@ -1,0 +1,595 @@
+"""Self-tests of the emulator: boto3 (the same botocore model the Rust SDK is generated from)
+against ``python -m tests.emulator`` started on a free loopback port.
+
+    pip install -r tests/requirements.txt
+    python -m pytest tests/emulator -q
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INSTALL = "pip install -r tests/requirements.txt"
+REGION = "us-east-1"
+PW1, PW2, PW3 = "first-password-0001", "second-password-002", "third-password-0003"
+
+for _module in ("moto", "boto3", "flask"):
+    if importlib.util.find_spec(_module) is None:  # fail, never skip: a skipped suite proves nothing
+        pytest.fail(f"{_module} is missing for {sys.executable}: run `{INSTALL}`", pytrace=False)
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self) -> None:
+        self.port = free_port()
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulator", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        ready = threading.Event()
+
+        def pump() -> None:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                self.output.append(line.rstrip())
+                if line.startswith("emulator ready on "):
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30) or self.proc.poll() is not None:
+            self.stop()
+            pytest.fail(
+                "the emulator did not start (is moto installed? `" + INSTALL + "`):\n"
+                + "\n".join(self.output[-40:]),
+                pytrace=False,
+            )
+        self.startup_seconds = time.monotonic() - started
+        self.url = f"http://127.0.0.1:{self.port}"
+        assert self.output[0] == f"emulator ready on {self.url}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.stop()
+
+
+def control(server: Server, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(server.url + "/_emulator/" + path, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: Server) -> None:
+    control(server, "POST", "reset")
+
+
+def client(server: Server, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+@pytest.fixture
+def ec(server: Server) -> Any:
+    return client(server, "elasticache")
+
+
+def raw_query(server: Server, action: str, **params: str) -> tuple[int, str]:
+    """An awsQuery call without boto3, to look at the XML itself."""
+    body = urllib.parse.urlencode({"Action": action, "Version": "2015-02-02", **params}).encode()
+    req = urllib.request.Request(server.url + "/", data=body, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    req.add_header(
+        "Authorization",
+        "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/elasticache/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
+    with pytest.raises(ClientError) as info:
+        call(*args, **kwargs)
+    err = info.value.response
+    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def transition(server: Server, seconds: float) -> None:
+    control(server, "POST", "config", {"transition_seconds": seconds})
+
+
+def wait_for(read: Any, expected: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected:
+        assert time.monotonic() < deadline, f"still {value!r}, expected {expected!r}"
+        time.sleep(0.05)
+
+
+def make_user(ec: Any, user_id: str, name: str | None = None, passwords: list[str] | None = None, **kw: Any) -> dict:
+    auth = {"Passwords": passwords or [PW1]} if name != "default" else {"NoPasswordRequired": True}
+    return ec.create_user(
+        UserId=user_id, UserName=name or user_id, Engine="redis", AccessString="on ~* +@all", **auth, **kw
+    )
+
+
+def state_user(server: Server, user_id: str) -> dict | None:
+    users = control(server, "GET", "state")["elasticache"]["users"]
+    return next((u for u in users if u["UserId"] == user_id), None)
+
+
+def user_status(ec: Any, user_id: str) -> str:
+    try:
+        return ec.describe_users(UserId=user_id)["Users"][0]["Status"]
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def group_status(ec: Any, group_id: str) -> str:
+    try:
+        return ec.describe_user_groups(UserGroupId=group_id)["UserGroups"][0]["Status"]
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+# --------------------------------------------------------------------------------------
+# Server
+
+
+def test_starts_quickly_and_prints_ready_line(server: Server) -> None:
+    assert server.startup_seconds < 5, server.startup_seconds
+    assert control(server, "GET", "health") == {"status": "ok"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stops_cleanly_on_signal(sig: int) -> None:
+    s = Server()
+    started = time.monotonic()
+    assert s.stop(sig) == 0
+    assert time.monotonic() - started < 5
+
+
+# --------------------------------------------------------------------------------------
+# Users
+
+
+def test_create_user_password_and_tags(server: Server, ec: Any) -> None:
+    user = make_user(ec, "app-user", "app", [PW1, PW2], Tags=[{"Key": "userkeeper:stack-id", "Value": "s1"}])
+    assert user["Status"] == "active"  # transition_seconds 0: at once, as in moto
+    assert user["Authentication"] == {"Type": "password", "PasswordCount": 2}
+    assert user["ARN"] == "arn:aws:elasticache:us-east-1:123456789012:user:app-user"
+    assert user["UserGroupIds"] == []
+    tags = ec.list_tags_for_resource(ResourceName=user["ARN"])["TagList"]
+    assert tags == [{"Key": "userkeeper:stack-id", "Value": "s1"}]
+    assert state_user(server, "app-user")["Passwords"] == [PW1, PW2]
+    assert state_user(server, "app-user")["Tags"] == {"userkeeper:stack-id": "s1"}
+
+
+def test_passwords_never_leave_through_aws_responses(server: Server, ec: Any) -> None:
+    make_user(ec, "u1", passwords=[PW1])
+    for action, params in [("DescribeUsers", {}), ("DescribeUsers", {"UserId": "u1"})]:
+        status, body = raw_query(server, action, **params)
+        assert status == 200 and PW1 not in body and "<PasswordCount>1</PasswordCount>" in body
+
+
+@pytest.mark.parametrize(
+    "auth, expected",
+    [
+        ({"NoPasswordRequired": True}, {"Type": "no-password"}),
+        ({"AuthenticationMode": {"Type": "no-password-required"}}, {"Type": "no-password"}),
+        ({"AuthenticationMode": {"Type": "iam"}}, {"Type": "iam"}),
+        ({"AuthenticationMode": {"Type": "password", "Passwords": [PW1]}}, {"Type": "password", "PasswordCount": 1}),
+    ],
+)
+def test_create_user_authentication_types(ec: Any, auth: dict, expected: dict) -> None:
+    user = ec.create_user(UserId="u1", UserName="u1", Engine="valkey", AccessString="on ~* +@all", **auth)
+    assert user["Authentication"] == expected
+    assert user["Engine"] == "valkey"
+
+
+def test_create_user_duplicate_names_the_right_user(ec: Any) -> None:
+    make_user(ec, "first")
+    make_user(ec, "second")
+    code, message, status = error_of(make_user, ec, "second")
+    assert (code, message, status) == ("UserAlreadyExists", "User second already exists.", 400)
+
+
+def test_same_user_name_under_two_ids_is_allowed(ec: Any) -> None:
+    make_user(ec, "a1", "shared")
+    make_user(ec, "a2", "shared")
+
+
+@pytest.mark.parametrize(
+    "passwords",
+    [["x" * 15], ["x" * 129], [PW1, PW2, PW3], ["comma,password-0001"], ["at@sign-password-01"],
+     ['quote"password-0001'], ["slash/password-0001"], ["tab\tpassword-000001"]],
+)
+def test_create_user_rejects_bad_passwords_without_echoing_them(ec: Any, passwords: list[str]) -> None:
+    code, message, _ = error_of(make_user, ec, "u1", passwords=passwords)
+    assert code == "InvalidParameterValue"
+    assert not any(p in message for p in passwords)
+    make_user(ec, "u1", passwords=["y" * 128, "z" * 16])  # the limits themselves are fine
+
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"Passwords": [PW1], "AuthenticationMode": {"Type": "password", "Passwords": [PW2]}}, "InvalidParameterCombination"),
+        ({"Passwords": [PW1], "NoPasswordRequired": True}, "InvalidParameterCombination"),
+        ({"AuthenticationMode": {"Type": "iam", "Passwords": [PW1]}}, "InvalidParameterCombination"),
+        ({"AuthenticationMode": {"Type": "password"}}, "InvalidParameterCombination"),
+        ({}, "InvalidParameterValue"),  # no password and no NoPasswordRequired
+        ({"Passwords": [PW1], "Engine": "memcached"}, "InvalidParameterValue"),
+        ({"Passwords": [PW1], "UserId": "1-starts-with-digit"}, "InvalidParameterValue"),
+    ],
+)
+def test_create_user_parameter_errors(ec: Any, kwargs: dict, code: str) -> None:
+    args = {"UserId": "u1", "UserName": "u1", "Engine": "redis", "AccessString": "on ~* +@all", **kwargs}
+    assert error_of(ec.create_user, **args)[0] == code
+
+
+def test_modify_user(server: Server, ec: Any) -> None:
+    make_user(ec, "u1", passwords=[PW1])
+    out = ec.modify_user(UserId="u1", Passwords=[PW2, PW1])
+    assert out["Authentication"] == {"Type": "password", "PasswordCount": 2}
+    assert state_user(server, "u1")["Passwords"] == [PW2, PW1]
+
+    assert ec.modify_user(UserId="u1", AccessString="on ~app:* +get")["AccessString"] == "on ~app:* +get"
+    assert ec.modify_user(UserId="u1", AppendAccessString="+set")["AccessString"] == "on ~app:* +get +set"
+
+    out = ec.modify_user(UserId="u1", AuthenticationMode={"Type": "password", "Passwords": [PW3]})
+    assert out["Authentication"] == {"Type": "password", "PasswordCount": 1}
+    assert state_user(server, "u1")["Passwords"] == [PW3]
+
+    out = ec.modify_user(UserId="u1", NoPasswordRequired=True)
+    assert out["Authentication"] == {"Type": "no-password"}
+    assert state_user(server, "u1")["Passwords"] == []
+
+    out = ec.modify_user(UserId="u1", AuthenticationMode={"Type": "iam"})
+    assert out["Authentication"] == {"Type": "iam"}
+
+
+def test_modify_user_errors(server: Server, ec: Any) -> None:
+    make_user(ec, "u1", passwords=[PW1])
+    assert error_of(ec.modify_user, UserId="nobody", AccessString="on")[:3] == ("UserNotFound", "User nobody not found.", 404)
+    for bad in (["x" * 129], [PW1, PW2, PW3], ["short"], ["comma,password-0001"]):
+        code, message, _ = error_of(ec.modify_user, UserId="u1", Passwords=bad)
+        assert code == "InvalidParameterValue" and not any(p in message for p in bad)
+    assert error_of(ec.modify_user, UserId="u1", AccessString="on", AppendAccessString="+get")[0] == "InvalidParameterCombination"
+    assert error_of(ec.modify_user, UserId="default", AccessString="off")[0] == "InvalidParameterValue"
+    assert state_user(server, "u1")["Passwords"] == [PW1]  # nothing changed by the failed calls
+
+    transition(server, 5)
+    ec.modify_user(UserId="u1", Passwords=[PW2])
+    code, _, status = error_of(ec.modify_user, UserId="u1", Passwords=[PW3])
+    assert (code, status) == ("InvalidUserState", 400)
+
+
+def test_user_status_transitions(server: Server, ec: Any) -> None:
+    transition(server, 0.5)
+    assert make_user(ec, "u1")["Status"] == "modifying"
+    assert user_status(ec, "u1") == "modifying"
+    wait_for(lambda: user_status(ec, "u1"), "active")
+
+    assert ec.modify_user(UserId="u1", Passwords=[PW2])["Status"] == "modifying"
+    assert user_status(ec, "u1") == "modifying"
+    wait_for(lambda: user_status(ec, "u1"), "active")
+
+    assert ec.delete_user(UserId="u1")["Status"] == "deleting"
+    assert user_status(ec, "u1") == "deleting"
+    assert "u1" in [u["UserId"] for u in ec.describe_users()["Users"]]
+    wait_for(lambda: user_status(ec, "u1"), "UserNotFound")
+    assert "u1" not in [u["UserId"] for u in ec.describe_users()["Users"]]
+    assert state_user(server, "u1") is None
+
+
+def test_delete_user(server: Server, ec: Any) -> None:
+    user = make_user(ec, "u1", Tags=[{"Key": "k", "Value": "v"}])
+    assert ec.delete_user(UserId="u1")["Status"] == "deleting"
+    assert error_of(ec.describe_users, UserId="u1")[0] == "UserNotFound"  # transition 0: gone at once
+    assert error_of(ec.delete_user, UserId="u1")[0] == "UserNotFound"
+    make_user(ec, "u1")  # the id is free again, without the old tags
+    assert ec.list_tags_for_resource(ResourceName=user["ARN"])["TagList"] == []
+    assert error_of(ec.delete_user, UserId="default")[0] == "InvalidParameterValue"
+
+    transition(server, 5)
+    ec.modify_user(UserId="u1", Passwords=[PW2])
+    assert error_of(ec.delete_user, UserId="u1")[:2] == ("InvalidUserState", "User u1 is not in active state.")
+
+
+def test_delete_user_leaves_its_groups(ec: Any) -> None:
+    make_user(ec, "dflt", "default")
+    make_user(ec, "u1")
+    ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt", "u1"])
+    ec.delete_user(UserId="u1")
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["UserIds"] == ["dflt"]
+    code, message, _ = error_of(ec.delete_user, UserId="dflt")
+    assert code == "DefaultUserAssociatedToUserGroup" and "g1" in message
+
+
+def test_describe_users_filters_and_pages(ec: Any) -> None:
+    for i in range(5):
+        make_user(ec, f"u{i}")
+    ec.create_user(UserId="v1", UserName="v1", Engine="valkey", AccessString="on", NoPasswordRequired=True)
+    ids = [u["UserId"] for u in ec.describe_users()["Users"]]
+    assert ids == ["default", "u0", "u1", "u2", "u3", "u4", "v1"]
+    assert [u["UserId"] for u in ec.describe_users(Engine="valkey")["Users"]] == ["v1"]
+    filtered = ec.describe_users(Filters=[{"Name": "user-id", "Values": ["u1", "u3"]}])["Users"]
+    assert [u["UserId"] for u in filtered] == ["u1", "u3"]
+
+    first = ec.describe_users(MaxRecords=3)
+    assert [u["UserId"] for u in first["Users"]] == ["default", "u0", "u1"] and first["Marker"]
+    paged = [u["UserId"] for page in ec.get_paginator("describe_users").paginate(PaginationConfig={"PageSize": 2}) for u in page["Users"]]
+    assert paged == ids
+    assert "Marker" not in ec.describe_users(MaxRecords=100)
+    assert error_of(ec.describe_users, Marker="no-such-marker")[0] == "InvalidParameterValue"
+
+
+# --------------------------------------------------------------------------------------
+# User groups
+
+
+@pytest.fixture
+def members(ec: Any) -> None:
+    make_user(ec, "dflt", "default")
+    make_user(ec, "app1", "app")
+    make_user(ec, "app2", "app")
+    make_user(ec, "other")
+
+
+def test_create_and_describe_user_group(server: Server, ec: Any, members: None) -> None:
+    group = ec.create_user_group(
+        UserGroupId="g1", Engine="Redis", UserIds=["dflt", "app1"], Tags=[{"Key": "userkeeper:logical-id", "Value": "G"}]
+    )
+    expected = {
+        "UserGroupId": "g1",
+        "Status": "active",
+        "Engine": "redis",
+        "UserIds": ["dflt", "app1"],
+        "MinimumEngineVersion": "6.0",
+        "ReplicationGroups": [],
+        "ServerlessCaches": [],
+        "ARN": "arn:aws:elasticache:us-east-1:123456789012:usergroup:g1",
+    }
+    assert {k: v for k, v in group.items() if k != "ResponseMetadata"} == expected
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"] == [expected]
+    assert ec.describe_users(UserId="app1")["Users"][0]["UserGroupIds"] == ["g1"]
+    assert ec.list_tags_for_resource(ResourceName=group["ARN"])["TagList"] == [{"Key": "userkeeper:logical-id", "Value": "G"}]
+    groups = control(server, "GET", "state")["elasticache"]["user_groups"]
+    assert groups[0]["UserIds"] == ["dflt", "app1"] and groups[0]["Tags"] == {"userkeeper:logical-id": "G"}
+
+
+def test_create_user_group_errors(ec: Any, members: None) -> None:
+    assert error_of(ec.create_user_group, UserGroupId="g1", Engine="redis", UserIds=["app1"])[:3] == (
+        "DefaultUserRequired", "User group needs to contain a user with the user name default.", 400)
+    assert error_of(ec.create_user_group, UserGroupId="g1", Engine="redis", UserIds=["dflt", "ghost"])[:3] == (
+        "UserNotFound", "User ghost not found.", 404)
+    assert error_of(ec.create_user_group, UserGroupId="g1", Engine="redis", UserIds=["dflt", "app1", "app2"])[0] == "DuplicateUserName"
+    assert error_of(ec.create_user_group, UserGroupId="g1", Engine="memcached", UserIds=["dflt"])[0] == "InvalidParameterValue"
+    ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["default"])  # the built-in default user
+    assert error_of(ec.create_user_group, UserGroupId="g1", Engine="redis", UserIds=["dflt"])[:2] == (
+        "UserGroupAlreadyExists", "User group g1 already exists.")
+    assert error_of(ec.describe_user_groups, UserGroupId="nope")[:3] == ("UserGroupNotFound", "User group nope not found.", 404)
+
+
+def test_modify_user_group(ec: Any, members: None) -> None:
+    ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt", "app1"])
+    out = ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["other"], UserIdsToRemove=["app1"])
+    assert out["UserIds"] == ["dflt", "other"] and "PendingChanges" not in out
+    assert ec.describe_users(UserId="app1")["Users"][0]["UserGroupIds"] == []
+    assert ec.describe_users(UserId="other")["Users"][0]["UserGroupIds"] == ["g1"]
+
+    def fails(**kw: Any) -> str:
+        return error_of(ec.modify_user_group, UserGroupId="g1", **kw)[0]
+
+    assert fails(UserIdsToRemove=["dflt"]) == "DefaultUserRequired"
+    assert fails(UserIdsToAdd=["ghost"]) == "UserNotFound"
+    assert fails(UserIdsToAdd=["app1", "app2"]) == "DuplicateUserName"
+    assert fails(UserIdsToAdd=["other"]) == "InvalidParameterValue"  # already a member
+    assert fails(UserIdsToRemove=["app2"]) == "InvalidParameterValue"  # not a member
+    assert fails(UserIdsToAdd=["app1"], UserIdsToRemove=["app1"]) == "InvalidParameterCombination"
+    assert error_of(ec.modify_user_group, UserGroupId="nope", UserIdsToAdd=["app1"])[0] == "UserGroupNotFound"
+
+
+def test_user_group_status_transitions(server: Server, ec: Any, members: None) -> None:
+    transition(server, 0.5)
+    assert ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])["Status"] == "creating"
+    assert group_status(ec, "g1") == "creating"
+    code, _, _ = error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app1"])
+    assert code == "InvalidUserGroupState"
+    wait_for(lambda: group_status(ec, "g1"), "active")
+
+    out = ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["app1"])
+    assert out["Status"] == "modifying"
+    assert out["UserIds"] == ["dflt"] and out["PendingChanges"] == {"UserIdsToAdd": ["app1"]}
+    assert error_of(ec.delete_user_group, UserGroupId="g1")[0] == "InvalidUserGroupState"
+    wait_for(lambda: group_status(ec, "g1"), "active")
+    group = ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]
+    assert group["UserIds"] == ["dflt", "app1"] and "PendingChanges" not in group
+    assert ec.describe_users(UserId="app1")["Users"][0]["UserGroupIds"] == ["g1"]
+
+    assert ec.delete_user_group(UserGroupId="g1")["Status"] == "deleting"
+    assert group_status(ec, "g1") == "deleting"
+    wait_for(lambda: group_status(ec, "g1"), "UserGroupNotFound")
+    assert ec.describe_user_groups()["UserGroups"] == []
+    assert ec.describe_users(UserId="app1")["Users"][0]["UserGroupIds"] == []
+
+
+def test_delete_user_group_associated_with_replication_group(server: Server, ec: Any, members: None) -> None:
+    ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])
+    assert error_of(
+        ec.create_replication_group, ReplicationGroupId="rg1", ReplicationGroupDescription="d", UserGroupIds=["ghost"]
+    )[0] == "UserGroupNotFound"
+    ec.create_replication_group(ReplicationGroupId="rg1", ReplicationGroupDescription="d", Engine="redis", UserGroupIds=["g1"])
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ReplicationGroups"] == ["rg1"]
+    code, message, status = error_of(ec.delete_user_group, UserGroupId="g1")
+    assert (code, status) == ("InvalidUserGroupState", 400) and "associated with replication group" in message and "rg1" in message
+
+    transition(server, 0.3)
+    assert ec.delete_replication_group(ReplicationGroupId="rg1")["ReplicationGroup"]["Status"] == "deleting"
+    assert error_of(ec.delete_user_group, UserGroupId="g1")[0] == "InvalidUserGroupState"  # still deleting
+    wait_for(lambda: len(ec.describe_replication_groups()["ReplicationGroups"]), 0)
+    transition(server, 0)
+    ec.delete_user_group(UserGroupId="g1")
+    assert group_status(ec, "g1") == "UserGroupNotFound"
+
+
+def test_describe_user_groups_pages(ec: Any, members: None) -> None:
+    for i in range(5):
+        ec.create_user_group(UserGroupId=f"g{i}", Engine="redis", UserIds=["dflt"])
+    first = ec.describe_user_groups(MaxRecords=2)
+    assert [g["UserGroupId"] for g in first["UserGroups"]] == ["g0", "g1"] and first["Marker"] == "g2"
+    pages = ec.get_paginator("describe_user_groups").paginate(PaginationConfig={"PageSize": 2})
+    assert [g["UserGroupId"] for p in pages for g in p["UserGroups"]] == [f"g{i}" for i in range(5)]
+
+
+# --------------------------------------------------------------------------------------
+# Tags
+
+
+def test_tags_on_users_and_user_groups(ec: Any, members: None) -> None:
+    group = ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])
+    user_arn = ec.describe_users(UserId="app1")["Users"][0]["ARN"]
+    for arn in (user_arn, group["ARN"]):
+        out = ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+        assert out["TagList"] == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+        ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "a", "Value": "3"}])
+        assert ec.remove_tags_from_resource(ResourceName=arn, TagKeys=["b"])["TagList"] == [{"Key": "a", "Value": "3"}]
+        assert ec.list_tags_for_resource(ResourceName=arn)["TagList"] == [{"Key": "a", "Value": "3"}]
+        assert error_of(ec.remove_tags_from_resource, ResourceName=arn, TagKeys=["zz"])[0] == "TagNotFound"
+        too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+        assert error_of(ec.add_tags_to_resource, ResourceName=arn, Tags=too_many)[0] == "TagQuotaPerResourceExceeded"
+
+    ghost_user = user_arn.replace(":user:app1", ":user:ghost")
+    ghost_group = group["ARN"].replace(":usergroup:g1", ":usergroup:ghost")
+    assert error_of(ec.list_tags_for_resource, ResourceName=ghost_user)[:2] == ("UserNotFound", "User ghost not found.")
+    assert error_of(ec.add_tags_to_resource, ResourceName=ghost_group, Tags=[{"Key": "a", "Value": "1"}])[0] == "UserGroupNotFound"
+    assert error_of(ec.list_tags_for_resource, ResourceName="not-an-arn")[0] == "InvalidARN"
+
+
+# --------------------------------------------------------------------------------------
+# Control API, call log, faults, other services
+
+
+def test_config(server: Server) -> None:
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0}
+    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {"transition_seconds": 2.5}
+    for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"nope": 1}):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            control(server, "POST", "config", bad)
+        assert info.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as info:
+        control(server, "GET", "no-such-route")
+    assert info.value.code == 404
+
+
+def test_reset_wipes_everything(server: Server, ec: Any) -> None:
+    sm = client(server, "secretsmanager")
+    sm.create_secret(Name="s1", SecretString="x")
+    make_user(ec, "u1")
+    transition(server, 3)
+    control(server, "POST", "fail", {"service": "elasticache", "count": 5})
+    control(server, "POST", "reset")
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0}
+    assert control(server, "GET", "calls") == []
+    assert control(server, "GET", "fail") == []
+    assert [u["UserId"] for u in control(server, "GET", "state")["elasticache"]["users"]] == []
+    assert [u["UserId"] for u in ec.describe_users()["Users"]] == ["default"]
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_call_log_records_every_aws_call_and_no_control_call(server: Server, ec: Any) -> None:
+    sm = client(server, "secretsmanager")
+    sts = client(server, "sts")
+    make_user(ec, "u1")
+    sm.create_secret(Name="s1", SecretString="x")
+    sts.get_caller_identity()
+    error_of(ec.describe_users, UserId="ghost")
+    control(server, "GET", "state")
+    calls = control(server, "GET", "calls")
+    assert [(c["service"], c["action"]) for c in calls] == [
+        ("elasticache", "CreateUser"),
+        ("secretsmanager", "CreateSecret"),
+        ("sts", "GetCallerIdentity"),
+        ("elasticache", "DescribeUsers"),
+    ]
+    assert all(set(c) == {"service", "action", "time"} for c in calls)
+    assert calls == sorted(calls, key=lambda c: c["time"])
+    assert PW1 not in json.dumps(calls)
+    assert control(server, "POST", "calls/clear") == {"status": "ok"}
+    assert control(server, "GET", "calls") == []
+
+
+def test_fault_injection(server: Server, ec: Any) -> None:
+    control(server, "POST", "fail", {"service": "elasticache", "action": "DescribeUsers", "count": 2})
+    for _ in range(2):
+        code, _, status = error_of(ec.describe_users)
+        assert (code, status) == ("InternalFailure", 500)
+    ec.describe_users()
+    make_user(ec, "u1")  # other actions unaffected
+
+    control(server, "POST", "fail", {"service": "secretsmanager", "code": "ThrottlingException", "status": 400, "message": "Rate exceeded"})
+    sm = client(server, "secretsmanager")
+    assert error_of(sm.list_secrets)[:3] == ("ThrottlingException", "Rate exceeded", 400)
+    sm.list_secrets()
+    assert [c["action"] for c in control(server, "GET", "calls")][-2:] == ["ListSecrets", "ListSecrets"]
+
+
+def test_secrets_manager_works_as_in_moto(server: Server) -> None:
+    sm = client(server, "secretsmanager")
+    arn = sm.create_secret(Name="app/redis", SecretString='{"password": "x"}')["ARN"]
+    sm.put_secret_value(SecretId=arn, ClientRequestToken="t" * 32, SecretString='{"password": "y"}', VersionStages=["AWSPENDING"])
+    assert sm.get_secret_value(SecretId=arn, VersionStage="AWSPENDING")["SecretString"] == '{"password": "y"}'
+    assert len(sm.get_random_password(PasswordLength=32)["RandomPassword"]) == 32
