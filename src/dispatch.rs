@@ -49,6 +49,24 @@ pub fn classify(event: Value) -> Result<Event, DispatchError> {
     Err(DispatchError::Unrecognised(keys))
 }
 
+/// Epoch milliseconds of 2000-01-01: no real deadline is earlier.
+const PLAUSIBLE_EPOCH_MS: u64 = 946_684_800_000;
+
+/// The time left before the invocation's deadline, from the runtime API's
+/// `Lambda-Runtime-Deadline-Ms` (epoch milliseconds).
+///
+/// `cargo lambda watch` sends the constant `600000` there, meaning ten minutes from now; read
+/// literally it is a deadline in 1970 and every request would time out at once. A value that
+/// cannot be a real epoch deadline is therefore taken as relative, so the local loop behaves
+/// like Lambda.
+pub fn time_left(deadline_ms: u64, now: std::time::SystemTime) -> std::time::Duration {
+    if deadline_ms < PLAUSIBLE_EPOCH_MS {
+        return std::time::Duration::from_millis(deadline_ms);
+    }
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+    deadline.duration_since(now).unwrap_or_default()
+}
+
 pub struct Dispatcher {
     provider: Provider,
 }
@@ -118,6 +136,23 @@ mod tests {
             .to_string();
         assert!(e.contains("[hello]") && !e.contains("world-secret"), "{e}");
         assert!(classify(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn deadline_is_epoch_ms_or_relative_when_implausible() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        assert_eq!(time_left(1_800_000_090_000, now), Duration::from_secs(90));
+        assert_eq!(
+            time_left(1_799_999_000_000, now),
+            Duration::ZERO,
+            "past deadline"
+        );
+        assert_eq!(
+            time_left(600_000, now),
+            Duration::from_secs(600),
+            "cargo lambda watch"
+        );
     }
 
     #[test]

@@ -8,3 +8,34 @@ pub mod rotation;
 pub mod secrets;
 pub mod services;
 pub mod wait;
+
+/// A one-line account of an SDK error that is not a service error (no endpoint, timeout,
+/// unreadable response), built from each cause's `Display` only: the `Debug` forms the SDK
+/// prints elsewhere are long and can carry request details.
+pub(crate) fn sdk_error_message<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_secretsmanager::error::SdkError;
+    let what = match e {
+        SdkError::DispatchFailure(_) => {
+            "could not reach the service endpoint (a function in a VPC needs a route to it)"
+        }
+        SdkError::TimeoutError(_) => "the call timed out",
+        SdkError::ResponseError(_) => "the service's response could not be read",
+        SdkError::ConstructionFailure(_) => "the request could not be built",
+        _ => "the call failed",
+    };
+    let mut out = what.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

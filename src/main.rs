@@ -18,11 +18,7 @@ async fn main() -> Result<(), Error> {
     let dispatcher = &Dispatcher::new(provider);
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let left = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
+        let left = userkeeper::dispatch::time_left(event.context.deadline, SystemTime::now());
         let deadline = tokio::time::Instant::now() + left;
         dispatcher.handle(event.payload, deadline).await
     }))

@@ -49,7 +49,7 @@ impl Secrets {
                 arn: arn.to_owned(),
                 message: match e.code() {
                     Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-                    None => aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                    None => crate::sdk_error_message(&e),
                 },
             })?;
         let shape = |problem| SecretError::Shape {

@@ -65,11 +65,12 @@ impl Provider {
         redactor: Redactor,
     ) -> Result<Value, DeliveryError> {
         let received = Instant::now();
+        let invocation_left = deadline.saturating_duration_since(received);
         tracing::info!(
             physical_id = req.physical_resource_id.as_deref().unwrap_or(""),
+            invocation_ms_left = invocation_left.as_millis() as u64,
             "custom-resource request received"
         );
-        let invocation_left = deadline.saturating_duration_since(received);
         let result = match self.prepare(&req, invocation_left, &redactor) {
             Ok((handler, op, cx, limit)) => run(handler, op, cx, limit).await,
             Err(failure) => Err(failure),

@@ -12,7 +12,7 @@ use crate::cfn::{Owner, Provider};
 use crate::redact::Secret;
 use crate::secrets::{SecretError, Secrets};
 use aws_sdk_elasticache::Client;
-use aws_sdk_elasticache::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticache::error::{ProvideErrorMetadata, SdkError};
 
 /// Registers this service's resource types.
 pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &Secrets) {
@@ -63,7 +63,7 @@ where
     let message = match (e.code(), e.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(&e).to_string(),
+        _ => crate::sdk_error_message(&e),
     };
     Error::Api { op, message }
 }
