@@ -3,6 +3,7 @@
 
 pub mod cfn;
 pub mod dispatch;
+pub mod logging;
 pub mod redact;
 pub mod rotation;
 pub mod secrets;

@@ -7,8 +7,7 @@ use userkeeper::secrets::Secrets;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
-    lambda_runtime::tracing::init_default_subscriber();
+    userkeeper::logging::init();
 
     // Configuration and clients are built once per execution environment, not per event.
     let sdk = aws_config::load_from_env().await;

@@ -43,6 +43,12 @@ fn described(status: &'static str) -> impl Fn() -> DescribeUsersOutput + Send + 
     move || DescribeUsersOutput::builder().users(user(status)).build()
 }
 
+fn not_found() -> aws_sdk_elasticache::operation::describe_users::DescribeUsersError {
+    aws_sdk_elasticache::operation::describe_users::DescribeUsersError::UserNotFoundFault(
+        aws_sdk_elasticache::types::error::UserNotFoundFault::builder().build(),
+    )
+}
+
 fn no_secrets() -> Secrets {
     let none: [&Rule; 0] = [];
     Secrets::new(mock_client!(aws_sdk_secretsmanager, none))
@@ -169,7 +175,12 @@ async fn a_5xx_storm_fails_naming_the_call_after_the_sdk_retries() {
         .http_status(500, Some(query_error("InternalFailure", "oops")))
         .times(5)
         .build();
-    let client = mock_client!(aws_sdk_elasticache, RuleMode::Sequential, [&create]);
+    let describe = mock!(Client::describe_users).then_error(not_found);
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &create]
+    );
     let err = User::new(client, no_secrets())
         .create(props(), &cx())
         .await
@@ -205,7 +216,11 @@ async fn existing_user_of_this_stack_is_adopted_not_created_twice() {
         .await
         .unwrap();
     assert_eq!(out.physical_id, "app-user");
-    assert_eq!(create.num_calls(), 1);
+    assert_eq!(
+        create.num_calls(),
+        0,
+        "found by looking first: no second create"
+    );
 }
 
 #[tokio::test]
@@ -228,7 +243,11 @@ async fn existing_user_of_another_owner_is_refused_and_left_alone() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not managed by this stack"), "{err}");
-    assert_eq!(delete.num_calls() + modify.num_calls(), 0);
+    assert_eq!(
+        create.num_calls() + delete.num_calls() + modify.num_calls(),
+        0,
+        "no write to a foreign user"
+    );
 }
 
 #[tokio::test]
@@ -258,7 +277,12 @@ async fn a_password_quoted_by_the_service_never_reaches_the_response() {
                 .build(),
         )
     });
-    let client = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, [&create]);
+    let describe = mock!(Client::describe_users).then_error(not_found);
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &create]
+    );
     let rx = Receiver::start(&[]).await;
     let mut p = Provider::new(Responder::new().unwrap());
     p.register(User::new(client, no_secrets()));
@@ -281,4 +305,29 @@ async fn a_password_quoted_by_the_service_never_reaches_the_response() {
         "{text}"
     );
     assert!(!text.contains("Planted-Secret"), "{text}");
+}
+
+#[tokio::test]
+async fn a_user_created_concurrently_by_this_stack_is_adopted_after_the_collision() {
+    let describe = mock!(Client::describe_users)
+        .sequence()
+        .error(not_found)
+        .output(described("active"))
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_user).then_error(|| {
+        CreateUserError::UserAlreadyExistsFault(UserAlreadyExistsFault::builder().build())
+    });
+    let list = mock!(Client::list_tags_for_resource).then_output(tags(STACK, "AppUser"));
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &create, &list]
+    );
+    let out = User::new(client, no_secrets())
+        .create(props(), &cx())
+        .await
+        .unwrap();
+    assert_eq!(out.physical_id, "app-user");
+    assert_eq!(create.num_calls(), 1);
 }

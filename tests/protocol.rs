@@ -484,3 +484,21 @@ async fn unknown_request_type_is_answered_failed() {
         0
     );
 }
+
+#[tokio::test]
+async fn delete_of_an_unknown_type_is_success_without_work() {
+    let rx = Receiver::start(&[]).await;
+    let (p, calls) = provider();
+    let mut ev = event(
+        "Delete",
+        "Custom::Nonsense",
+        &rx.url("gone"),
+        json!({"ServiceTimeout": "soon"}),
+    );
+    ev["PhysicalResourceId"] = json!("userkeeper:failed-create:req-1");
+    run(&p, ev, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "userkeeper:failed-create:req-1");
+    assert_eq!(calls.delete.load(Ordering::SeqCst), 0);
+}

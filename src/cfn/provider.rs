@@ -72,7 +72,11 @@ impl Provider {
             "custom-resource request received"
         );
         let result = match self.prepare(&req, invocation_left, &redactor) {
-            Ok((handler, op, cx, limit)) => run(handler, op, cx, limit).await,
+            Ok(Prepared::Run(handler, op, cx, limit)) => run(handler, op, cx, limit).await,
+            Ok(Prepared::NothingToDo(physical_id)) => Ok(Outcome {
+                physical_id,
+                ..Outcome::default()
+            }),
             Err(failure) => Err(failure),
         };
 
@@ -133,7 +137,7 @@ impl Provider {
         req: &Request,
         invocation_left: Duration,
         redactor: &Redactor,
-    ) -> Result<(Arc<dyn Handler>, Operation, Cx, Limit), Failure> {
+    ) -> Result<Prepared, Failure> {
         let fallback_id = req
             .physical_resource_id
             .clone()
@@ -144,18 +148,27 @@ impl Provider {
             physical_id: fallback_id.clone(),
         };
         let request_type = req.request_type().map_err(fail)?;
-        let handler = self
-            .handlers
-            .get(req.resource_type.as_str())
-            .ok_or_else(|| {
-                fail(format!(
-                    "unsupported ResourceType {:?}; this function handles {}",
-                    req.resource_type,
-                    self.resource_types().collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-        let service_timeout =
-            props::service_timeout(&req.resource_properties).map_err(|e| fail(e.to_string()))?;
+        let Some(handler) = self.handlers.get(req.resource_type.as_str()) else {
+            if request_type == RequestType::Delete {
+                // This function never created anything of a type it does not handle (that
+                // Create failed with a marker id); failing the Delete would leave the stack in
+                // DELETE_FAILED or ROLLBACK_FAILED.
+                tracing::info!(
+                    "nothing to delete: this function does not handle this resource type"
+                );
+                return Ok(Prepared::NothingToDo(fallback_id));
+            }
+            return Err(fail(format!(
+                "unsupported ResourceType {:?}; this function handles {}",
+                req.resource_type,
+                self.resource_types().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        // A Delete must not fail on a property it does not need.
+        let service_timeout = match props::service_timeout(&req.resource_properties) {
+            Err(_) if request_type == RequestType::Delete => props::SERVICE_TIMEOUT_DEFAULT,
+            other => other.map_err(|e| fail(e.to_string()))?,
+        };
         let physical_id = || {
             req.physical_resource_id
                 .clone()
@@ -190,8 +203,14 @@ impl Provider {
             redactor.clone(),
             Instant::now() + budget.work,
         );
-        Ok((handler.clone(), op, cx, budget.limited_by))
+        Ok(Prepared::Run(handler.clone(), op, cx, budget.limited_by))
     }
+}
+
+enum Prepared {
+    Run(Arc<dyn Handler>, Operation, Cx, Limit),
+    /// Answer SUCCESS with this physical id; no work, no AWS call.
+    NothingToDo(String),
 }
 
 /// Runs the operation on its own task, so that a panic becomes a FAILED response and the

@@ -202,6 +202,25 @@ impl User {
         }
     }
 
+    /// Accepts an existing user only if this resource made it.
+    async fn adopt(&self, user: &aws_sdk_elasticache::types::User, cx: &Cx) -> Result<(), Error> {
+        let id = user.user_id().unwrap_or_default();
+        if !Tags(&self.client)
+            .owned_by(user.arn().unwrap_or_default(), &cx.owner)
+            .await?
+        {
+            return Err(Error::NotOwned {
+                kind: "user",
+                id: id.to_owned(),
+            });
+        }
+        tracing::info!(
+            user_id = id,
+            "user exists already and belongs to this resource; not creating it again"
+        );
+        Ok(())
+    }
+
     async fn wait_active(
         &self,
         id: &str,
@@ -276,40 +295,35 @@ impl Resource for User {
 
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_id.as_str();
-        let mode = self.authentication_mode(&props, cx).await?;
-        let created = self
-            .client
-            .create_user()
-            .user_id(id)
-            .user_name(&props.user_name)
-            .engine(props.engine.as_str())
-            .access_string(&props.access_string)
-            .authentication_mode(mode)
-            .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
-            .send()
-            .await;
-        match created {
-            Ok(_) => cx.created(id),
-            Err(e) if is(&e, |e| e.is_user_already_exists_fault()) => {
-                // Lambda redelivers events, and a rollback may recreate what it still has:
-                // carry on with a user this stack made, refuse anyone else's.
-                let arn = self
-                    .describe(id)
-                    .await?
-                    .and_then(|u| u.arn().map(str::to_owned))
-                    .ok_or_else(|| api("CreateUser", e))?;
-                if !Tags(&self.client).owned_by(&arn, &cx.owner).await? {
-                    return Err(Error::NotOwned {
-                        kind: "user",
-                        id: id.to_owned(),
-                    });
+        // Look before creating: a redelivered event, or a rollback recreating what it still
+        // has, finds the user this resource made; anyone else's is refused without a write.
+        if let Some(existing) = self.describe(id).await? {
+            self.adopt(&existing, cx).await?;
+        } else {
+            let mode = self.authentication_mode(&props, cx).await?;
+            let created = self
+                .client
+                .create_user()
+                .user_id(id)
+                .user_name(&props.user_name)
+                .engine(props.engine.as_str())
+                .access_string(&props.access_string)
+                .authentication_mode(mode)
+                .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
+                .send()
+                .await;
+            match created {
+                Ok(_) => cx.created(id),
+                // Created by someone between our look and our create.
+                Err(e) if is(&e, |e| e.is_user_already_exists_fault()) => {
+                    let existing = self
+                        .describe(id)
+                        .await?
+                        .ok_or_else(|| api("CreateUser", e))?;
+                    self.adopt(&existing, cx).await?;
                 }
-                tracing::info!(
-                    user_id = id,
-                    "user exists already and belongs to this resource; not creating it again"
-                );
+                Err(e) => return Err(api("CreateUser", e)),
             }
-            Err(e) => return Err(api("CreateUser", e)),
         }
         Ok(outcome(&self.wait_active(id, cx).await?))
     }

@@ -50,6 +50,25 @@ impl UserGroup {
         }
     }
 
+    /// Accepts an existing group only if this resource made it.
+    async fn adopt(&self, group: &Group, cx: &Cx) -> Result<(), Error> {
+        let id = group.user_group_id().unwrap_or_default();
+        if !Tags(&self.client)
+            .owned_by(group.arn().unwrap_or_default(), &cx.owner)
+            .await?
+        {
+            return Err(Error::NotOwned {
+                kind: "user group",
+                id: id.to_owned(),
+            });
+        }
+        tracing::info!(
+            user_group_id = id,
+            "user group exists already and belongs to this resource; not creating it again"
+        );
+        Ok(())
+    }
+
     async fn wait_active(&self, id: &str, cx: &Cx) -> Result<Group, Error> {
         wait::until(cx, &format!("user group {id} to become active"), || async {
             match self.describe(id).await? {
@@ -131,35 +150,30 @@ impl Resource for UserGroup {
 
     async fn create(&self, props: UserGroupProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_group_id.as_str();
-        let created = self
-            .client
-            .create_user_group()
-            .user_group_id(id)
-            .engine(props.engine.as_str())
-            .set_user_ids(Some(props.user_ids.clone()))
-            .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
-            .send()
-            .await;
-        match created {
-            Ok(_) => cx.created(id),
-            Err(e) if is(&e, |e| e.is_user_group_already_exists_fault()) => {
-                let arn = self
-                    .describe(id)
-                    .await?
-                    .and_then(|g| g.arn().map(str::to_owned))
-                    .ok_or_else(|| api("CreateUserGroup", e))?;
-                if !Tags(&self.client).owned_by(&arn, &cx.owner).await? {
-                    return Err(Error::NotOwned {
-                        kind: "user group",
-                        id: id.to_owned(),
-                    });
+        // Look before creating, as for users.
+        if let Some(existing) = self.describe(id).await? {
+            self.adopt(&existing, cx).await?;
+        } else {
+            let created = self
+                .client
+                .create_user_group()
+                .user_group_id(id)
+                .engine(props.engine.as_str())
+                .set_user_ids(Some(props.user_ids.clone()))
+                .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
+                .send()
+                .await;
+            match created {
+                Ok(_) => cx.created(id),
+                Err(e) if is(&e, |e| e.is_user_group_already_exists_fault()) => {
+                    let existing = self
+                        .describe(id)
+                        .await?
+                        .ok_or_else(|| api("CreateUserGroup", e))?;
+                    self.adopt(&existing, cx).await?;
                 }
-                tracing::info!(
-                    user_group_id = id,
-                    "user group exists already and belongs to this resource; not creating it again"
-                );
+                Err(e) => return Err(api("CreateUserGroup", e)),
             }
-            Err(e) => return Err(api("CreateUserGroup", e)),
         }
         Ok(outcome(&self.wait_active(id, cx).await?))
     }
