@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Demo: userkeeper answering CloudFormation against a local emulator.
+
+    .venv/bin/python tests/e2e/demo.py [--transition-seconds 1] [--json-logs] [--show-logs]
+
+Starts the emulator, a ResponseURL receiver and the release binary, then sends
+Create -> Update -> a replacing Update -> Delete (of the replaced and of the current resource)
+for a user, and the same for a user group (after creating the group's `default` user).
+Prints each CloudFormation response and the emulator's state (passwords masked) after each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness as h  # noqa: E402
+
+STACK = h.DEFAULT_STACK_ID.replace("e2e-stack", "userkeeper-demo")
+
+
+def print_state(state: dict) -> None:
+    """One compact JSON line per resource, grouped by service and kind."""
+    for service, kinds in state.items():
+        for kind, items in (kinds or {}).items():
+            print(f"  {service}.{kind}: {len(items)}")
+            for item in items:
+                print(f"    {json.dumps(item, default=str)}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--transition-seconds", type=float, default=1.0,
+                    help="how long the emulator keeps users/groups in creating/modifying/deleting")
+    ap.add_argument("--json-logs", action="store_true", help="run the function with AWS_LAMBDA_LOG_FORMAT=JSON")
+    ap.add_argument("--show-logs", action="store_true", help="print the function's log lines of each step")
+    args = ap.parse_args()
+    try:
+        h.require_binary()
+        emulator = h.Emulator()
+    except (h.BinaryMissing, h.EmulatorUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rt = h.LocalRuntimeApi()
+    rec = h.ResponseReceiver()
+    fn = None
+    ok = True
+    try:
+        emulator.reset()
+        emulator.config(transition_seconds=args.transition_seconds)
+        fn = h.Function(rt, emulator.url, log_format="JSON" if args.json_logs else None)
+        print(f"emulator {emulator.url}, runtime API {rt.address}, receiver port {rec.port}, pid {fn.pid}\n")
+
+        def step(title: str, rq: str, rtype: str, props: dict, logical: str, **kw) -> dict:
+            nonlocal ok
+            event = h.cfn_event(rq, rtype, props, response_url=rec.url(logical), logical_id=logical,
+                                stack_id=STACK, **kw)
+            n = len(fn.lines)
+            inv = fn.invoke(event, timeout_s=120)
+            puts = [p for p in rec.for_url(event["ResponseURL"]) if p.accepted]
+            print("=" * 100)
+            print(f"{title}   [{rq} {rtype} {logical}"
+                  f"{' ' + kw['physical_id'] if 'physical_id' in kw else ''}]  "
+                  f"{(inv.duration_s or 0):.2f}s")
+            print("-" * 100)
+            if puts:
+                body = puts[0].json()
+                print("CloudFormation response:")
+                print(json.dumps(body, indent=2))
+                ok = ok and body.get("Status") == "SUCCESS"
+            else:
+                body = {}
+                ok = False
+                print(f"NO RESPONSE reached the ResponseURL (invocation: {inv})")
+            if args.show_logs:
+                print("function log:")
+                for ln in fn.lines[n:]:
+                    print(f"  {ln.text}")
+            print("emulator state (passwords masked):")
+            print_state(h.mask_passwords(emulator.state()))
+            return body
+
+        U, G = h.USER_TYPE, h.GROUP_TYPE
+        u1 = {"UserId": "demo-app", "UserName": "app", "Engine": "redis", "AccessString": "on ~app:* +@read",
+              "AuthenticationMode": {"Type": "password", "Passwords": ["Demo-Password-0123456789"]},
+              "Tags": [{"Key": "team", "Value": "payments"}]}
+        u2 = {**u1, "AccessString": "on ~app:* +@read +@write"}
+        u3 = {**u2, "UserId": "demo-app-v2"}
+        step("user: create", "Create", U, u1, "AppUser")
+        step("user: update (access string)", "Update", U, u2, "AppUser", physical_id="demo-app", old_props=u1)
+        step("user: replacing update (new UserId)", "Update", U, u3, "AppUser", physical_id="demo-app",
+             old_props=u2)
+        step("user: CloudFormation deletes the replaced user", "Delete", U, u2, "AppUser", physical_id="demo-app")
+        step("user: stack delete", "Delete", U, u3, "AppUser", physical_id="demo-app-v2")
+
+        d = {"UserId": "demo-default", "UserName": "default", "Engine": "redis", "AccessString": "off ~* -@all",
+             "AuthenticationMode": {"Type": "no-password-required"}}
+        m = {"UserId": "demo-member", "UserName": "member", "Engine": "redis", "AccessString": "on ~* +@read",
+             "AuthenticationMode": {"Type": "password", "Passwords": ["Demo-Password-9876543210"]}}
+        g1 = {"UserGroupId": "demo-group", "Engine": "redis", "UserIds": ["demo-default"]}
+        g2 = {**g1, "UserIds": ["demo-default", "demo-member"]}
+        g3 = {**g2, "UserGroupId": "demo-group-v2"}
+        step("group: its `default` user", "Create", U, d, "DefaultUser")
+        step("group: a member user", "Create", U, m, "MemberUser")
+        step("group: create", "Create", G, g1, "AppGroup")
+        step("group: update (add a member)", "Update", G, g2, "AppGroup", physical_id="demo-group", old_props=g1)
+        step("group: replacing update (new UserGroupId)", "Update", G, g3, "AppGroup", physical_id="demo-group",
+             old_props=g2)
+        step("group: CloudFormation deletes the replaced group", "Delete", G, g2, "AppGroup",
+             physical_id="demo-group")
+        step("group: stack delete", "Delete", G, g3, "AppGroup", physical_id="demo-group-v2")
+        step("group: delete the member user", "Delete", U, m, "MemberUser", physical_id="demo-member")
+        step("group: delete the default user", "Delete", U, d, "DefaultUser", physical_id="demo-default")
+        print("=" * 100)
+        print("all steps SUCCESS" if ok else "SOME STEPS DID NOT SUCCEED")
+    finally:
+        if fn:
+            fn.stop()
+        rt.close()
+        rec.close()
+        emulator.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
