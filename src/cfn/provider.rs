@@ -72,7 +72,10 @@ impl Provider {
             "custom-resource request received"
         );
         let result = match self.prepare(&req, invocation_left, &redactor) {
-            Ok(Prepared::Run(handler, op, cx, limit)) => run(handler, op, cx, limit).await,
+            Ok(Prepared::Run(work)) => {
+                let (handler, op, cx, limit) = *work;
+                run(handler, op, cx, limit).await
+            }
             Ok(Prepared::NothingToDo(physical_id)) => Ok(Outcome {
                 physical_id,
                 ..Outcome::default()
@@ -203,12 +206,17 @@ impl Provider {
             redactor.clone(),
             Instant::now() + budget.work,
         );
-        Ok(Prepared::Run(handler.clone(), op, cx, budget.limited_by))
+        Ok(Prepared::Run(Box::new((
+            handler.clone(),
+            op,
+            cx,
+            budget.limited_by,
+        ))))
     }
 }
 
 enum Prepared {
-    Run(Arc<dyn Handler>, Operation, Cx, Limit),
+    Run(Box<(Arc<dyn Handler>, Operation, Cx, Limit)>),
     /// Answer SUCCESS with this physical id; no work, no AWS call.
     NothingToDo(String),
 }
