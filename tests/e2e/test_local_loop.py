@@ -1,0 +1,107 @@
+"""The local loop the README documents, run for real: `cargo lambda watch --release` serving the
+function, and every file in events/ sent with `cargo lambda invoke --data-file`, exactly as a user
+does it. The events' ResponseURL points at 127.0.0.1:9001, so a receiver listens there."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from . import harness as h
+
+EVENTS = Path(h.REPO_ROOT) / "events"
+# Dependencies first: the default user, then the app user, then the group; deletes last.
+ORDER = [
+    "elasticache-user-default-create",
+    "elasticache-user-create",
+    "elasticache-user-group-create",
+    "elasticache-user-update",
+    "elasticache-user-update-replace",
+    "elasticache-user-group-update",
+    "elasticache-user-group-update-replace",
+    "elasticache-user-group-delete",
+    "elasticache-user-delete",
+]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    received: list[tuple[str, dict]] = []
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        _Recorder.received.append((self.path.split("?")[0], json.loads(body)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture
+def cargo_lambda() -> str:
+    exe = shutil.which("cargo-lambda")
+    if exe is None:
+        pytest.fail("cargo-lambda is not on PATH: run `pip install -r tests/requirements.txt` "
+                    "(scripts/test does) and put the venv's bin first on PATH", pytrace=False)
+    return exe
+
+
+def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: h.Emulator):
+    assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(ORDER), "every sample event is exercised"
+    assert _free(9001) and _free(9000), "ports 9000 (cargo lambda) and 9001 (events' ResponseURL) must be free"
+    _Recorder.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 9001), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    watch = subprocess.Popen(
+        ["cargo", "lambda", "watch", "--release", "--invoke-port", "9000"],
+        cwd=h.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while _free(9000):
+            assert watch.poll() is None, watch.stdout.read().decode()
+            assert time.monotonic() < deadline, "cargo lambda watch did not start listening"
+            time.sleep(0.2)
+        for i, name in enumerate(ORDER):
+            out = subprocess.run(
+                ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
+                 "--data-file", str(EVENTS / f"{name}.json")],
+                # The first invoke waits for `cargo run --release`, a rebuild if the tree changed.
+                cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=900 if i == 0 else 120,
+            )
+            assert out.returncode == 0, f"{name}: {out.stdout}{out.stderr}"
+            assert json.loads(out.stdout.strip().splitlines()[-1])["Status"] == "SUCCESS", f"{name}: {out.stdout}"
+        paths = [path for path, _ in _Recorder.received]
+        assert paths == [f"/cfn-response/{n}" for n in ORDER], paths
+        assert all(body["Status"] == "SUCCESS" for _, body in _Recorder.received), _Recorder.received
+        state = emulator.state()["elasticache"]
+        # "default" is the user every account has.
+        assert sorted(u["UserId"] for u in state["users"]) == ["app-default", "app-user-v2", "default"], state
+        assert [g["UserGroupId"] for g in state["user_groups"]] == ["app-users-v2"], state
+    finally:
+        os.killpg(watch.pid, 15)
+        watch.wait(timeout=30)
+        server.shutdown()
