@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -88,6 +89,18 @@ def lifecycle(endpoint: str, emulator: h.Emulator) -> tuple[h.Function, list[tup
     return fn, steps
 
 
+def deployment_zip_size(binary) -> int:
+    """The size of the zip Lambda would get: the binary stored as `bootstrap`, as
+    `cargo lambda build --output-format zip` and SAM package it."""
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as d:
+        path = f"{d}/bootstrap.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.write(binary, "bootstrap")
+        return os.path.getsize(path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30)
@@ -105,7 +118,8 @@ def main() -> int:
     finally:
         emulator.stop()
 
-    print(f"binary: {binary} ({binary.stat().st_size / 1024:.0f} KiB)")
+    print(f"binary: {binary} ({binary.stat().st_size / 1024:.0f} KiB, stripped by the release profile)")
+    print(f"deployment zip (bootstrap, deflate level 9): {deployment_zip_size(binary) / 1024:.0f} KiB")
     print()
     print(f"cold start (process start -> first /next), {len(starts)} runs")
     print(f"  {'median':>8} {'p90':>8} {'max':>8} {'min':>8}")
