@@ -1,6 +1,6 @@
 //! Tells the kinds of event apart and routes each to its protocol.
 
-use crate::cfn::{self, Provider};
+use crate::cfn::{self, Invocation, Provider};
 use crate::rotation::{self, RotationEvent};
 use serde_json::Value;
 
@@ -76,13 +76,11 @@ impl Dispatcher {
         Self { provider }
     }
 
-    pub async fn handle(
-        &self,
-        event: Value,
-        deadline: tokio::time::Instant,
-    ) -> Result<Value, DispatchError> {
+    pub async fn handle(&self, event: Value, inv: &Invocation) -> Result<Value, DispatchError> {
+        // Kept whole for a continuation, which re-sends the event as CloudFormation sent it.
+        let original = event.clone();
         match classify(event)? {
-            Event::CustomResource(req) => Ok(self.provider.handle(*req, deadline).await?),
+            Event::CustomResource(req) => Ok(self.provider.handle(&original, *req, inv).await?),
             Event::Rotation(ev) => {
                 let span =
                     tracing::info_span!("rotation", secret_id = %ev.secret_id, step = %ev.step);

@@ -1,7 +1,9 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::SystemTime;
-use userkeeper::cfn::{Provider, responder::Responder};
+use userkeeper::cfn::continuation::SelfInvoke;
+use userkeeper::cfn::{Invocation, Provider, responder::Responder};
 use userkeeper::dispatch::Dispatcher;
 use userkeeper::secrets::Secrets;
 
@@ -12,14 +14,19 @@ async fn main() -> Result<(), Error> {
     // Configuration and clients are built once per execution environment, not per event.
     let sdk = aws_config::load_from_env().await;
     let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
-    let mut provider = Provider::new(Responder::new()?);
+    let continuer = SelfInvoke::new(aws_sdk_lambda::Client::new(&sdk));
+    let mut provider = Provider::new(Responder::new()?).with_continuer(Arc::new(continuer));
     userkeeper::services::register_all(&mut provider, &sdk, &secrets);
     let dispatcher = &Dispatcher::new(provider);
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let left = userkeeper::dispatch::time_left(event.context.deadline, SystemTime::now());
-        let deadline = tokio::time::Instant::now() + left;
-        dispatcher.handle(event.payload, deadline).await
+        let invocation = Invocation {
+            deadline: tokio::time::Instant::now() + left,
+            function_arn: Some(event.context.invoked_function_arn)
+                .filter(|a| a.starts_with("arn:")),
+        };
+        dispatcher.handle(event.payload, &invocation).await
     }))
     .await
 }

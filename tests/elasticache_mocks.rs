@@ -295,9 +295,7 @@ async fn a_password_quoted_by_the_service_never_reaches_the_response() {
             "AccessString": "on ~* +@all", "Passwords": ["Planted-Secret-Value-1234567"]
         }),
     );
-    p.handle(request(ev), deadline_in(Duration::from_secs(10)))
-        .await
-        .unwrap();
+    handle(&p, ev, Duration::from_secs(10)).await.unwrap();
     let put = rx.accepted();
     let text = String::from_utf8(put.body).unwrap();
     assert!(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use support::*;
+use userkeeper::cfn::continuation::Continuer;
 use userkeeper::cfn::props::{Diff, PropsError};
 use userkeeper::cfn::responder::{DeliveryError, Responder};
 use userkeeper::cfn::{Cx, Outcome, Provider, Resource};
@@ -27,6 +28,7 @@ struct FakeProps {
 
 #[derive(Default, Clone)]
 struct Calls {
+    phase_one: Arc<AtomicUsize>,
     create: Arc<AtomicUsize>,
     update: Arc<AtomicUsize>,
     delete: Arc<AtomicUsize>,
@@ -73,6 +75,27 @@ impl Resource for Fake {
                 "service said: bad password {}",
                 p.password.unwrap_or_default()
             ))),
+            Some("two-phase") => {
+                // Phase one is done once; phase two waits forever in the first invocation and
+                // succeeds in a continuation, which must not redo phase one.
+                if cx.is_done("phase-one") {
+                    let mut data = serde_json::Map::new();
+                    data.insert("Name".into(), json!(p.name));
+                    return Ok(Outcome {
+                        physical_id: p.name,
+                        data,
+                        no_echo: false,
+                    });
+                }
+                self.0.phase_one.fetch_add(1, Ordering::SeqCst);
+                cx.created(&p.name);
+                cx.mark_done("phase-one");
+                wait::until(cx, "phase two", || async {
+                    Ok::<_, FakeError>(Poll::<()>::Pending("busy".into()))
+                })
+                .await?;
+                unreachable!()
+            }
             Some("half") => {
                 cx.created(&p.name);
                 Err(FakeError("created, then failed".into()))
@@ -133,7 +156,7 @@ fn fake_event(kind: &str, url: &str, props: Value) -> Value {
 }
 
 async fn run(p: &Provider, ev: Value, within: Duration) -> Result<Value, DeliveryError> {
-    p.handle(request(ev), deadline_in(within)).await
+    handle(p, ev, within).await
 }
 
 #[tokio::test]
@@ -501,4 +524,145 @@ async fn delete_of_an_unknown_type_is_success_without_work() {
     assert_eq!(body["Status"], "SUCCESS");
     assert_eq!(body["PhysicalResourceId"], "userkeeper:failed-create:req-1");
     assert_eq!(calls.delete.load(Ordering::SeqCst), 0);
+}
+
+/// Records the events it is asked to start, instead of invoking Lambda.
+#[derive(Default, Clone)]
+struct Recorder {
+    events: Arc<std::sync::Mutex<Vec<Value>>>,
+    fail: bool,
+}
+
+#[async_trait]
+impl Continuer for Recorder {
+    async fn invoke_async(&self, function_arn: &str, event: &Value) -> Result<(), String> {
+        assert_eq!(
+            function_arn,
+            "arn:aws:lambda:us-east-1:123456789012:function:userkeeper"
+        );
+        if self.fail {
+            return Err(
+                "AccessDeniedException: not authorized to perform lambda:InvokeFunction".into(),
+            );
+        }
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+fn continuing_provider(recorder: &Recorder) -> (Provider, Calls) {
+    let calls = Calls::default();
+    let mut p = Provider::new(Responder::new().unwrap()).with_continuer(Arc::new(recorder.clone()));
+    p.register(Fake(calls.clone()));
+    (p, calls)
+}
+
+#[tokio::test]
+async fn a_wait_past_the_deadline_continues_in_a_new_invocation_and_answers_once() {
+    let rx = Receiver::start(&[]).await;
+    let recorder = Recorder::default();
+    let (p, calls) = continuing_provider(&recorder);
+    let ev = fake_event(
+        "Create",
+        &rx.url("long"),
+        json!({"Name": "long", "Behaviour": "two-phase"}),
+    );
+    let out = run(&p, ev.clone(), Duration::from_secs(3)).await.unwrap();
+    assert_eq!(out["Continued"], true);
+    assert!(
+        rx.puts().is_empty(),
+        "no response from an invocation that continues"
+    );
+    let next = recorder
+        .events
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("a continuation was started");
+    assert_eq!(
+        next["ResponseURL"], ev["ResponseURL"],
+        "the URL travels in the payload"
+    );
+    assert_eq!(next["ResourceProperties"], ev["ResourceProperties"]);
+    let progress = &next["UserkeeperContinuation"];
+    assert_eq!(progress["Attempt"], 1);
+    assert_eq!(progress["Done"], json!(["phase-one"]));
+    assert_eq!(progress["Created"], "long");
+
+    run(&p, next, Duration::from_secs(10)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "SUCCESS");
+    assert_eq!(body["PhysicalResourceId"], "long");
+    assert_eq!(
+        calls.phase_one.load(Ordering::SeqCst),
+        1,
+        "a done step is not repeated"
+    );
+}
+
+#[tokio::test]
+async fn a_continuation_out_of_service_timeout_fails_naming_what_it_made() {
+    let rx = Receiver::start(&[]).await;
+    let recorder = Recorder::default();
+    let (p, _) = continuing_provider(&recorder);
+    let mut ev = fake_event(
+        "Create",
+        &rx.url("late"),
+        json!({"Name": "late", "Behaviour": "two-phase", "ServiceTimeout": "60"}),
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Started 59.5 s ago: the ServiceTimeout (less its 1 s margin) is already spent.
+    ev["UserkeeperContinuation"] = json!({
+        "StartedAtMs": now_ms - 59_500, "Attempt": 4, "Done": ["phase-one"], "Created": "late"
+    });
+    // The continuation still has a phase to wait for: make it wait.
+    ev["UserkeeperContinuation"]["Done"] = json!([]);
+    let start = tokio::time::Instant::now();
+    run(&p, ev, Duration::from_secs(30)).await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("ServiceTimeout"),
+        "{body}"
+    );
+    assert_eq!(
+        body["PhysicalResourceId"], "late",
+        "CloudFormation's Delete cleans it up"
+    );
+    assert!(
+        recorder.events.lock().unwrap().is_empty(),
+        "no further continuation"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_continuation_answers_failed_with_the_permission_needed() {
+    let rx = Receiver::start(&[]).await;
+    let recorder = Recorder {
+        fail: true,
+        ..Recorder::default()
+    };
+    let (p, _) = continuing_provider(&recorder);
+    let ev = fake_event(
+        "Create",
+        &rx.url("denied"),
+        json!({"Name": "d", "Behaviour": "hang"}),
+    );
+    run(&p, ev, Duration::from_secs(3)).await.unwrap();
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("lambda:InvokeFunction on itself"),
+        "{reason}"
+    );
+    assert_eq!(body["PhysicalResourceId"], "d");
 }

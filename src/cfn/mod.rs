@@ -2,6 +2,7 @@
 //! provider that ties them together. Nothing here knows any AWS service.
 
 pub mod budget;
+pub mod continuation;
 pub mod props;
 pub mod provider;
 pub mod request;
@@ -9,6 +10,6 @@ pub mod resource;
 pub mod responder;
 pub mod response;
 
-pub use provider::Provider;
+pub use provider::{Invocation, Provider};
 pub use request::Request;
 pub use resource::{Cx, Outcome, Owner, Resource};

@@ -2,6 +2,7 @@
 //! failure, bad input, unknown type, a panic in the handler, and the deadline.
 
 use super::budget::{Budget, Limit};
+use super::continuation::{self, Continuation, Continuer};
 use super::props;
 use super::request::{Request, RequestType};
 use super::resource::{
@@ -13,21 +14,42 @@ use crate::redact::Redactor;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 pub struct Provider {
     handlers: BTreeMap<&'static str, Arc<dyn Handler>>,
     responder: Responder,
+    continuer: Option<Arc<dyn Continuer>>,
 }
+
+/// What the Lambda runtime tells us about the current invocation.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub deadline: Instant,
+    /// The function's own ARN, for continuing a long wait in a new invocation.
+    pub function_arn: Option<String>,
+}
+
+/// A continuation needs this much work time per invocation to make progress; with less (a
+/// function timeout of a few seconds) continuing would only spin.
+const MIN_WORK_TO_CONTINUE: Duration = Duration::from_secs(2);
 
 impl Provider {
     pub fn new(responder: Responder) -> Self {
         Self {
             handlers: BTreeMap::new(),
             responder,
+            continuer: None,
         }
+    }
+
+    /// Lets waits outlast one invocation by invoking the function again (see
+    /// [`continuation`]).
+    pub fn with_continuer(mut self, continuer: Arc<dyn Continuer>) -> Self {
+        self.continuer = Some(continuer);
+        self
     }
 
     pub fn register<R: Resource>(&mut self, resource: R) {
@@ -38,11 +60,17 @@ impl Provider {
         self.handlers.keys().copied()
     }
 
-    /// Handles `req` and delivers its response. `deadline` is the invocation's.
+    /// Handles `req` (parsed from `event`) and delivers its response, or hands it on to a new
+    /// invocation when its wait outlasts this one.
     ///
     /// Returns the outcome for the invocation result; an error only when the response could
     /// not be delivered, so that Lambda's retry of the event gets another chance to answer.
-    pub async fn handle(&self, req: Request, deadline: Instant) -> Result<Value, DeliveryError> {
+    pub async fn handle(
+        &self,
+        event: &Value,
+        req: Request,
+        inv: &Invocation,
+    ) -> Result<Value, DeliveryError> {
         let redactor = Redactor::new();
         redactor.add(req.response_url.expose());
         redactor.add_from_properties(&Value::Object(req.resource_properties.clone()));
@@ -55,26 +83,58 @@ impl Provider {
             resource_type = %req.resource_type,
             request_type = %req.request_type_raw,
         );
-        self.answer(req, deadline, redactor).instrument(span).await
+        self.answer(event, req, inv, redactor)
+            .instrument(span)
+            .await
     }
 
     async fn answer(
         &self,
+        event: &Value,
         req: Request,
-        deadline: Instant,
+        inv: &Invocation,
         redactor: Redactor,
     ) -> Result<Value, DeliveryError> {
         let received = Instant::now();
-        let invocation_left = deadline.saturating_duration_since(received);
+        let invocation_left = inv.deadline.saturating_duration_since(received);
+        let now_ms = epoch_ms(SystemTime::now());
+        let progress = req.continuation.clone().unwrap_or(Continuation {
+            started_at_ms: now_ms,
+            ..Continuation::default()
+        });
+        let elapsed = Duration::from_millis(now_ms.saturating_sub(progress.started_at_ms));
         tracing::info!(
             physical_id = req.physical_resource_id.as_deref().unwrap_or(""),
             invocation_ms_left = invocation_left.as_millis() as u64,
+            continuation = progress.attempt,
             "custom-resource request received"
         );
-        let result = match self.prepare(&req, invocation_left, &redactor) {
+        let result = match self.prepare(&req, invocation_left, elapsed, &redactor) {
             Ok(Prepared::Run(work)) => {
-                let (handler, op, cx, limit) = *work;
-                run(handler, op, cx, limit).await
+                let (handler, op, cx, budget) = *work;
+                cx.resume(progress.done.clone(), progress.created.clone());
+                match run(handler, op, cx).await {
+                    Ran::Finished(result) => result,
+                    Ran::TimedOut { cx, fallback_id } => {
+                        let what = cx
+                            .waiting_for_what()
+                            .unwrap_or_else(|| "the operation to finish".into());
+                        let physical_id = cx.created_id().unwrap_or(fallback_id);
+                        let next = Continuation {
+                            started_at_ms: progress.started_at_ms,
+                            attempt: progress.attempt + 1,
+                            done: cx.done_steps(),
+                            created: cx.created_id(),
+                        };
+                        match self.continue_later(event, inv, budget, next, &what).await {
+                            Ok(value) => return Ok(value),
+                            Err(reason) => Err(Failure {
+                                reason,
+                                physical_id,
+                            }),
+                        }
+                    }
+                }
             }
             Ok(Prepared::NothingToDo(physical_id)) => Ok(Outcome {
                 physical_id,
@@ -133,12 +193,61 @@ impl Provider {
         }
     }
 
+    /// Hands the request on to a new invocation when the time ran out on this invocation's
+    /// deadline with `ServiceTimeout` to spare. `Err` is the FAILED reason otherwise.
+    async fn continue_later(
+        &self,
+        event: &Value,
+        inv: &Invocation,
+        budget: Budget,
+        next: Continuation,
+        what: &str,
+    ) -> Result<Value, String> {
+        let timed_out = format!("timed out while waiting for {what}");
+        if budget.limited_by == Limit::ServiceTimeout {
+            return Err(format!(
+                "{timed_out} (the resource's ServiceTimeout is nearly reached; raise \
+                 ServiceTimeout, at most 3600 s)"
+            ));
+        }
+        let (Some(continuer), Some(arn)) = (&self.continuer, &inv.function_arn) else {
+            return Err(format!(
+                "{timed_out} (the function's timeout is nearly reached; raise the Lambda timeout)"
+            ));
+        };
+        if budget.work < MIN_WORK_TO_CONTINUE {
+            return Err(format!(
+                "{timed_out} (the function's timeout leaves too little time to work; raise the \
+                 Lambda timeout, 900 s recommended)"
+            ));
+        }
+        let attempt = next.attempt;
+        match continuer
+            .invoke_async(arn, &continuation::next_event(event, &next))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(
+                    attempt,
+                    waiting_for = what,
+                    "still waiting at the invocation's deadline: continuing in a new invocation"
+                );
+                Ok(json!({ "Continued": true, "Attempt": attempt }))
+            }
+            Err(e) => Err(format!(
+                "{timed_out}, and could not continue in a new invocation ({e}); the function \
+                 needs lambda:InvokeFunction on itself"
+            )),
+        }
+    }
+
     /// Everything that can be checked before work starts. A failure here answers FAILED
     /// without any AWS call.
     fn prepare(
         &self,
         req: &Request,
         invocation_left: Duration,
+        elapsed: Duration,
         redactor: &Redactor,
     ) -> Result<Prepared, Failure> {
         let fallback_id = req
@@ -196,7 +305,7 @@ impl Provider {
                 physical_id: physical_id()?,
             },
         };
-        let budget = Budget::new(invocation_left, service_timeout);
+        let budget = Budget::new(invocation_left, service_timeout.saturating_sub(elapsed));
         let cx = Cx::new(
             Owner {
                 stack_id: req.stack_id.clone(),
@@ -206,29 +315,28 @@ impl Provider {
             redactor.clone(),
             Instant::now() + budget.work,
         );
-        Ok(Prepared::Run(Box::new((
-            handler.clone(),
-            op,
-            cx,
-            budget.limited_by,
-        ))))
+        Ok(Prepared::Run(Box::new((handler.clone(), op, cx, budget))))
     }
 }
 
 enum Prepared {
-    Run(Box<(Arc<dyn Handler>, Operation, Cx, Limit)>),
+    Run(Box<(Arc<dyn Handler>, Operation, Cx, Budget)>),
     /// Answer SUCCESS with this physical id; no work, no AWS call.
     NothingToDo(String),
 }
 
+enum Ran {
+    Finished(Result<Outcome, Failure>),
+    /// The work deadline came first; the work was stopped.
+    TimedOut {
+        cx: Cx,
+        fallback_id: String,
+    },
+}
+
 /// Runs the operation on its own task, so that a panic becomes a FAILED response and the
 /// deadline can stop it wherever it is.
-async fn run(
-    handler: Arc<dyn Handler>,
-    op: Operation,
-    cx: Cx,
-    limit: Limit,
-) -> Result<Outcome, Failure> {
+async fn run(handler: Arc<dyn Handler>, op: Operation, cx: Cx) -> Ran {
     let fallback_id = match &op {
         Operation::Create { .. } => failed_create_marker(&cx.request_id),
         Operation::Update { physical_id, .. } | Operation::Delete { physical_id } => {
@@ -240,7 +348,7 @@ async fn run(
         async move { handler.handle(op, &cx).await }.in_current_span()
     });
     tokio::select! {
-        joined = &mut task => match joined {
+        joined = &mut task => Ran::Finished(match joined {
             Ok(result) => result,
             Err(e) => Err(Failure {
                 reason: if e.is_panic() {
@@ -252,19 +360,19 @@ async fn run(
                 },
                 physical_id: cx.created_id().unwrap_or(fallback_id),
             }),
-        },
+        }),
         () = tokio::time::sleep_until(cx.work_until()) => {
-            // Stop the work before answering, so nothing changes after CloudFormation is told.
+            // Stop the work before answering or continuing, so nothing changes behind the
+            // answer and two invocations never work on one request at once.
             task.abort();
-            let what = cx.waiting_for_what().unwrap_or_else(|| "the operation to finish".into());
-            let limit = match limit {
-                Limit::Invocation => "the function's timeout is nearly reached; raise the Lambda timeout",
-                Limit::ServiceTimeout => "the resource's ServiceTimeout is nearly reached; raise ServiceTimeout",
-            };
-            Err(Failure {
-                reason: format!("timed out while waiting for {what} ({limit})"),
-                physical_id: cx.created_id().unwrap_or(fallback_id),
-            })
+            let _ = task.await;
+            Ran::TimedOut { cx, fallback_id }
         }
     }
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }

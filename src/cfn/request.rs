@@ -64,6 +64,9 @@ pub struct Request {
     pub resource_properties: Map<String, Value>,
     #[serde(default)]
     pub old_resource_properties: Option<Map<String, Value>>,
+    /// Present when this invocation continues a request an earlier one started.
+    #[serde(default, rename = "UserkeeperContinuation")]
+    pub continuation: Option<super::continuation::Continuation>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@ use crate::redact::Redactor;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -62,6 +63,7 @@ impl Owner {
 struct Progress {
     waiting_for: Option<String>,
     created: Option<String>,
+    done: BTreeSet<String>,
 }
 
 /// The context of one request, handed to the resource's operations.
@@ -106,6 +108,29 @@ impl Cx {
 
     pub(crate) fn created_id(&self) -> Option<String> {
         self.lock().created.clone()
+    }
+
+    /// Whether `step` was done already, in this invocation or one this request continues.
+    pub fn is_done(&self, step: &str) -> bool {
+        self.lock().done.contains(step)
+    }
+
+    /// Records that `step` is done, so that a continuation of this request does not repeat it.
+    pub fn mark_done(&self, step: &str) {
+        self.lock().done.insert(step.to_owned());
+    }
+
+    pub(crate) fn done_steps(&self) -> BTreeSet<String> {
+        self.lock().done.clone()
+    }
+
+    /// Restores what an earlier invocation of this request had done.
+    pub(crate) fn resume(&self, done: BTreeSet<String>, created: Option<String>) {
+        let mut p = self.lock();
+        p.done = done;
+        if created.is_some() {
+            p.created = created;
+        }
     }
 
     pub(crate) fn waiting_for_what(&self) -> Option<String> {

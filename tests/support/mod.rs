@@ -151,3 +151,16 @@ pub fn request(v: Value) -> Request {
 pub fn deadline_in(d: Duration) -> tokio::time::Instant {
     tokio::time::Instant::now() + d
 }
+
+/// Sends `event` through the provider as an invocation with `within` left.
+pub async fn handle(
+    p: &userkeeper::cfn::Provider,
+    event: Value,
+    within: Duration,
+) -> Result<Value, userkeeper::cfn::responder::DeliveryError> {
+    let inv = userkeeper::cfn::Invocation {
+        deadline: deadline_in(within),
+        function_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:userkeeper".into()),
+    };
+    p.handle(&event, request(event.clone()), &inv).await
+}
