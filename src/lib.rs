@@ -40,3 +40,18 @@ where
     }
     out
 }
+
+/// One line for a failed SDK call: the service's code and message when it answered, else
+/// what went wrong on the way.
+pub(crate) fn api_error_message<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_owned(),
+        _ => sdk_error_message(e),
+    }
+}

@@ -303,6 +303,7 @@ impl Provider {
             },
             RequestType::Delete => Operation::Delete {
                 physical_id: physical_id()?,
+                props: req.resource_properties.clone(),
             },
         };
         let budget = Budget::new(invocation_left, service_timeout.saturating_sub(elapsed));
@@ -339,7 +340,7 @@ enum Ran {
 async fn run(handler: Arc<dyn Handler>, op: Operation, cx: Cx) -> Ran {
     let fallback_id = match &op {
         Operation::Create { .. } => failed_create_marker(&cx.request_id),
-        Operation::Update { physical_id, .. } | Operation::Delete { physical_id } => {
+        Operation::Update { physical_id, .. } | Operation::Delete { physical_id, .. } => {
             physical_id.clone()
         }
     };

@@ -167,8 +167,14 @@ pub trait Resource: Send + Sync + 'static {
         diff: &Diff,
         cx: &Cx,
     ) -> Result<Outcome, Self::Error>;
-    /// Deletes `id` if this stack owns it; absent is success.
-    async fn delete(&self, id: &str, cx: &Cx) -> Result<(), Self::Error>;
+    /// Deletes `id` if this stack owns it; absent is success. `props` are the raw properties:
+    /// a Delete must work even when they no longer parse, so read them leniently if at all.
+    async fn delete(
+        &self,
+        id: &str,
+        props: &Map<String, Value>,
+        cx: &Cx,
+    ) -> Result<(), Self::Error>;
 }
 
 /// One operation, with owned inputs so it can run on its own task.
@@ -183,6 +189,7 @@ pub enum Operation {
     },
     Delete {
         physical_id: String,
+        props: Map<String, Value>,
     },
 }
 
@@ -267,7 +274,7 @@ impl<R: Resource> Handler for R {
                     .await
                     .map_err(|e| fail(error_chain(&e)))
             }
-            Operation::Delete { physical_id } => {
+            Operation::Delete { physical_id, props } => {
                 if physical_id.starts_with(FAILED_CREATE_PREFIX)
                     || !R::could_have_issued(&physical_id)
                 {
@@ -280,7 +287,7 @@ impl<R: Resource> Handler for R {
                         ..Outcome::default()
                     });
                 }
-                match self.delete(&physical_id, cx).await {
+                match self.delete(&physical_id, &props, cx).await {
                     Ok(()) => Ok(Outcome {
                         physical_id,
                         ..Outcome::default()

@@ -9,8 +9,10 @@ pub use user_group::{UserGroup, UserGroupProps};
 
 use crate::cfn::props::{PropsError, Tag};
 use crate::cfn::{Owner, Provider};
-use crate::redact::Secret;
 use crate::secrets::{SecretError, Secrets};
+
+pub(crate) use super::is;
+pub(crate) use super::rules::{check_id, check_passwords, check_tags, is_valid_id};
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::error::{ProvideErrorMetadata, SdkError};
 
@@ -60,96 +62,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let message = match (e.code(), e.message()) {
-        (Some(code), Some(msg)) => format!("{code}: {msg}"),
-        (Some(code), None) => code.to_owned(),
-        _ => crate::sdk_error_message(&e),
-    };
-    Error::Api { op, message }
-}
-
-/// Whether `e` is the service error `is` recognises (typed, so it works the same for the
-/// service's XML and for errors built in tests).
-fn is<E, R>(e: &SdkError<E, R>, is: impl Fn(&E) -> bool) -> bool {
-    e.as_service_error().is_some_and(is)
-}
-
-/// ElastiCache's rule for user and group ids: a letter, then letters, digits and hyphens,
-/// with no double hyphen and no trailing hyphen. CloudFormation's own invented ids contain
-/// characters outside it often enough that this keeps most stray Deletes away from the API.
-pub(crate) fn is_valid_id(id: &str) -> bool {
-    let mut chars = id.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !id.contains("--")
-        && !id.ends_with('-')
-}
-
-pub(crate) fn check_id(property: &str, id: &str) -> Result<(), PropsError> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(PropsError::field(
-            property,
-            format!(
-                "{id:?} is not a valid ElastiCache id: start with a letter, then letters, \
-                 digits and single hyphens, not ending with a hyphen"
-            ),
-        ))
-    }
-}
-
-/// ElastiCache's (and MemoryDB's) password rule. Never quotes the password.
-pub(crate) fn check_password(path: &str, password: &Secret) -> Result<(), PropsError> {
-    let p = password.expose();
-    let len = p.chars().count();
-    if !(16..=128).contains(&len) {
-        return Err(PropsError::field(
-            path,
-            format!("a password must be 16 to 128 characters long (this one has {len})"),
-        ));
-    }
-    if let Some(bad) = p.chars().find(|c| matches!(c, ',' | '"' | '/' | '@')) {
-        return Err(PropsError::field(
-            path,
-            format!("a password must not contain , \" / or @ (this one contains {bad})"),
-        ));
-    }
-    if p.chars().any(char::is_control) {
-        return Err(PropsError::field(
-            path,
-            "a password must contain printable characters only",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_passwords(path: &str, passwords: &[Secret]) -> Result<(), PropsError> {
-    if passwords.is_empty() || passwords.len() > 2 {
-        return Err(PropsError::field(
-            path,
-            format!(
-                "give one or two passwords (got {}); a user holds at most two",
-                passwords.len()
-            ),
-        ));
-    }
-    for (i, p) in passwords.iter().enumerate() {
-        check_password(&format!("{path}[{i}]"), p)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), PropsError> {
-    match tags.iter().find(|t| Owner::is_reserved_key(&t.key)) {
-        Some(t) => Err(PropsError::field(
-            "Tags",
-            format!(
-                "tag key {:?} is reserved for userkeeper's ownership tags",
-                t.key
-            ),
-        )),
-        None => Ok(()),
+    Error::Api {
+        op,
+        message: crate::api_error_message(&e),
     }
 }
 
@@ -240,69 +155,5 @@ impl Tags<'_> {
                 .map_err(|e| api("AddTagsToResource", e))?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_follow_elasticache_rules() {
-        for ok in ["a", "app-user", "User1", "a-b-c"] {
-            assert!(is_valid_id(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "1user",
-            "-a",
-            "a-",
-            "a--b",
-            "a_b",
-            "userkeeper:failed-create:x",
-            "arn:aws:x",
-        ] {
-            assert!(!is_valid_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn password_rules_name_the_problem_never_the_password() {
-        let short = Secret::new("short-secret");
-        let e = check_password("Passwords[0]", &short)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("Passwords[0]") && e.contains("16 to 128") && e.contains("12"),
-            "{e}"
-        );
-        assert!(!e.contains("short-secret"));
-        let long = Secret::new("x".repeat(129));
-        assert!(check_password("p", &long).is_err());
-        assert!(check_password("p", &Secret::new("x".repeat(128))).is_ok());
-        assert!(check_password("p", &Secret::new("x".repeat(16))).is_ok());
-        for c in [',', '"', '/', '@'] {
-            let p = Secret::new(format!("abcdefghijklmnop{c}"));
-            let e = check_password("p", &p).unwrap_err().to_string();
-            assert!(e.contains(&format!("contains {c}")), "{e}");
-        }
-        let e = check_passwords("Passwords", &[]).unwrap_err().to_string();
-        assert!(e.contains("one or two"), "{e}");
-        let three = vec![Secret::new("a".repeat(20)); 3];
-        assert!(check_passwords("Passwords", &three).is_err());
-    }
-
-    #[test]
-    fn ownership_tags_are_reserved() {
-        let tags = vec![Tag {
-            key: "userkeeper:stack-id".into(),
-            value: "x".into(),
-        }];
-        assert!(
-            check_tags(&tags)
-                .unwrap_err()
-                .to_string()
-                .contains("reserved")
-        );
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{AuthenticationMode, InputAuthenticationType};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
@@ -385,7 +385,7 @@ impl Resource for User {
         Ok(outcome(&user))
     }
 
-    async fn delete(&self, id: &str, cx: &Cx) -> Result<(), Error> {
+    async fn delete(&self, id: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
         let Some(user) = self.describe(id).await? else {
             tracing::info!(user_id = id, "user does not exist; nothing to delete");
             return Ok(());

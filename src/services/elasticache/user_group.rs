@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::UserGroup as Group;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::user::Engine;
 
@@ -221,7 +221,7 @@ impl Resource for UserGroup {
         Ok(outcome(&group))
     }
 
-    async fn delete(&self, id: &str, cx: &Cx) -> Result<(), Error> {
+    async fn delete(&self, id: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
         let Some(group) = self.describe(id).await? else {
             tracing::info!(
                 user_group_id = id,
