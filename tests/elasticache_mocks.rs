@@ -262,7 +262,7 @@ async fn delete_leaves_a_user_it_does_not_own() {
         [&describe, &list, &delete]
     );
     User::new(client, no_secrets())
-        .delete("app-user", &cx())
+        .delete("app-user", &serde_json::Map::new(), &cx())
         .await
         .unwrap();
     assert_eq!(delete.num_calls(), 0);

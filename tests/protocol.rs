@@ -138,7 +138,12 @@ impl Resource for Fake {
         })
     }
 
-    async fn delete(&self, _id: &str, _cx: &Cx) -> Result<(), FakeError> {
+    async fn delete(
+        &self,
+        _id: &str,
+        _props: &serde_json::Map<String, Value>,
+        _cx: &Cx,
+    ) -> Result<(), FakeError> {
         self.0.delete.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
