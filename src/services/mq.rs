@@ -6,7 +6,9 @@
 //! broker is rebooted once per request and the operation waits until the change is live.
 //!
 //! MQ users carry no tags, so ownership is recorded on the broker: one tag per user this
-//! function manages, `userkeeper:user:<Username>` = `<stack guid>/<logical id>`.
+//! function manages, `userkeeper:user:<Username>` = `<stack guid>/<logical id>` (a `~` in the
+//! username, which tag keys cannot hold, is written `+`). A broker holds at most 50 tags, so
+//! one broker can have at most 50 users managed this way, less its own tags.
 
 use super::is;
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
@@ -147,6 +149,12 @@ fn split_id(id: &str) -> Option<(&str, &str)> {
         .filter(|(b, u)| is_broker_id(b) && is_mq_name(u))
 }
 
+/// The broker tag key recording who owns `username`. Tag keys cannot hold `~`, which MQ
+/// usernames can; `+` can never appear in a username, so the mapping stays one-to-one.
+fn owner_key(username: &str) -> String {
+    format!("{OWNER_TAG_PREFIX}{}", username.replace('~', "+"))
+}
+
 /// The broker tag value naming `owner`: the stack's GUID (the last part of its id, unique
 /// where its name is not) and the logical id, within MQ's 256-character limit.
 fn owner_value(owner: &Owner) -> String {
@@ -209,6 +217,22 @@ impl AmazonMqUser {
         }
     }
 
+    /// Waits until the broker runs: Amazon MQ refuses user changes during a reboot (another
+    /// resource's `ApplyImmediately`, say).
+    async fn wait_running(&self, broker_id: &str, cx: &Cx) -> Result<DescribeBrokerOutput, Error> {
+        wait::until(cx, &format!("broker {broker_id} to be running"), || async {
+            let broker = self
+                .broker(broker_id)
+                .await?
+                .ok_or_else(|| Error::NoBroker(broker_id.to_owned()))?;
+            Ok(match broker.broker_state() {
+                Some(BrokerState::Running) => Poll::Ready(broker),
+                state => Poll::Pending(state.map(|s| s.as_str().to_owned()).unwrap_or_default()),
+            })
+        })
+        .await
+    }
+
     async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
         let tags = self
             .client
@@ -217,8 +241,7 @@ impl AmazonMqUser {
             .send()
             .await
             .map_err(|e| api("ListTags", e))?;
-        let key = format!("{OWNER_TAG_PREFIX}{username}");
-        Ok(tags.tags().and_then(|t| t.get(&key)) == Some(&owner_value(owner)))
+        Ok(tags.tags().and_then(|t| t.get(&owner_key(username))) == Some(&owner_value(owner)))
     }
 
     async fn password(&self, props: &UserProps, cx: &Cx) -> Result<Secret, Error> {
@@ -400,7 +423,8 @@ impl Resource for AmazonMqUser {
 
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
-        let broker = self.activemq(broker_id).await?;
+        self.activemq(broker_id).await?;
+        let broker = self.wait_running(broker_id, cx).await?;
         let arn = broker.broker_arn().unwrap_or_default().to_owned();
         let not_owned = || Error::NotOwned {
             broker_id: broker_id.to_owned(),
@@ -422,10 +446,7 @@ impl Resource for AmazonMqUser {
             self.client
                 .create_tags()
                 .resource_arn(&arn)
-                .tags(
-                    format!("{OWNER_TAG_PREFIX}{username}"),
-                    owner_value(&cx.owner),
-                )
+                .tags(owner_key(username), owner_value(&cx.owner))
                 .send()
                 .await
                 .map_err(|e| api("CreateTags", e))?;
@@ -461,7 +482,8 @@ impl Resource for AmazonMqUser {
         cx: &Cx,
     ) -> Result<Outcome, Error> {
         let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
-        let broker = self.activemq(broker_id).await?;
+        self.activemq(broker_id).await?;
+        let broker = self.wait_running(broker_id, cx).await?;
         if self.user(broker_id, username).await?.is_none() {
             return Err(Error::Missing {
                 broker_id: broker_id.to_owned(),
@@ -522,6 +544,7 @@ impl Resource for AmazonMqUser {
             None => {}
             Some(pending) => {
                 if pending != Some(ChangeType::Delete) {
+                    self.wait_running(broker_id, cx).await?;
                     match self
                         .client
                         .delete_user()
@@ -554,7 +577,7 @@ impl Resource for AmazonMqUser {
         self.client
             .delete_tags()
             .resource_arn(arn)
-            .tag_keys(format!("{OWNER_TAG_PREFIX}{username}"))
+            .tag_keys(owner_key(username))
             .send()
             .await
             .map_err(|e| api("DeleteTags", e))?;
@@ -625,6 +648,12 @@ mod tests {
         ] {
             assert!(split_id(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn owner_key_maps_the_tilde_tag_keys_cannot_hold() {
+        assert_eq!(owner_key("app.user_1~x"), "userkeeper:user:app.user_1+x");
+        assert_ne!(owner_key("a~b"), owner_key("a-b"));
     }
 
     #[test]

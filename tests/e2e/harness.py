@@ -169,8 +169,13 @@ class LocalRuntimeApi:
 
     PREFIX = "/2018-06-01/runtime"
 
+    #: Where the emulator delivers the function's asynchronous self-invokes (continuations).
+    ASYNC_INVOKE_PATH = "/_async-invoke"
+
     def __init__(self, grace_s: float = 3.0) -> None:
         self.grace_s = grace_s
+        #: The deadline each asynchronous invocation gets, like the function's timeout.
+        self.async_timeout_s = 30.0
         self._cond = threading.Condition()
         self._pending: collections.deque[Invocation] = collections.deque()
         self._by_id: dict[str, Invocation] = {}
@@ -196,6 +201,11 @@ class LocalRuntimeApi:
                 # /2018-06-01/runtime/invocation/{id}/{response|error}
                 if self.path.startswith(f"{api.PREFIX}/invocation/") and len(parts) == 6:
                     api._finish(self, parts[4], parts[5], body)
+                elif self.path == api.ASYNC_INVOKE_PATH:
+                    # Lambda's Invoke with InvocationType Event, forwarded by the emulator:
+                    # queued like any event, with the function's timeout as its deadline.
+                    api.submit(json.loads(body), api.async_timeout_s)
+                    self.reply(202, b'{"status":"OK"}')
                 elif self.path == f"{api.PREFIX}/init/error":
                     api.init_errors.append((dict(self.headers), body))
                     with api._cond:
@@ -293,6 +303,9 @@ class LocalRuntimeApi:
         self, event: Any, timeout_s: float = 30, abort: Callable[[], str | None] | None = None
     ) -> Invocation:
         return self.wait(self.submit(event, timeout_s), abort)
+
+    def async_invoke_url(self) -> str:
+        return f"http://{self.address}{self.ASYNC_INVOKE_PATH}"
 
     def wait_first_next(self, timeout_s: float = 10) -> float | None:
         end = time.monotonic() + timeout_s

@@ -1,8 +1,9 @@
 """moto server with the extensions userkeeper's end-to-end tests need.
 
 Run it with ``python -m tests.emulator --port 5077`` from the repository root; see
-``core.py`` for the control API under ``/_emulator/`` and ``elasticache.py`` for what is
-added to moto. Importing :func:`install` applies the extensions to moto in this process.
+``core.py`` for the control API under ``/_emulator/``, and ``elasticache.py``,
+``memorydb.py``, ``mq.py`` and ``awslambda.py`` for what is added to moto. Importing
+:func:`install` applies the extensions to moto in this process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,6 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import core, elasticache  # noqa: F401  (importing applies the patches)
+    from . import awslambda, core, elasticache, memorydb, mq  # noqa: F401  (importing applies the patches)
 
     _installed = True

@@ -1,12 +1,16 @@
 """Shared machinery of the emulator: moto server plus what userkeeper's tests need from it.
 
-Service modules (``elasticache.py``; later ``memorydb.py``, ``mq.py``) use:
+Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py``) use:
 
 * :func:`action` to add or replace the handler of one API action of a moto service;
 * :func:`register` to take part in every request of their service (bring lazily computed
   state up to date, serialize requests) and to contribute to ``GET /_emulator/state``;
 * :class:`AsyncStatus`, :func:`begin` and :func:`settle` for AWS's asynchronous changes;
-* :func:`paginate` for Marker/MaxRecords style listings.
+* :func:`paginate` for Marker/MaxRecords style listings;
+* :func:`add_config` for a number of seconds settable through ``POST /_emulator/config``;
+* :func:`route` for control routes of their own, :func:`on_reset` to drop their own state
+  on ``POST /_emulator/reset``, and :func:`intercept` to answer AWS requests before moto
+  sees them (the call log and :func:`take_fault` still apply).
 
 This module also keeps the call log, injects faults, serves the control API under
 ``/_emulator/`` and runs the server (see :func:`serve`).
@@ -37,6 +41,16 @@ _config: dict[str, Any] = dict(DEFAULT_CONFIG)
 
 def transition_seconds() -> float:
     return float(_config["transition_seconds"])
+
+
+def add_config(key: str, default: float) -> None:
+    """A further config key (a number of seconds >= 0), reset to ``default`` by reset."""
+    DEFAULT_CONFIG[key] = float(default)
+    _config.setdefault(key, float(default))
+
+
+def config(key: str) -> Any:
+    return _config[key]
 
 
 # --------------------------------------------------------------------------------------
@@ -141,11 +155,13 @@ def begin(
     after: str | None,
     on_done: Callable[[], None] | None = None,
     attr: str = "status",
+    seconds: float | None = None,
 ) -> None:
-    """Start an asynchronous change: ``during`` for the configured transition time, then
-    ``after`` (``None``: the resource is gone). ``on_done`` runs once, in :func:`settle`,
-    after the deadline. With ``transition_seconds`` 0 the change is complete at once."""
-    deadline = time.monotonic() + transition_seconds()
+    """Start an asynchronous change: ``during`` for ``seconds`` (default: the configured
+    ``transition_seconds``), then ``after`` (``None``: the resource is gone). ``on_done``
+    runs once, in :func:`settle`, after the deadline. With 0 seconds the change is complete
+    at once (as soon as :func:`settle` runs)."""
+    deadline = time.monotonic() + (transition_seconds() if seconds is None else float(seconds))
     obj.__dict__[f"_emulator_{attr}"] = _Transition(during, after, deadline, on_done)
 
 
@@ -182,17 +198,20 @@ def paginate(
     max_records: int | None,
     marker: str | None,
     default_max: int = 100,
+    error: Callable[[str], Exception] = InvalidMarker,
+    size_param: str = "MaxRecords",
 ) -> tuple[list[Any], str | None]:
-    """One page of ``items``; the marker is the key of the first item of the next page."""
+    """One page of ``items``; the marker is the key of the first item of the next page.
+    ``error(message)`` is raised for an unknown marker or a page size below 1."""
     start = 0
     if marker:
         keys = [key(item) for item in items]
         if marker not in keys:
-            raise InvalidMarker(f"Invalid marker: {marker}")
+            raise error(f"Invalid marker: {marker}")
         start = keys.index(marker)
     size = default_max if max_records is None else max_records
     if size < 1:
-        raise InvalidMarker("MaxRecords must be greater than 0.")
+        raise error(f"{size_param} must be greater than 0.")
     page = items[start : start + size]
     rest = items[start + size :]
     return page, (key(rest[0]) if rest else None)
@@ -228,7 +247,8 @@ _faults: list[Fault] = []
 _faults_lock = threading.Lock()
 
 
-def _take_fault(services: set[str], action_name: str | None) -> Fault | None:
+def take_fault(services: set[str], action_name: str | None) -> Fault | None:
+    """The pending fault for this call, if any (its count is used up by one)."""
     with _faults_lock:
         for fault in _faults:
             if fault.service in services and fault.action in (None, action_name):
@@ -295,7 +315,7 @@ def _call_action(self: BaseResponse) -> Any:
         record["action"] = action_name or record["action"]
 
     names = {service, record["service"] if record else None} - {None}
-    fault = _take_fault(names, action_name)
+    fault = take_fault(names, action_name)
     if fault is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # moto warns about codes outside the model
@@ -328,6 +348,14 @@ class BadRequest(Exception):
     pass
 
 
+_reset_hooks: list[Callable[[], None]] = []
+
+
+def on_reset(hook: Callable[[], None]) -> None:
+    """Run ``hook()`` on ``POST /_emulator/reset`` (after moto's state is wiped)."""
+    _reset_hooks.append(hook)
+
+
 def _reset() -> dict[str, Any]:
     from moto.moto_api._internal.models import moto_api_backend
 
@@ -345,6 +373,8 @@ def _reset() -> dict[str, Any]:
         _calls.clear()
     with _faults_lock:
         _faults.clear()
+    for hook in _reset_hooks:
+        hook()
     return {"status": "ok"}
 
 
@@ -352,11 +382,11 @@ def _set_config(body: dict[str, Any]) -> dict[str, Any]:
     unknown = set(body) - set(DEFAULT_CONFIG)
     if unknown:
         raise BadRequest(f"unknown config keys: {sorted(unknown)}")
-    if "transition_seconds" in body:
-        seconds = body["transition_seconds"]
+    for key, seconds in body.items():  # every key is a number of seconds
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
-            raise BadRequest("transition_seconds must be a number >= 0")
-        _config["transition_seconds"] = float(seconds)
+            raise BadRequest(f"{key} must be a number >= 0")
+    for key, seconds in body.items():
+        _config[key] = float(seconds)
     return dict(_config)
 
 
@@ -424,6 +454,23 @@ _ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
 }
 
 
+def route(method: str, path: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+    """Serve ``METHOD /_emulator/<path>``: ``handler(json_body)`` answers JSON; raise
+    :class:`BadRequest` for a 400."""
+    _ROUTES[(method, path.strip("/"))] = handler
+
+
+# An interceptor sees every AWS request (``environ``, and its call-log ``record``, which
+# it may name) before moto does, and answers ``(status, headers, body)`` to take it over,
+# or None to pass it on.
+Interceptor = Callable[[dict[str, Any], dict[str, Any]], "tuple[int, list[tuple[str, str]], bytes] | None"]
+_interceptors: list[Interceptor] = []
+
+
+def intercept(hook: Interceptor) -> None:
+    _interceptors.append(hook)
+
+
 def _control(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     route = environ.get("PATH_INFO", "")[len(CONTROL_PREFIX) :].strip("/")
     handler = _ROUTES.get((environ["REQUEST_METHOD"], route))
@@ -447,8 +494,19 @@ def _control(environ: dict[str, Any], start_response: Callable) -> Iterable[byte
     return [data]
 
 
+def _respond(
+    start_response: Callable, status: int, headers: list[tuple[str, str]], body: bytes
+) -> list[bytes]:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    headers = [h for h in headers if h[0].lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
+    return [body]
+
+
 class EmulatorApp:
-    """WSGI middleware in front of moto's app: control API, call log."""
+    """WSGI middleware in front of moto's app: control API, call log, interceptors."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
@@ -462,6 +520,10 @@ class EmulatorApp:
         # Recorded before dispatch, so requests moto cannot route are logged too.
         _current.record = record = _begin_call(environ)
         try:
+            for hook in _interceptors:
+                answer = hook(environ, record)
+                if answer is not None:
+                    return _respond(start_response, *answer)
             return self.app(environ, start_response)
         finally:
             _current.record = None

@@ -1,5 +1,7 @@
 """Self-tests of the emulator: boto3 (the same botocore model the Rust SDK is generated from)
-against ``python -m tests.emulator`` started on a free loopback port.
+against ``python -m tests.emulator`` started on a free loopback port (see ``conftest.py``).
+This file: the server, ElastiCache, and the control API; ``test_emulator_memorydb.py``,
+``test_emulator_mq.py`` and ``test_emulator_lambda.py`` test the other services.
 
     pip install -r tests/requirements.txt
     python -m pytest tests/emulator -q
@@ -7,115 +9,20 @@ against ``python -m tests.emulator`` started on a free loopback port.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-INSTALL = "pip install -r tests/requirements.txt"
-REGION = "us-east-1"
+from .selftest import Server, client, control, error_of, transition, wait_for
+
 PW1, PW2, PW3 = "first-password-0001", "second-password-002", "third-password-0003"
-
-for _module in ("moto", "boto3", "flask"):
-    if importlib.util.find_spec(_module) is None:  # fail, never skip: a skipped suite proves nothing
-        pytest.fail(f"{_module} is missing for {sys.executable}: run `{INSTALL}`", pytrace=False)
-
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self) -> None:
-        self.port = free_port()
-        started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulator", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []
-        ready = threading.Event()
-
-        def pump() -> None:
-            for line in self.proc.stdout:  # type: ignore[union-attr]
-                self.output.append(line.rstrip())
-                if line.startswith("emulator ready on "):
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(30) or self.proc.poll() is not None:
-            self.stop()
-            pytest.fail(
-                "the emulator did not start (is moto installed? `" + INSTALL + "`):\n"
-                + "\n".join(self.output[-40:]),
-                pytrace=False,
-            )
-        self.startup_seconds = time.monotonic() - started
-        self.url = f"http://127.0.0.1:{self.port}"
-        assert self.output[0] == f"emulator ready on {self.url}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
-    s = Server()
-    yield s
-    s.stop()
-
-
-def control(server: Server, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    req = urllib.request.Request(server.url + "/_emulator/" + path, data=data, method=method)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-@pytest.fixture(autouse=True)
-def fresh(server: Server) -> None:
-    control(server, "POST", "reset")
-
-
-def client(server: Server, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
 
 
 @pytest.fixture
@@ -138,24 +45,6 @@ def raw_query(server: Server, action: str, **params: str) -> tuple[int, str]:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-
-
-def error_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    err = info.value.response
-    return err["Error"]["Code"], err["Error"].get("Message", ""), err["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def transition(server: Server, seconds: float) -> None:
-    control(server, "POST", "config", {"transition_seconds": seconds})
-
-
-def wait_for(read: Any, expected: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (value := read()) != expected:
-        assert time.monotonic() < deadline, f"still {value!r}, expected {expected!r}"
-        time.sleep(0.05)
 
 
 def make_user(ec: Any, user_id: str, name: str | None = None, passwords: list[str] | None = None, **kw: Any) -> dict:
@@ -524,9 +413,11 @@ def test_tags_on_users_and_user_groups(ec: Any, members: None) -> None:
 
 
 def test_config(server: Server) -> None:
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0}
-    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {"transition_seconds": 2.5}
-    for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"nope": 1}):
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
+    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {"transition_seconds": 2.5, "reboot_seconds": 0.0}
+    assert control(server, "POST", "config", {"reboot_seconds": 1}) == {"transition_seconds": 2.5, "reboot_seconds": 1.0}
+    for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"reboot_seconds": -0.5},
+                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1}):
         with pytest.raises(urllib.error.HTTPError) as info:
             control(server, "POST", "config", bad)
         assert info.value.code == 400
@@ -542,7 +433,7 @@ def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     transition(server, 3)
     control(server, "POST", "fail", {"service": "elasticache", "count": 5})
     control(server, "POST", "reset")
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0}
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
     assert control(server, "GET", "calls") == []
     assert control(server, "GET", "fail") == []
     assert [u["UserId"] for u in control(server, "GET", "state")["elasticache"]["users"]] == []
