@@ -788,6 +788,28 @@ def event_files() -> list[Path]:
     return sorted(EVENTS_DIR.glob("*.json"))
 
 
+#: The BrokerId the MQ sample events carry; replace it with a real broker's id.
+PLACEHOLDER_BROKER_ID = "b-00000000-0000-0000-0000-000000000000"
+
+
+def create_activemq_broker(emulator: "Emulator", name: str = "sample-broker") -> str:
+    """An ActiveMQ broker in the emulator, as the MQ sample events need; returns its id."""
+    out = emulator.client("mq").create_broker(
+        BrokerName=name,
+        DeploymentMode="SINGLE_INSTANCE",
+        EngineType="ACTIVEMQ",
+        HostInstanceType="mq.t3.micro",
+        PubliclyAccessible=False,
+        Users=[{"Username": "admin", "Password": "Admin-Passw0rd-123", "ConsoleAccess": True}],
+    )
+    return out["BrokerId"]
+
+
+def with_broker(event: dict[str, Any], broker_id: str) -> dict[str, Any]:
+    """`event` with the placeholder BrokerId (in properties and physical id) replaced."""
+    return json.loads(json.dumps(event).replace(PLACEHOLDER_BROKER_ID, broker_id))
+
+
 def load_event(name_or_path: str | Path, response_url: str | None = None, **overrides: Any) -> dict[str, Any]:
     """Load a sample from events/ (name with or without .json, or a path); substitute ResponseURL."""
     p = Path(name_or_path)

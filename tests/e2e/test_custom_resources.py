@@ -875,4 +875,36 @@ def test_sample_events_drive_the_binary(fn: h.Function, receiver: h.ResponseRece
     run("elasticache-user-delete")
     assert describe_user(emulator, "app-user") is None
     assert describe_user(emulator, "app-user-v2") is not None
+
+    mdb = emulator.client("memorydb")
+    run("memorydb-user-create")
+    run("memorydb-acl-create")
+    assert mdb.describe_acls(ACLName="app-acl")["ACLs"][0]["UserNames"] == ["app-mdb"]
+    run("memorydb-user-update")
+    assert mdb.describe_users(UserName="app-mdb")["Users"][0]["AccessString"] == "on ~app:* +@read +@write"
+    assert run("memorydb-user-update-replace").physical_id == "app-mdb-v2"
+    run("memorydb-acl-update")
+    assert mdb.describe_acls(ACLName="app-acl")["ACLs"][0]["UserNames"] == ["app-mdb-v2"]
+    assert run("memorydb-acl-update-replace").physical_id == "app-acl-v2"
+    run("memorydb-acl-delete")
+    run("memorydb-user-delete")
+    assert [u["Name"] for u in mdb.describe_users()["Users"] if u["Name"].startswith("app-mdb")] == ["app-mdb-v2"]
+
+    broker = h.create_activemq_broker(emulator)
+
+    def run_mq(name: str) -> h.CfnResult:
+        ev = h.with_broker(h.load_event(name, response_url=receiver.url(name)), broker)
+        res = driver.send(ev)
+        seen.append(name)
+        assert_success(res)
+        return res
+
+    created = run_mq("mq-user-create")
+    assert created.physical_id == f"{broker}/app-mq"
+    assert created.data["PendingChange"] == "CREATE", "ActiveMQ applies users at the next reboot"
+    run_mq("mq-user-update")
+    assert run_mq("mq-user-update-replace").physical_id == f"{broker}/app-mq-v2"
+    assert run_mq("mq-user-delete").physical_id == f"{broker}/app-mq"
+    pending = {u["Username"]: u.get("PendingChange") for u in emulator.client("mq").list_users(BrokerId=broker)["Users"]}
+    assert pending.get("app-mq-v2") == "CREATE" and pending.get("app-mq") in (None, "DELETE"), pending
     assert {p.stem for p in h.event_files()} == set(seen)

@@ -30,6 +30,18 @@ ORDER = [
     "elasticache-user-group-update-replace",
     "elasticache-user-group-delete",
     "elasticache-user-delete",
+    "memorydb-user-create",
+    "memorydb-acl-create",
+    "memorydb-user-update",
+    "memorydb-user-update-replace",
+    "memorydb-acl-update",
+    "memorydb-acl-update-replace",
+    "memorydb-acl-delete",
+    "memorydb-user-delete",
+    "mq-user-create",
+    "mq-user-update",
+    "mq-user-update-replace",
+    "mq-user-delete",
 ]
 
 
@@ -61,7 +73,7 @@ def cargo_lambda() -> str:
     return exe
 
 
-def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: h.Emulator):
+def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: h.Emulator, tmp_path: Path):
     assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(ORDER), "every sample event is exercised"
     assert _free(9001) and _free(9000), "ports 9000 (cargo lambda) and 9001 (events' ResponseURL) must be free"
     _Recorder.received = []
@@ -85,10 +97,16 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
             assert watch.poll() is None, watch.stdout.read().decode()
             assert time.monotonic() < deadline, "cargo lambda watch did not start listening"
             time.sleep(0.2)
+        # The MQ samples name a placeholder broker: as a user would, point them at a real one.
+        broker = h.create_activemq_broker(emulator)
         for i, name in enumerate(ORDER):
+            data_file = EVENTS / f"{name}.json"
+            if name.startswith("mq-"):
+                data_file = tmp_path / f"{name}.json"
+                data_file.write_text(json.dumps(h.with_broker(h.load_event(name), broker)))
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
-                 "--data-file", str(EVENTS / f"{name}.json")],
+                 "--data-file", str(data_file)],
                 # The first invoke waits for `cargo run --release`, a rebuild if the tree changed.
                 cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=900 if i == 0 else 120,
             )
@@ -101,6 +119,8 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
         # "default" is the user every account has.
         assert sorted(u["UserId"] for u in state["users"]) == ["app-default", "app-user-v2", "default"], state
         assert [g["UserGroupId"] for g in state["user_groups"]] == ["app-users-v2"], state
+        mdb = emulator.state()["memorydb"]
+        assert sorted(u["Name"] for u in mdb["users"] if u["Name"].startswith("app-")) == ["app-mdb-v2"], mdb
     finally:
         os.killpg(watch.pid, 15)
         watch.wait(timeout=30)
