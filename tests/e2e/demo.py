@@ -115,6 +115,36 @@ def main() -> int:
         step("group: stack delete", "Delete", G, g3, "AppGroup", physical_id="demo-group-v2")
         step("group: delete the member user", "Delete", U, m, "MemberUser", physical_id="demo-member")
         step("group: delete the default user", "Delete", U, d, "DefaultUser", physical_id="demo-default")
+
+        MU, MA, Q = "Custom::MemoryDBUser", "Custom::MemoryDBACL", "Custom::AmazonMQUser"
+        mu1 = {"UserName": "demo-mdb", "AccessString": "on ~app:* +@read",
+               "AuthenticationMode": {"Type": "password", "Passwords": ["Demo-Password-0123456789"]}}
+        mu2 = {**mu1, "AccessString": "on ~app:* +@read +@write"}
+        a1 = {"ACLName": "demo-acl", "UserNames": ["demo-mdb"]}
+        a2 = {**a1, "ACLName": "demo-acl-v2"}
+        step("memorydb: user create", "Create", MU, mu1, "DbUser")
+        step("memorydb: user update (access string)", "Update", MU, mu2, "DbUser", physical_id="demo-mdb",
+             old_props=mu1)
+        step("memorydb: ACL create", "Create", MA, a1, "DbAcl")
+        step("memorydb: replacing ACL update (new ACLName)", "Update", MA, a2, "DbAcl", physical_id="demo-acl",
+             old_props=a1)
+        step("memorydb: CloudFormation deletes the replaced ACL", "Delete", MA, a1, "DbAcl",
+             physical_id="demo-acl")
+        step("memorydb: stack delete (ACL)", "Delete", MA, a2, "DbAcl", physical_id="demo-acl-v2")
+        step("memorydb: stack delete (user)", "Delete", MU, mu2, "DbUser", physical_id="demo-mdb")
+
+        # ActiveMQ applies user changes at the broker's next reboot: the first user stays
+        # pending; the second asks for ApplyImmediately, and the broker reboots once.
+        emulator.config(reboot_seconds=2.0)
+        broker = h.create_activemq_broker(emulator, "demo-broker")
+        q1 = {"BrokerId": broker, "Username": "demo-queue", "Password": "Demo-Password-0123",
+              "Groups": ["apps"], "ConsoleAccess": "false"}
+        q2 = {**q1, "Username": "demo-queue-now", "ApplyImmediately": "true"}
+        step("mq: user create (pending until reboot)", "Create", Q, q1, "QueueUser")
+        step("mq: user create with ApplyImmediately (one reboot)", "Create", Q, q2, "QueueUserNow")
+        step("mq: stack delete", "Delete", Q, q1, "QueueUser", physical_id=f"{broker}/demo-queue")
+        step("mq: stack delete (ApplyImmediately)", "Delete", Q, q2, "QueueUserNow",
+             physical_id=f"{broker}/demo-queue-now")
         print("=" * 100)
         print("all steps SUCCESS" if ok else "SOME STEPS DID NOT SUCCEED")
     finally:
