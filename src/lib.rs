@@ -28,17 +28,7 @@ where
         SdkError::ConstructionFailure(_) => "the request could not be built",
         _ => "the call failed",
     };
-    let mut out = what.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    cfn::resource::with_causes(what.to_owned(), std::error::Error::source(e))
 }
 
 /// One line for a failed SDK call: the service's code and message when it answered, else

@@ -215,8 +215,17 @@ fn parse<R: Resource>(raw: &Map<String, Value>) -> Result<R::Props, PropsError> 
 
 /// The error and its sources, each once, as one line.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
+    with_causes(e.to_string(), e.source())
+}
+
+/// `head`, then each cause in `source`'s chain that `head` does not already say, joined by
+/// ": ". Display forms only: the Debug forms libraries print can carry request details.
+pub(crate) fn with_causes(
+    head: String,
+    source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
+    let mut out = head;
+    let mut source = source;
     while let Some(s) = source {
         let text = s.to_string();
         if !out.contains(&text) {

@@ -26,8 +26,8 @@ pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("MemoryDB {op} failed: {message}")]
-    Api { op: &'static str, message: String },
+    #[error(transparent)]
+    Api(#[from] super::ApiError),
     #[error(
         "{kind} {id:?} already exists and is not managed by this stack and logical id (it lacks \
          the tags {stack_tag}/{logical_tag} naming them); pick another name, or delete the \
@@ -53,10 +53,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    Error::Api {
-        op,
-        message: crate::api_error_message(&e),
-    }
+    super::api_error("MemoryDB", op, e).into()
 }
 
 fn tags_with_owner(tags: &[Tag], owner: &Owner) -> Vec<aws_sdk_memorydb::types::Tag> {
@@ -100,19 +97,9 @@ async fn owned_by(client: &Client, arn: &str, owner: &Owner) -> Result<bool, Err
 
 /// Makes the template's tags match `want`, leaving the ownership tags alone.
 async fn sync_tags(client: &Client, arn: &str, want: &[Tag]) -> Result<(), Error> {
-    let have: Vec<(String, String)> = list_tags(client, arn)
-        .await?
-        .into_iter()
-        .filter(|(k, _)| !Owner::is_reserved_key(k))
-        .collect();
-    let remove: Vec<String> = have
+    let (set, remove) = super::rules::tag_changes(&list_tags(client, arn).await?, want);
+    let add: Vec<_> = set
         .iter()
-        .filter(|(k, _)| !want.iter().any(|t| &t.key == k))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let add: Vec<_> = want
-        .iter()
-        .filter(|t| !have.iter().any(|(k, v)| k == &t.key && v == &t.value))
         .map(|t| {
             aws_sdk_memorydb::types::Tag::builder()
                 .key(&t.key)

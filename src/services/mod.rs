@@ -24,3 +24,29 @@ pub(crate) fn is<E, R>(
 ) -> bool {
     e.as_service_error().is_some_and(is)
 }
+
+/// A failed AWS call: which service and operation, and what the service (or the way to it)
+/// said.
+#[derive(Debug, thiserror::Error)]
+#[error("{service} {op} failed: {message}")]
+pub struct ApiError {
+    pub service: &'static str,
+    pub op: &'static str,
+    pub message: String,
+}
+
+pub(crate) fn api_error<E, R>(
+    service: &'static str,
+    op: &'static str,
+    e: aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> ApiError
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    ApiError {
+        service,
+        op,
+        message: crate::api_error_message(&e),
+    }
+}

@@ -37,8 +37,8 @@ const REBOOT_STEP: &str = "reboot";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Amazon MQ {op} failed: {message}")]
-    Api { op: &'static str, message: String },
+    #[error(transparent)]
+    Api(#[from] super::ApiError),
     #[error("broker {0:?} does not exist; check BrokerId")]
     NoBroker(String),
     #[error(
@@ -67,10 +67,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    Error::Api {
-        op,
-        message: crate::api_error_message(&e),
-    }
+    super::api_error("Amazon MQ", op, e).into()
 }
 
 #[derive(Debug, Deserialize)]

@@ -84,6 +84,26 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), PropsError> {
     }
 }
 
+/// The tag changes that make a resource's template tags `want` from `have` (key, value pairs
+/// read from it), leaving the ownership tags alone: (to set, keys to remove).
+pub(crate) fn tag_changes(have: &[(String, String)], want: &[Tag]) -> (Vec<Tag>, Vec<String>) {
+    let have: Vec<&(String, String)> = have
+        .iter()
+        .filter(|(k, _)| !Owner::is_reserved_key(k))
+        .collect();
+    let remove = have
+        .iter()
+        .filter(|(k, _)| !want.iter().any(|t| &t.key == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let set = want
+        .iter()
+        .filter(|t| !have.iter().any(|(k, v)| k == &t.key && v == &t.value))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +165,25 @@ mod tests {
                 .to_string()
                 .contains("reserved")
         );
+    }
+
+    #[test]
+    fn tag_changes_set_new_and_changed_remove_gone_and_keep_ownership() {
+        let have = vec![
+            ("userkeeper:stack-id".to_owned(), "s".to_owned()),
+            ("team".to_owned(), "old".to_owned()),
+            ("gone".to_owned(), "x".to_owned()),
+            ("same".to_owned(), "v".to_owned()),
+        ];
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        let (set, remove) = tag_changes(
+            &have,
+            &[tag("team", "new"), tag("same", "v"), tag("added", "a")],
+        );
+        assert_eq!(set, vec![tag("team", "new"), tag("added", "a")]);
+        assert_eq!(remove, vec!["gone".to_owned()]);
     }
 }

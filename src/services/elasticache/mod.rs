@@ -25,8 +25,8 @@ pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("ElastiCache {op} failed: {message}")]
-    Api { op: &'static str, message: String },
+    #[error(transparent)]
+    Api(#[from] crate::services::ApiError),
     #[error(
         "{kind} {id:?} already exists and is not managed by this stack and logical id (it lacks \
          the tags {stack_tag}/{logical_tag} naming them); pick another id, or delete the \
@@ -62,10 +62,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    Error::Api {
-        op,
-        message: crate::api_error_message(&e),
-    }
+    crate::services::api_error("ElastiCache", op, e).into()
 }
 
 /// The template's tags plus the ownership tags.
@@ -115,20 +112,9 @@ impl Tags<'_> {
 
     /// Makes the template's tags match `want`, leaving the ownership tags alone.
     async fn sync(&self, arn: &str, want: &[Tag]) -> Result<(), Error> {
-        let have: Vec<(String, String)> = self
-            .list(arn)
-            .await?
-            .into_iter()
-            .filter(|(k, _)| !Owner::is_reserved_key(k))
-            .collect();
-        let remove: Vec<String> = have
+        let (set, remove) = super::rules::tag_changes(&self.list(arn).await?, want);
+        let add: Vec<_> = set
             .iter()
-            .filter(|(k, _)| !want.iter().any(|t| &t.key == k))
-            .map(|(k, _)| k.clone())
-            .collect();
-        let add: Vec<_> = want
-            .iter()
-            .filter(|t| !have.iter().any(|(k, v)| k == &t.key && v == &t.value))
             .map(|t| {
                 aws_sdk_elasticache::types::Tag::builder()
                     .key(&t.key)
