@@ -1,20 +1,43 @@
 #!/usr/bin/env node
-// Example app: userkeeper plus a `default` user, an app user whose password lives in Secrets
-// Manager, and a user group holding both. Synthesizes offline (no account, no region):
+// Example app: userkeeper plus, for each service, users whose passwords live in Secrets Manager:
+//   ElastiCache  a `default` user, an app user, and a user group holding both;
+//   MemoryDB     a password user, an IAM user, and an ACL holding both;
+//   Amazon MQ    a broker user, only when the MqBrokerArn parameter names an ActiveMQ broker.
+// None is attached to a cache or cluster. Synthesizes offline (no account, no region):
 //   npx cdk synth            (cdk.json runs this file with ts-node)
 // Deploy after `cargo lambda build --release --arm64` at the repository root:
-//   npx cdk deploy UserKeeperExample
-import { App, Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+//   npx cdk deploy UserKeeperExample [--parameters MqBrokerArn=arn:aws:mq:...:broker:NAME:ID]
+import { App, Annotations, CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import {
+  AmazonMqUser,
   DEFAULT_CODE_PATH,
   ElastiCacheEngine,
   ElastiCacheUser,
   ElastiCacheUserGroup,
+  MemoryDbAcl,
+  MemoryDbAuthenticationType,
+  MemoryDbUser,
   UserKeeper,
 } from '../lib';
 import { codePathOrPlaceholder } from '../lib/dummy-asset';
+
+/** Every CloudFormation resource under `scopes` exists only when `condition` holds. */
+function onlyIf(condition: CfnCondition, ...scopes: IConstruct[]): void {
+  for (const scope of scopes) {
+    for (const c of scope.node.findAll()) {
+      if (CfnResource.isCfnResource(c)) {
+        c.cfnOptions.condition = condition;
+      }
+    }
+  }
+}
+
+/** Passwords for Valkey/Redis OSS and MemoryDB: they refuse , " / @; ' \ and space are awkward to quote. */
+const REDIS_FAMILY_EXCLUDED = ',"/@\'\\ ';
+/** Passwords for Amazon MQ (ActiveMQ): it refuses , : = (and wants 12+ characters, 4+ distinct). */
+const MQ_EXCLUDED = ',:=';
 
 export class UserKeeperExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: StackProps & { codePath?: string } = {}) {
@@ -34,8 +57,7 @@ export class UserKeeperExampleStack extends Stack {
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ username: 'app' }),
         generateStringKey: 'password',
-        // ElastiCache refuses , " / @; ' \ and space make passwords awkward to quote.
-        excludeCharacters: ',"/@\'\\ ',
+        excludeCharacters: REDIS_FAMILY_EXCLUDED,
         passwordLength: 32,
       },
     });
@@ -64,9 +86,76 @@ export class UserKeeperExampleStack extends Stack {
       userIds: [defaultUser.userId, appUser.userId],
     });
 
+    // --- MemoryDB ---------------------------------------------------------------------------
+    const memoryDbSecret = new secretsmanager.Secret(this, 'MemoryDbUserSecret', {
+      description: 'Password of the example MemoryDB user (the password key)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: 'cdk-example-app' }),
+        generateStringKey: 'password',
+        excludeCharacters: REDIS_FAMILY_EXCLUDED,
+        passwordLength: 32,
+      },
+    });
+    const memoryDbUser = new MemoryDbUser(this, 'MemoryDbUser', {
+      userKeeper: keeper,
+      userName: 'cdk-example-app',
+      accessString: 'on ~app:* +@read +@write -@dangerous',
+      passwordSecret: memoryDbSecret,
+      tags: { app: 'userkeeper-example' },
+    });
+    const memoryDbIamUser = new MemoryDbUser(this, 'MemoryDbIamUser', {
+      userKeeper: keeper,
+      userName: 'cdk-example-app-iam',
+      accessString: 'on ~app:* +@read',
+      authenticationType: MemoryDbAuthenticationType.IAM,
+    });
+    const acl = new MemoryDbAcl(this, 'MemoryDbAcl', {
+      userKeeper: keeper,
+      aclName: 'cdk-example-app',
+      userNames: [memoryDbUser.userName, memoryDbIamUser.userName],
+    });
+
+    // --- Amazon MQ (optional: a broker of yours) -----------------------------------------------
+    const brokerArn = new CfnParameter(this, 'MqBrokerArn', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^arn:aws[a-z-]*:mq:[a-z0-9-]+:[0-9]{12}:broker:[A-Za-z0-9._~-]+:b-[A-Za-z0-9-]+$',
+      description:
+        'Optional: the ARN of an ActiveMQ broker. When given, an example broker user is created on it ' +
+        '(pending until the next reboot or maintenance window: the example never reboots the broker).',
+    });
+    const withBroker = new CfnCondition(this, 'CreateMqExample', {
+      expression: Fn.conditionNot(Fn.conditionEquals(brokerArn.valueAsString, '')),
+    });
+    const mqSecret = new secretsmanager.Secret(this, 'MqUserSecret', {
+      description: 'Password of the example Amazon MQ broker user (the password key)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: 'cdk-example-app' }),
+        generateStringKey: 'password',
+        excludeCharacters: MQ_EXCLUDED,
+        passwordLength: 32,
+      },
+    });
+    const mqUser = new AmazonMqUser(this, 'MqUser', {
+      userKeeper: keeper,
+      broker: AmazonMqUser.brokerFromArn(brokerArn.valueAsString),
+      username: 'cdk-example-app',
+      passwordSecret: mqSecret,
+      groups: ['apps'],
+      consoleAccess: false,
+      applyImmediately: false,
+    });
+    // The secret, the user and the user's grants: all or nothing, with the broker.
+    onlyIf(withBroker, mqSecret, mqUser);
+
     new CfnOutput(this, 'ServiceToken', { value: keeper.serviceToken });
     new CfnOutput(this, 'AppUserArn', { value: appUser.attrArn });
     new CfnOutput(this, 'UserGroupId', { value: group.attrUserGroupId });
+    new CfnOutput(this, 'MemoryDbUserArn', { value: memoryDbUser.attrArn });
+    new CfnOutput(this, 'MemoryDbIamUserMinimumEngineVersion', { value: memoryDbIamUser.attrMinimumEngineVersion });
+    new CfnOutput(this, 'MemoryDbAclName', { value: acl.attrAclName });
+    new CfnOutput(this, 'MqUsername', { value: mqUser.attrUsername }).condition = withBroker;
+    new CfnOutput(this, 'MqUserPendingChange', { value: mqUser.attrPendingChange }).condition = withBroker;
   }
 }
 

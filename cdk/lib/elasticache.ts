@@ -1,7 +1,8 @@
-import { ArnFormat, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { checkId, DEFAULT_SERVICE_TIMEOUT, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
 import { UserKeeper } from './user-keeper';
 
 /** `Engine` of users and user groups. */
@@ -15,31 +16,6 @@ export enum ElastiCacheAuthenticationType {
   PASSWORD = 'password',
   NO_PASSWORD_REQUIRED = 'no-password-required',
   IAM = 'iam',
-}
-
-/** How a custom resource reaches userkeeper: the construct (grants included) or a bare token. */
-export interface UserKeeperTarget {
-  /**
-   * The userkeeper function of this app. Each resource then adds to its role exactly the
-   * permissions it needs (its own ARNs, its secret).
-   *
-   * @default - give serviceToken
-   */
-  readonly userKeeper?: UserKeeper;
-  /**
-   * The ServiceToken (function ARN) of a userkeeper deployed elsewhere, e.g. the SAM stack's
-   * `ServiceToken` output. Nothing is granted: that function's role must already allow it.
-   *
-   * @default - give userKeeper
-   */
-  readonly serviceToken?: string;
-  /**
-   * `ServiceTimeout`: how long CloudFormation waits for the answer (1 s - 1 h). userkeeper
-   * answers FAILED a margin before it.
-   *
-   * @default Duration.seconds(900)
-   */
-  readonly serviceTimeout?: Duration;
 }
 
 export interface ElastiCacheUserProps extends UserKeeperTarget {
@@ -91,10 +67,6 @@ export interface ElastiCacheUserGroupProps extends UserKeeperTarget {
   readonly tags?: Record<string, string>;
 }
 
-const ID_PATTERN = /^[A-Za-z](?:-?[A-Za-z0-9])*$/;
-const RESERVED_TAG_PREFIX = 'userkeeper:';
-const DEFAULT_SERVICE_TIMEOUT = Duration.seconds(900);
-
 export const ELASTICACHE_USER_ACTIONS = [
   'elasticache:CreateUser',
   'elasticache:DescribeUsers',
@@ -118,39 +90,10 @@ export const ELASTICACHE_USER_GROUP_ACTIONS = [
 /** Also authorized on each member user's ARN. */
 export const ELASTICACHE_USER_GROUP_MEMBER_ACTIONS = ['elasticache:CreateUserGroup', 'elasticache:ModifyUserGroup'];
 
-function serviceTokenOf(scope: Construct, props: UserKeeperTarget): string {
-  if ((props.userKeeper === undefined) === (props.serviceToken === undefined)) {
-    throw new Error(`${scope.node.path}: give exactly one of userKeeper and serviceToken`);
-  }
-  return props.userKeeper?.serviceToken ?? props.serviceToken!;
-}
-
-function checkId(scope: Construct, property: string, value: string): void {
-  if (!Token.isUnresolved(value) && !ID_PATTERN.test(value)) {
-    throw new Error(
-      `${scope.node.path}: ${property} ${JSON.stringify(value)} must be a letter, then letters, digits and single hyphens (no trailing hyphen)`,
-    );
-  }
-}
-
-function renderTags(scope: Construct, tags?: Record<string, string>): { Key: string; Value: string }[] | undefined {
-  if (tags === undefined) {
-    return undefined;
-  }
-  return Object.keys(tags)
-    .sort()
-    .map((key) => {
-      if (!Token.isUnresolved(key) && key.startsWith(RESERVED_TAG_PREFIX)) {
-        throw new Error(`${scope.node.path}: tag key ${key} is reserved for userkeeper's ownership tags`);
-      }
-      return { Key: key, Value: tags[key] };
-    });
-}
-
 /**
  * The users built here, by their `userId` (Ref) token: lets a group scope its member grants
- * to the ARNs the users are known to get *without* referencing them, which would make the
- * function's policy depend on the users and the users on the policy (a cycle).
+ * to the ARNs the users are known to get *without* referencing them (a Ref in the group's
+ * policy would also be a cycle if that policy were shared with the users).
  */
 const USERS_BY_REF = new Map<string, ElastiCacheUser>();
 
@@ -166,8 +109,8 @@ function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: st
 /**
  * `Custom::ElastiCacheUser`: an ElastiCache (Valkey / Redis OSS) RBAC user.
  *
- * With `userKeeper`, grants its function the user actions on this user's ARN only, and
- * `secretsmanager:GetSecretValue` on `passwordSecret`.
+ * With `userKeeper`, grants its function (in a policy of this resource's own) the user
+ * actions on this user's ARN only, and `secretsmanager:GetSecretValue` on `passwordSecret`.
  */
 export class ElastiCacheUser extends Construct {
   public static readonly RESOURCE_TYPE = 'Custom::ElastiCacheUser';
@@ -187,6 +130,8 @@ export class ElastiCacheUser extends Construct {
   /** The ARN this user will have (known before it exists; what the grants are scoped to). */
   public readonly userArn: string;
   public readonly resource: CustomResource;
+  /** This resource's grants on the function's role (with `userKeeper` only). */
+  public readonly grants?: iam.Policy;
 
   constructor(scope: Construct, id: string, props: ElastiCacheUserProps) {
     super(scope, id);
@@ -228,14 +173,10 @@ export class ElastiCacheUser extends Construct {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      keeper.addToRolePolicy(
+      this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_ACTIONS, resources: [this.userArn] }),
-      );
-      if (props.passwordSecret) {
-        keeper.grantReadPassword(props.passwordSecret);
-      }
-      // No explicit dependency needed: the ServiceToken references the function, which
-      // depends on its policy, so this is created after the grants and deleted before them.
+        ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
+      ]);
     }
 
     this.userId = this.resource.ref;
@@ -251,9 +192,9 @@ export class ElastiCacheUser extends Construct {
 /**
  * `Custom::ElastiCacheUserGroup`: an ElastiCache user group.
  *
- * With `userKeeper`, grants its function the group actions on this group's ARN, and
- * CreateUserGroup / ModifyUserGroup on the ARNs of the users it names (ElastiCache
- * authorizes those calls on every member).
+ * With `userKeeper`, grants its function (in a policy of this resource's own) the group
+ * actions on this group's ARN, and CreateUserGroup / ModifyUserGroup on the ARNs of the users
+ * it names (ElastiCache authorizes those calls on every member).
  */
 export class ElastiCacheUserGroup extends Construct {
   public static readonly RESOURCE_TYPE = 'Custom::ElastiCacheUserGroup';
@@ -268,6 +209,8 @@ export class ElastiCacheUserGroup extends Construct {
   public readonly attrStatus: string;
   public readonly userGroupArn: string;
   public readonly resource: CustomResource;
+  /** This resource's grants on the function's role (with `userKeeper` only). */
+  public readonly grants?: iam.Policy;
 
   constructor(scope: Construct, id: string, props: ElastiCacheUserGroupProps) {
     super(scope, id);
@@ -293,17 +236,15 @@ export class ElastiCacheUserGroup extends Construct {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      keeper.addToRolePolicy(
+      this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_GROUP_ACTIONS, resources: [this.userGroupArn] }),
-      );
-      keeper.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ELASTICACHE_USER_GROUP_MEMBER_ACTIONS,
           // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used
           // as is (a literal id, a parameter, an attribute of a resource defined elsewhere).
           resources: props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u)),
         }),
-      );
+      ]);
     }
 
     this.userGroupId = this.resource.ref;

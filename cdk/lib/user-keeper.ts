@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -23,7 +23,9 @@ export interface UserKeeperProps {
    */
   readonly codePath?: string;
   /**
-   * The function's timeout. userkeeper answers FAILED a margin before it.
+   * The function's timeout. A margin before it, userkeeper hands a wait that is not over yet
+   * to a new invocation of itself (or answers FAILED when the resource's ServiceTimeout is
+   * near).
    *
    * @default Duration.seconds(900)
    */
@@ -35,9 +37,9 @@ export interface UserKeeperProps {
   /** Lambda's application log level (JSON logs). @default lambda.ApplicationLogLevel.INFO */
   readonly applicationLogLevel?: lambda.ApplicationLogLevel;
   /**
-   * Run the function in a VPC. Its subnets need a route to the ElastiCache and Secrets
-   * Manager APIs and to S3 (CloudFormation's response URL): a NAT gateway, or interface
-   * endpoints plus an S3 gateway endpoint.
+   * Run the function in a VPC. Its subnets need a route to the ElastiCache, MemoryDB,
+   * Amazon MQ, Secrets Manager and Lambda (continuations) APIs and to S3 (CloudFormation's
+   * response URL): a NAT gateway, or interface endpoints plus an S3 gateway endpoint.
    *
    * @default - not in a VPC
    */
@@ -48,18 +50,29 @@ export interface UserKeeperProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
+/** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
+export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];
+
 /**
- * The userkeeper Lambda: the ServiceToken of `ElastiCacheUser`, `ElastiCacheUserGroup` (and,
- * later, the MemoryDB and Amazon MQ constructs).
+ * The userkeeper Lambda: the ServiceToken of `ElastiCacheUser`, `ElastiCacheUserGroup`,
+ * `MemoryDbUser`, `MemoryDbAcl` and `AmazonMqUser`.
  *
- * Its role starts with nothing but logging: each construct created with it adds exactly the
- * permissions it needs (its own ARNs, its own secret).
+ * Its role starts with logging and `lambda:InvokeFunction` on the function itself (a wait that
+ * outlasts one invocation goes on in a new one), nothing else: each construct created with it
+ * gets a policy of its own on the role holding exactly what that resource needs (its own ARNs,
+ * its own secret), see `grant`.
  */
 export class UserKeeper extends Construct {
   public readonly function: lambda.Function;
   /** The ServiceToken of the custom resources: the function's ARN. */
   public readonly serviceToken: string;
-  private readonly grantedSecrets = new Set<string>();
+  /**
+   * `lambda:InvokeFunction` on the function's own (unqualified) ARN, for continuations. A
+   * policy of its own, not the role's default policy: the function depends on that one, so
+   * naming the function there would be a circular dependency. Every resource made with this
+   * UserKeeper depends on it.
+   */
+  public readonly continuationPolicy: iam.Policy;
 
   constructor(scope: Construct, id: string, props: UserKeeperProps = {}) {
     super(scope, id);
@@ -93,39 +106,58 @@ export class UserKeeper extends Construct {
       // response that could not be delivered gets another chance, so they stay at default.
     });
     this.serviceToken = this.function.functionArn;
-    // Rotation (later): a lambda.CfnPermission for secretsmanager.amazonaws.com, a
-    // RotationSchedule per secret and lambda:InvokeFunction on itself go here.
+    // Not fn.grantInvoke(fn.role): that writes into the role's default policy (a cycle, see
+    // continuationPolicy) and adds the `:*` qualified ARNs, which the function never needs.
+    this.continuationPolicy = new iam.Policy(this, 'ContinuationPolicy', {
+      roles: [this.function.role!],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ContinueInANewInvocation',
+          actions: CONTINUATION_ACTIONS,
+          resources: [this.function.functionArn],
+        }),
+      ],
+    });
+    // Rotation (later): a lambda.CfnPermission for secretsmanager.amazonaws.com and a
+    // RotationSchedule per secret go here.
   }
 
-  /** Adds a statement to the function's role (used by the typed constructs). */
+  /** Adds a statement to the function's role (its default policy), for anything else. */
   public addToRolePolicy(statement: iam.PolicyStatement): void {
     this.function.addToRolePolicy(statement);
   }
 
   /**
-   * `secretsmanager:GetSecretValue` on one secret (and `kms:Decrypt` on its key, if it has a
-   * customer-managed one). Granted once per secret however many users read it.
+   * Gives `resource` exactly `statements`: a policy of its own on the function's role (in the
+   * resource's scope, named `Grants`), which the resource depends on, as on the
+   * continuation policy. So CloudFormation creates the grants before the resource's Create
+   * and deletes them only after its Delete, also when the resource is removed from the app: a
+   * statement in a shared policy would go in the update, before the Delete that runs in the
+   * cleanup afterwards, and that Delete would be denied (leaving the user behind).
    */
-  public grantReadPassword(secret: secretsmanager.ISecret): void {
+  public grant(resource: CustomResource, statements: iam.PolicyStatement[]): iam.Policy {
+    const policy = new iam.Policy(resource.node.scope as Construct, 'Grants', {
+      roles: [this.function.role!],
+      statements,
+    });
+    resource.node.addDependency(policy);
+    resource.node.addDependency(this.continuationPolicy);
+    return policy;
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on one secret, and `kms:Decrypt` (through Secrets Manager
+   * only) on its key if it has a customer-managed one: what reading a password needs.
+   */
+  public static readPasswordStatements(scope: Construct, secret: secretsmanager.ISecret): iam.PolicyStatement[] {
     // A secret imported by name has a partial ARN: match the six-character suffix.
     const arn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
-    const key = Stack.of(this).resolve(arn);
-    const k = JSON.stringify(key);
-    if (this.grantedSecrets.has(k)) {
-      return;
-    }
-    this.grantedSecrets.add(k);
-    this.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [arn],
-      }),
-    );
+    const out = [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] })];
     if (secret.encryptionKey) {
       // Identity policy only (the key's policy must let the account's IAM decide, as the
       // default key policy does), and only for decryption through Secrets Manager.
-      const stack = Stack.of(this);
-      this.addToRolePolicy(
+      const stack = Stack.of(scope);
+      out.push(
         new iam.PolicyStatement({
           actions: ['kms:Decrypt'],
           resources: [secret.encryptionKey.keyArn],
@@ -135,5 +167,6 @@ export class UserKeeper extends Construct {
         }),
       );
     }
+    return out;
   }
 }

@@ -4,11 +4,14 @@ import { strict as assert } from 'node:assert';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { App, Duration, Stack, Token } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
+  AmazonMqUser,
+  CONTINUATION_ACTIONS,
   ELASTICACHE_USER_ACTIONS,
   ELASTICACHE_USER_GROUP_ACTIONS,
   ELASTICACHE_USER_GROUP_MEMBER_ACTIONS,
@@ -16,6 +19,17 @@ import {
   ElastiCacheEngine,
   ElastiCacheUser,
   ElastiCacheUserGroup,
+  MEMORYDB_ACL_ACTIONS,
+  MEMORYDB_ACL_CREATE_ACTIONS,
+  MEMORYDB_ACL_MEMBER_ACTIONS,
+  MEMORYDB_CREATE_USER_ACTIONS,
+  MEMORYDB_USER_ACTIONS,
+  MemoryDbAcl,
+  MemoryDbAuthenticationType,
+  MemoryDbUser,
+  MQ_OWNERSHIP_TAG_ACTIONS,
+  MQ_REBOOT_ACTIONS,
+  MQ_USER_ACTIONS,
   UserKeeper,
 } from '../lib';
 import { codePathOrPlaceholder } from '../lib/dummy-asset';
@@ -32,7 +46,7 @@ function keeper(s: Stack): UserKeeper {
   return new UserKeeper(s, 'UserKeeper', { codePath: CODE });
 }
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: any; Sid?: string };
 
 /** Every statement of every identity policy in the template (inline role policies too). */
 function statements(t: Template): Statement[] {
@@ -67,6 +81,47 @@ function render(v: unknown): string {
 }
 
 const ARN_PREFIX = '{Ref AWS::Partition}'; // what formatArn renders for "arn:<partition>"
+const ACCOUNT = '{Ref AWS::Region}:{Ref AWS::AccountId}';
+
+/** The statements of the `Grants` policy of the construct at `path` (its own policy). */
+function grantsOf(t: Template, s: Stack, construct: { grants?: unknown; resource: { node: any } }): Statement[] {
+  const policy = (construct as any).grants;
+  assert.ok(policy, 'the construct has a grants policy');
+  const logical = s.getLogicalId(policy.node.defaultChild);
+  return t.toJSON().Resources[logical].Properties.PolicyDocument.Statement;
+}
+
+/** The logical ids, in an order CloudFormation could create them; fails on a cycle. */
+function creationOrder(t: Template): string[] {
+  const resources = t.toJSON().Resources as Record<string, any>;
+  const refs = (v: unknown, out: Set<string>): Set<string> => {
+    if (Array.isArray(v)) v.forEach((x) => refs(x, out));
+    else if (v && typeof v === 'object') {
+      const o = v as any;
+      if (typeof o.Ref === 'string' && o.Ref in resources) out.add(o.Ref);
+      if (Array.isArray(o['Fn::GetAtt']) && o['Fn::GetAtt'][0] in resources) out.add(o['Fn::GetAtt'][0]);
+      Object.values(o).forEach((x) => refs(x, out));
+    }
+    return out;
+  };
+  const deps = new Map<string, Set<string>>();
+  for (const [id, r] of Object.entries(resources)) {
+    const d = refs(r.Properties ?? {}, new Set());
+    for (const x of [r.DependsOn ?? []].flat()) d.add(x);
+    deps.set(id, d);
+  }
+  const done: string[] = [];
+  while (done.length < deps.size) {
+    const ready = [...deps.keys()].find((id) => !done.includes(id) && [...deps.get(id)!].every((d) => done.includes(d)));
+    assert.ok(ready, `circular dependency among ${[...deps.keys()].filter((id) => !done.includes(id))}`);
+    done.push(ready!);
+  }
+  return done;
+}
+
+function dependsOn(t: Template, logicalId: string): string[] {
+  return [t.toJSON().Resources[logicalId].DependsOn ?? []].flat();
+}
 
 function exampleLike(s: Stack) {
   const k = keeper(s);
@@ -121,11 +176,10 @@ describe('UserKeeper', () => {
     t.resourceCountIs('AWS::Logs::LogGroup', 1);
   });
 
-  it('holds nothing but logging until a resource needs something', () => {
+  it('holds logging and lambda:InvokeFunction on itself only, until a resource needs something', () => {
     const s = stack();
-    keeper(s);
+    const k = keeper(s);
     const t = Template.fromStack(s);
-    t.resourceCountIs('AWS::IAM::Policy', 0);
     t.hasResourceProperties('AWS::IAM::Role', {
       ManagedPolicyArns: [
         {
@@ -133,7 +187,18 @@ describe('UserKeeper', () => {
         },
       ],
     });
-    assert.equal(statements(t).length, 0);
+    // Continuations: exactly the function's own, unqualified ARN, in a policy of its own.
+    t.resourceCountIs('AWS::IAM::Policy', 1);
+    const fnId = s.getLogicalId(k.function.node.defaultChild as any);
+    const roleId = s.getLogicalId(k.function.role!.node.defaultChild as any);
+    const st = statements(t);
+    assert.equal(st.length, 1);
+    assert.deepEqual(actionsOf(st[0]), CONTINUATION_ACTIONS);
+    assert.deepEqual(st[0].Resource, { 'Fn::GetAtt': [fnId, 'Arn'] });
+    t.hasResourceProperties('AWS::IAM::Policy', { Roles: [{ Ref: roleId }] });
+    // Not in the role's default policy, which the function depends on: no cycle.
+    assert.ok(!dependsOn(t, fnId).includes(s.getLogicalId(k.continuationPolicy.node.defaultChild as any)));
+    creationOrder(t);
   });
 
   it('fails clearly when the bootstrap is missing', () => {
@@ -195,7 +260,7 @@ describe('ElastiCacheUser', () => {
     assert.ok(!st.some((x) => actionsOf(x).some((a) => a.startsWith('kms:'))), 'no kms: AWS-managed key');
   });
 
-  it('grants a secret once however many users read it; imported secrets get the -?????? suffix', () => {
+  it('each user grants itself the secret it reads; imported secrets get the -?????? suffix', () => {
     const s = stack();
     const k = keeper(s);
     const imported = secretsmanager.Secret.fromSecretNameV2(s, 'Imported', 'team/app');
@@ -212,8 +277,9 @@ describe('ElastiCacheUser', () => {
     const secretStatements = statements(Template.fromStack(s)).filter((x) =>
       actionsOf(x).includes('secretsmanager:GetSecretValue'),
     );
-    assert.equal(secretStatements.length, 1);
-    assert.match(render(secretStatements[0].Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
+    // One per user (each in its own policy): removing one user keeps the other's.
+    assert.equal(secretStatements.length, 2);
+    for (const x of secretStatements) assert.match(render(x.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
   });
 
   it('grants kms:Decrypt via Secrets Manager for a customer-managed key', () => {
@@ -359,36 +425,427 @@ describe('ElastiCacheUserGroup', () => {
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
     ]);
-    const policy = Object.values(t.findResources('AWS::IAM::Policy'))[0];
-    assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
+    for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
+      assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
+    }
+    creationOrder(t);
   });
 });
 
-describe('every template', () => {
-  it('has no wildcard resource in any IAM statement', () => {
+describe('grants: one policy per resource', () => {
+  it('each custom resource depends on its own grants and the continuation policy; the function on neither', () => {
     const s = stack();
-    exampleLike(s);
-    const st = statements(Template.fromStack(s));
-    assert.ok(st.length > 0);
-    for (const x of st) {
-      for (const r of resourcesOf(x).map(render)) {
-        assert.notEqual(r, '*', `statement ${JSON.stringify(x)} has Resource *`);
-        assert.ok(!r.endsWith(':*') && !r.endsWith('/*'), `statement ${JSON.stringify(x)} ends in a wildcard`);
+    const { k, dflt, app, group } = exampleLike(s);
+    const t = Template.fromStack(s);
+    const id = (c: any) => s.getLogicalId(c.node.defaultChild);
+    const cont = id(k.continuationPolicy);
+    for (const c of [dflt, app, group]) {
+      const deps = dependsOn(t, id(c.resource));
+      assert.deepEqual(deps.sort(), [id(c.grants), cont].sort(), `${c.node.path} DependsOn`);
+    }
+    const fnDeps = dependsOn(t, id(k.function));
+    for (const c of [dflt, app, group]) assert.ok(!fnDeps.includes(id(c.grants)));
+    const order = creationOrder(t);
+    // Created before the resource, hence deleted after it: a removed resource's Delete (in
+    // the update's cleanup) still has its permissions.
+    for (const c of [dflt, app, group]) assert.ok(order.indexOf(id(c.grants)) < order.indexOf(id(c.resource)));
+  });
+
+  it('removing a resource removes only its own policy', () => {
+    const build = (withApp: boolean) => {
+      const s = stack();
+      const k = keeper(s);
+      new ElastiCacheUser(s, 'Default', {
+        userKeeper: k,
+        userId: 'app-default',
+        userName: 'default',
+        engine: ElastiCacheEngine.VALKEY,
+        accessString: 'off ~* -@all',
+        noPasswordRequired: true,
+      });
+      if (withApp) {
+        new ElastiCacheUser(s, 'App', {
+          userKeeper: k,
+          userId: 'app-user',
+          userName: 'app',
+          engine: ElastiCacheEngine.VALKEY,
+          accessString: 'on',
+          noPasswordRequired: true,
+        });
       }
+      return Template.fromStack(s).findResources('AWS::IAM::Policy');
+    };
+    const before = build(true);
+    const after = build(false);
+    const removed = Object.keys(before).filter((k) => !(k in after));
+    assert.equal(removed.length, 1);
+    assert.match(removed[0], /^AppGrants/);
+    for (const [k, v] of Object.entries(after)) assert.deepEqual(v, before[k], `${k} changed`);
+  });
+
+  it('a resource in another stack of the app gets its grants there, without a cycle between stacks', () => {
+    const app = new App();
+    const a = new Stack(app, 'Keeper');
+    const b = new Stack(app, 'Users');
+    const k = keeper(a);
+    const u = new MemoryDbUser(b, 'User', {
+      userKeeper: k,
+      userName: 'app',
+      accessString: 'on',
+      authenticationType: MemoryDbAuthenticationType.IAM,
+    });
+    const assembly = app.synth();
+    const stackDeps = (name: string) =>
+      assembly.getStackByName(name).dependencies.map((d) => d.id).filter((d) => !d.endsWith('.assets'));
+    assert.deepEqual(stackDeps('Users'), ['Keeper']);
+    assert.deepEqual(stackDeps('Keeper'), []);
+    const tb = Template.fromStack(b);
+    const grants = grantsOf(tb, b, u);
+    assert.equal(grants.length, 2);
+    assert.deepEqual(Template.fromStack(a).toJSON().Resources[a.getLogicalId(k.continuationPolicy.node.defaultChild as any)].Type, 'AWS::IAM::Policy');
+  });
+});
+
+function memoryDbLike(s: Stack, k: UserKeeper = keeper(s)) {
+  const secret = new secretsmanager.Secret(s, 'MdbSecret', {
+    generateSecretString: {
+      secretStringTemplate: '{}',
+      generateStringKey: 'password',
+      excludeCharacters: ',"/@\'\\ ',
+      passwordLength: 32,
+    },
+  });
+  const pw = new MemoryDbUser(s, 'PwUser', {
+    userKeeper: k,
+    userName: 'app-pw',
+    accessString: 'on ~app:* +@read',
+    passwordSecret: secret,
+    tags: { team: 'payments' },
+  });
+  const iamUser = new MemoryDbUser(s, 'IamUser', {
+    userKeeper: k,
+    userName: 'app-iam',
+    accessString: 'on ~app:* +@read',
+    authenticationType: MemoryDbAuthenticationType.IAM,
+  });
+  const acl = new MemoryDbAcl(s, 'Acl', {
+    userKeeper: k,
+    aclName: 'app-acl',
+    userNames: [pw.userName, iamUser.userName],
+  });
+  return { k, secret, pw, iamUser, acl };
+}
+
+describe('MemoryDbUser', () => {
+  it('renders the properties userkeeper reads, as strings', () => {
+    const s = stack();
+    const { pw, iamUser } = memoryDbLike(s);
+    const t = Template.fromStack(s);
+    const props = (c: MemoryDbUser) => t.toJSON().Resources[s.getLogicalId(c.resource.node.defaultChild as any)].Properties;
+    const p = props(pw);
+    assert.equal(p.UserName, 'app-pw');
+    assert.equal(p.AccessString, 'on ~app:* +@read');
+    assert.equal(p.ServiceTimeout, '900');
+    assert.equal(p.AuthenticationMode, undefined);
+    assert.match(p.PasswordSecretArn.Ref, /^MdbSecret/);
+    assert.deepEqual(p.Tags, [{ Key: 'team', Value: 'payments' }]);
+    const i = props(iamUser);
+    assert.deepEqual(i.AuthenticationMode, { Type: 'iam' });
+    assert.equal(i.PasswordSecretArn, undefined);
+    t.resourceCountIs('Custom::MemoryDBUser', 2);
+  });
+
+  it('grants the user actions on its own ARN, CreateUser only for its own ownership tags, its secret', () => {
+    const s = stack();
+    const { pw, iamUser } = memoryDbLike(s);
+    const t = Template.fromStack(s);
+    for (const [u, name, secret] of [[pw, 'app-pw', true], [iamUser, 'app-iam', false]] as const) {
+      const st = grantsOf(t, s, u);
+      const own = st.find((x) => actionsOf(x).includes('memorydb:DeleteUser'))!;
+      assert.deepEqual(actionsOf(own).sort(), [...MEMORYDB_USER_ACTIONS].sort());
+      assert.deepEqual(resourcesOf(own).map(render), [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/${name}`]);
+      const create = st.find((x) => actionsOf(x).includes('memorydb:CreateUser'))!;
+      assert.deepEqual(actionsOf(create), MEMORYDB_CREATE_USER_ACTIONS);
+      // AWS authorizes CreateUser on no resource: "*", narrowed to this resource's own tags.
+      assert.equal(create.Resource, '*');
+      assert.deepEqual(create.Condition, {
+        StringEquals: {
+          'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
+          'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(u.resource.node.defaultChild as any),
+        },
+      });
+      const secrets = st.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'));
+      assert.equal(secrets.length, secret ? 1 : 0);
+      assert.equal(st.length, secret ? 3 : 2);
     }
   });
 
-  it('the example app synthesizes offline, env-agnostic, with the three resources', () => {
+  it('refuses ambiguous or invalid input at synth time', () => {
+    const s = stack();
+    const k = keeper(s);
+    const secret = new secretsmanager.Secret(s, 'S');
+    const base = { userKeeper: k, userName: 'app', accessString: 'on' };
+    assert.throws(() => new MemoryDbUser(s, 'a', base), /say how the user authenticates/);
+    assert.throws(
+      () => new MemoryDbUser(s, 'b', { ...base, authenticationType: MemoryDbAuthenticationType.IAM, passwordSecret: secret }),
+      /iam takes no passwordSecret/,
+    );
+    assert.throws(
+      () => new MemoryDbUser(s, 'c', { ...base, authenticationType: MemoryDbAuthenticationType.PASSWORD }),
+      /say how the user authenticates/,
+    );
+    assert.throws(() => new MemoryDbUser(s, 'd', { ...base, userName: 'App', passwordSecret: secret }), /must be lowercase/);
+    assert.throws(() => new MemoryDbUser(s, 'e', { ...base, userName: 'app-', passwordSecret: secret }), /single hyphens/);
+    assert.throws(
+      () => new MemoryDbUser(s, 'f', { ...base, passwordSecret: secret, tags: { 'userkeeper:x': 'y' } }),
+      /reserved/,
+    );
+    assert.throws(() => new MemoryDbUser(s, 'g', { ...base, serviceToken: 'arn:x', passwordSecret: secret }), /exactly one of/);
+  });
+
+  it('exposes the Data keys as attributes', () => {
+    const s = stack();
+    const { pw } = memoryDbLike(s);
+    const logical = s.getLogicalId(pw.resource.node.defaultChild as any);
+    assert.deepEqual(s.resolve(pw.attrArn), { 'Fn::GetAtt': [logical, 'Arn'] });
+    assert.deepEqual(s.resolve(pw.attrUserName), { 'Fn::GetAtt': [logical, 'UserName'] });
+    assert.deepEqual(s.resolve(pw.attrStatus), { 'Fn::GetAtt': [logical, 'Status'] });
+    assert.deepEqual(s.resolve(pw.attrMinimumEngineVersion), { 'Fn::GetAtt': [logical, 'MinimumEngineVersion'] });
+    assert.deepEqual(s.resolve(pw.userName), { Ref: logical });
+  });
+});
+
+describe('MemoryDbAcl', () => {
+  it('references its users and grants the ACL actions on its ARN, CreateAcl/UpdateAcl on its members', () => {
+    const s = stack();
+    const { pw, iamUser, acl } = memoryDbLike(s);
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('Custom::MemoryDBACL', {
+      ACLName: 'app-acl',
+      ServiceTimeout: '900',
+      UserNames: [s.resolve(pw.userName), s.resolve(iamUser.userName)],
+    });
+    const st = grantsOf(t, s, acl);
+    assert.equal(st.length, 3);
+    const own = st.find((x) => actionsOf(x).includes('memorydb:DeleteAcl'))!;
+    assert.deepEqual(actionsOf(own).sort(), [...MEMORYDB_ACL_ACTIONS].sort());
+    assert.deepEqual(resourcesOf(own).map(render), [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:acl/app-acl`]);
+    const members = [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/app-pw`, `arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/app-iam`];
+    const create = st.find((x) => actionsOf(x).includes('memorydb:CreateAcl'))!;
+    assert.deepEqual(actionsOf(create), MEMORYDB_ACL_CREATE_ACTIONS);
+    assert.deepEqual(resourcesOf(create).map(render), members);
+    assert.equal(create.Condition.StringEquals['aws:RequestTag/userkeeper:logical-id'], s.getLogicalId(acl.resource.node.defaultChild as any));
+    const update = st.find((x) => !actionsOf(x).includes('memorydb:DeleteAcl') && actionsOf(x).includes('memorydb:UpdateAcl'))!;
+    assert.deepEqual(actionsOf(update), MEMORYDB_ACL_MEMBER_ACTIONS);
+    assert.deepEqual(resourcesOf(update).map(render), members);
+    assert.ok(!JSON.stringify(st).includes('"Ref":"PwUser'), 'literal member ARNs, not Refs');
+  });
+
+  it('refuses an ACL without users and uppercase names', () => {
+    const s = stack();
+    const k = keeper(s);
+    assert.throws(() => new MemoryDbAcl(s, 'a', { userKeeper: k, aclName: 'acl', userNames: [] }), /at least one user/);
+    assert.throws(() => new MemoryDbAcl(s, 'b', { userKeeper: k, aclName: 'Acl', userNames: ['u'] }), /must be lowercase/);
+    assert.throws(() => new MemoryDbAcl(s, 'c', { userKeeper: k, aclName: 'acl', userNames: ['U'] }), /must be lowercase/);
+  });
+
+  it('exposes the Data keys as attributes', () => {
+    const s = stack();
+    const { acl } = memoryDbLike(s);
+    const logical = s.getLogicalId(acl.resource.node.defaultChild as any);
+    assert.deepEqual(s.resolve(acl.attrArn), { 'Fn::GetAtt': [logical, 'Arn'] });
+    assert.deepEqual(s.resolve(acl.attrAclName), { 'Fn::GetAtt': [logical, 'ACLName'] });
+    assert.deepEqual(s.resolve(acl.attrStatus), { 'Fn::GetAtt': [logical, 'Status'] });
+    assert.deepEqual(s.resolve(acl.aclName), { Ref: logical });
+  });
+});
+
+const BROKER_ARN = 'arn:aws:mq:us-east-1:123456789012:broker:orders:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9';
+
+function mqSecret(s: Stack): secretsmanager.Secret {
+  return new secretsmanager.Secret(s, 'MqSecret', {
+    generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'password', excludeCharacters: ',:=' },
+  });
+}
+
+describe('AmazonMqUser', () => {
+  it('takes a broker by ARN, renders strings, and grants exactly that broker', () => {
+    const s = stack();
+    const k = keeper(s);
+    const u = new AmazonMqUser(s, 'User', {
+      userKeeper: k,
+      broker: AmazonMqUser.brokerFromArn(BROKER_ARN),
+      username: 'app.user_1~x',
+      passwordSecret: mqSecret(s),
+      groups: ['apps'],
+      consoleAccess: true,
+    });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('Custom::AmazonMQUser', {
+      BrokerId: 'b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9',
+      Username: 'app.user_1~x',
+      PasswordSecretArn: { Ref: Match.stringLikeRegexp('^MqSecret') },
+      ConsoleAccess: 'true',
+      Groups: ['apps'],
+      ReplicationUser: Match.absent(),
+      ApplyImmediately: Match.absent(),
+      ServiceTimeout: '900',
+      Password: Match.absent(),
+    });
+    const st = grantsOf(t, s, u);
+    assert.equal(st.length, 3);
+    const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
+    assert.deepEqual(actionsOf(users).sort(), [...MQ_USER_ACTIONS].sort(), 'no RebootBroker without applyImmediately');
+    assert.deepEqual(users.Resource, BROKER_ARN);
+    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
+    assert.deepEqual(actionsOf(tags).sort(), [...MQ_OWNERSHIP_TAG_ACTIONS].sort());
+    assert.deepEqual(tags.Resource, BROKER_ARN);
+    // Only this user's ownership tag key (`~` is written `+` in tag keys).
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': 'userkeeper:user:app.user_1+x' } });
+    assert.ok(st.some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')));
+  });
+
+  it('grants mq:RebootBroker only with applyImmediately', () => {
+    const s = stack();
+    const k = keeper(s);
+    const u = new AmazonMqUser(s, 'User', {
+      userKeeper: k,
+      broker: AmazonMqUser.brokerFromArn(BROKER_ARN),
+      username: 'app',
+      passwordSecret: mqSecret(s),
+      applyImmediately: true,
+    });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('Custom::AmazonMQUser', { ApplyImmediately: 'true' });
+    const users = grantsOf(t, s, u).find((x) => actionsOf(x).includes('mq:CreateUser'))!;
+    assert.deepEqual(actionsOf(users).sort(), [...MQ_USER_ACTIONS, ...MQ_REBOOT_ACTIONS].sort());
+  });
+
+  it('takes a CfnBroker: BrokerId is its Ref, the grants name its Arn', () => {
+    const s = stack();
+    const k = keeper(s);
+    const broker = new amazonmq.CfnBroker(s, 'Broker', {
+      brokerName: 'orders',
+      deploymentMode: 'SINGLE_INSTANCE',
+      engineType: 'ACTIVEMQ',
+      hostInstanceType: 'mq.t3.micro',
+      publiclyAccessible: false,
+      users: [{ username: 'admin', password: '{{resolve:secretsmanager:admin:SecretString:password}}' }],
+    });
+    const u = new AmazonMqUser(s, 'User', { userKeeper: k, broker, username: 'app', passwordSecret: mqSecret(s) });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('Custom::AmazonMQUser', { BrokerId: { Ref: 'Broker' } });
+    for (const x of grantsOf(t, s, u).filter((x) => actionsOf(x).some((a) => a.startsWith('mq:')))) {
+      assert.deepEqual(x.Resource, { 'Fn::GetAtt': ['Broker', 'Arn'] });
+    }
+    creationOrder(t);
+  });
+
+  it('splits a token broker ARN in the template', () => {
+    const s = stack();
+    const arn = new CfnParameter(s, 'BrokerArn').valueAsString;
+    const ref = AmazonMqUser.brokerFromArn(arn);
+    assert.deepEqual(s.resolve(ref.brokerId), { 'Fn::Select': [7, { 'Fn::Split': [':', { Ref: 'BrokerArn' }] }] });
+    assert.throws(() => AmazonMqUser.brokerFromArn('arn:aws:mq:us-east-1:123456789012:configuration:c-1'), /not a broker ARN/);
+  });
+
+  it('refuses invalid input at synth time', () => {
+    const s = stack();
+    const k = keeper(s);
+    const base = { userKeeper: k, broker: AmazonMqUser.brokerFromArn(BROKER_ARN), passwordSecret: mqSecret(s) };
+    assert.throws(() => new AmazonMqUser(s, 'a', { ...base, username: 'x' }), /2 to 100 characters/);
+    assert.throws(() => new AmazonMqUser(s, 'b', { ...base, username: 'bad name' }), /2 to 100 characters/);
+    assert.throws(() => new AmazonMqUser(s, 'c', { ...base, username: 'ok', groups: Array(21).fill('gg') }), /at most 20 groups/);
+    assert.throws(() => new AmazonMqUser(s, 'd', { ...base, username: 'ok', groups: ['g'] }), /groups "g"/);
+  });
+
+  it('exposes the Data keys as attributes', () => {
+    const s = stack();
+    const u = new AmazonMqUser(s, 'User', {
+      serviceToken: 'arn:aws:lambda:us-east-1:123456789012:function:userkeeper',
+      broker: AmazonMqUser.brokerFromArn(BROKER_ARN),
+      username: 'app',
+      passwordSecret: mqSecret(s),
+    });
+    assert.equal(u.grants, undefined);
+    Template.fromStack(s).resourceCountIs('AWS::IAM::Policy', 0);
+    const logical = s.getLogicalId(u.resource.node.defaultChild as any);
+    assert.deepEqual(s.resolve(u.attrBrokerId), { 'Fn::GetAtt': [logical, 'BrokerId'] });
+    assert.deepEqual(s.resolve(u.attrUsername), { 'Fn::GetAtt': [logical, 'Username'] });
+    assert.deepEqual(s.resolve(u.attrPendingChange), { 'Fn::GetAtt': [logical, 'PendingChange'] });
+    assert.deepEqual(s.resolve(u.ref), { Ref: logical });
+  });
+});
+
+/** Actions AWS authorizes on no resource ARN: "*" is the only Resource that can match them. */
+const NO_RESOURCE_ACTIONS = ['memorydb:CreateUser'];
+
+function assertNoWildcards(st: Statement[]): void {
+  assert.ok(st.length > 0);
+  for (const x of st) {
+    for (const r of resourcesOf(x).map(render)) {
+      if (r === '*') {
+        // Only where AWS requires it, and then narrowed to requests carrying the ownership tags.
+        assert.ok(actionsOf(x).every((a) => NO_RESOURCE_ACTIONS.includes(a)), `statement ${JSON.stringify(x)} has Resource *`);
+        assert.ok(JSON.stringify(x.Condition ?? {}).includes('aws:RequestTag/userkeeper:stack-id'), `${JSON.stringify(x)}: * without a tag condition`);
+        continue;
+      }
+      assert.ok(!r.endsWith(':*') && !r.endsWith('/*'), `statement ${JSON.stringify(x)} ends in a wildcard`);
+    }
+  }
+}
+
+describe('every template', () => {
+  it('has no wildcard resource in any IAM statement (but CreateUser on *, tag-conditioned)', () => {
+    const s = stack();
+    const { k } = exampleLike(s);
+    memoryDbLike(s, k);
+    assertNoWildcards(statements(Template.fromStack(s)));
+  });
+
+  it('the example app synthesizes offline, env-agnostic, with every type', () => {
     const app = new App();
     const s = new UserKeeperExampleStack(app, 'Example', { codePath: CODE });
     const t = Template.fromStack(s);
     t.resourceCountIs('Custom::ElastiCacheUser', 2);
     t.resourceCountIs('Custom::ElastiCacheUserGroup', 1);
-    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    t.resourceCountIs('Custom::MemoryDBUser', 2);
+    t.resourceCountIs('Custom::MemoryDBACL', 1);
+    t.resourceCountIs('Custom::AmazonMQUser', 1);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 3);
     assert.ok(Token.isUnresolved(s.account) && Token.isUnresolved(s.region), 'the example stack is env-agnostic');
     assert.deepEqual(s.resolve(s.region), { Ref: 'AWS::Region' });
     const st = statements(t);
-    assert.equal(st.length, 5, 'two users, the secret, the group, its members');
-    for (const x of st) for (const r of resourcesOf(x).map(render)) assert.ok(r !== '*' && !r.endsWith(':*'), r);
+    assert.equal(
+      st.length,
+      1 + 1 + 2 + 2 + 3 + 2 + 3 + 3,
+      'continuations, default user, app user + secret, group + members, MemoryDB user + create + secret, ' +
+        'IAM user + create, ACL + create + members, MQ user + tags + secret',
+    );
+    assertNoWildcards(st);
+    // Every custom resource: ServiceTimeout, and depends on the continuation policy.
+    const cont = s.getLogicalId((s.node.findChild('UserKeeper') as UserKeeper).continuationPolicy.node.defaultChild as any);
+    for (const [id, r] of Object.entries(t.toJSON().Resources as Record<string, any>)) {
+      if (!r.Type.startsWith('Custom::')) continue;
+      assert.equal(r.Properties.ServiceTimeout, '900', id);
+      assert.ok(dependsOn(t, id).includes(cont), `${id} does not depend on the continuation policy`);
+    }
+    creationOrder(t);
+  });
+
+  it('the example MQ user (its secret and grants too) exists only with the MqBrokerArn parameter', () => {
+    const s = new UserKeeperExampleStack(new App(), 'Example', { codePath: CODE });
+    const t = Template.fromStack(s).toJSON();
+    assert.deepEqual(t.Parameters.MqBrokerArn.Default, '');
+    assert.deepEqual(t.Conditions.CreateMqExample, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'MqBrokerArn' }, ''] }] });
+    const conditional = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'CreateMqExample');
+    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
+    const secret = conditional.find(([, r]) => r.Type === 'AWS::SecretsManager::Secret')![1];
+    for (const c of [',', ':', '=']) assert.ok(secret.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
+    for (const [, r] of Object.entries(t.Resources as Record<string, any>)) {
+      if (r.Type === 'AWS::SecretsManager::Secret' && r.Condition === undefined) {
+        for (const c of [',', '"', '/', '@', "'", '\\', ' ']) assert.ok(r.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
+      }
+    }
   });
 });

@@ -1,6 +1,6 @@
 """Contract: the deployment artefacts and the binary agree.
 
-Every ``Custom::*`` resource of ``template.yaml`` (with ``CreateExample=true``) and of every
+Every ``Custom::*`` resource of ``template.yaml`` (with every example switched on) and of every
 CDK-synthesized template (``cdk/cdk.out/*.template.json``) is turned into the Create event
 CloudFormation would send (intrinsics resolved: a secret becomes one created in the emulator
 as its GenerateSecretString says, another custom resource becomes the physical id / Data the
@@ -8,13 +8,19 @@ function answered for it) and sent, in dependency order, through the **release b
 Lambda against the emulator. Each must succeed; every ``Fn::GetAtt`` the template uses must be
 a key of the answer's ``Data``; then Deletes in reverse order must succeed too.
 
+The MQ examples name a broker through a parameter (``MqBrokerId`` in SAM, ``MqBrokerArn`` in
+the CDK app): an ActiveMQ broker is created in the emulator first and passed as that parameter.
+
 So a property the template renders that the binary refuses, a type or attribute the binary
 does not know, a password generator the binary's password rules reject: any drift between
-template, constructs and binary fails here.
+template, constructs and binary fails here. The IAM tests check what the binary needs is
+granted, continuations included, and nothing on a bare wildcard.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import json
 import secrets
 import string
@@ -33,20 +39,54 @@ SAM_TEMPLATE = REPO / "template.yaml"
 CDK_OUT = REPO / "cdk" / "cdk.out"
 SYNTH_HINT = "run scripts/check-deploy (or `npx cdk synth` in cdk/) first"
 
-# What the binary serves today; a new service adds its types here and in the templates.
-KNOWN_TYPES = {h.USER_TYPE, h.GROUP_TYPE}
-# Passwords userkeeper (and ElastiCache) refuse: see README "Passwords are checked".
-FORBIDDEN_PASSWORD_CHARS = set(',"/@')
+MEMORYDB_USER_TYPE = "Custom::MemoryDBUser"
+MEMORYDB_ACL_TYPE = "Custom::MemoryDBACL"
+MQ_USER_TYPE = "Custom::AmazonMQUser"
+# What the binary serves today; a new service adds its types here and in the templates, and
+# every template must exercise every one of them.
+KNOWN_TYPES = {h.USER_TYPE, h.GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE}
+
+
+@dataclasses.dataclass(frozen=True)
+class PasswordRule:
+    """What a service (and userkeeper, before any call) accepts as a password."""
+
+    service: str
+    forbidden: frozenset[str]
+    min_length: int
+    max_length: int
+    min_distinct: int = 1
+
+
+# ElastiCache and MemoryDB: 16-128 characters, none of , " / @ (README "Passwords are checked").
+REDIS_FAMILY = PasswordRule("ElastiCache/MemoryDB", frozenset(',"/@'), 16, 128)
+# Amazon MQ (ActiveMQ): 12+ characters, 4+ distinct, none of , : = (src/services/mq.rs).
+ACTIVEMQ = PasswordRule("Amazon MQ", frozenset(",:="), 12, 250, min_distinct=4)
+PASSWORD_RULES = {h.USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ}
 
 
 def cdk_templates() -> list[Path]:
     return sorted(CDK_OUT.glob("*.template.json"))
 
 
+# Every example switched on. The MQ broker parameters are filled in per test (the broker is
+# created in the emulator first): see broker_parameters.
+SAM_PARAMETERS = {"CreateExample": "true", "CreateMemoryDbExample": "true"}
+
+
 def template_cases() -> list[Any]:
-    cases = [pytest.param(SAM_TEMPLATE, {"CreateExample": "true"}, id="sam:template.yaml")]
+    cases = [pytest.param(SAM_TEMPLATE, SAM_PARAMETERS, id="sam:template.yaml")]
     cases += [pytest.param(p, {}, id=f"cdk:{p.name}") for p in cdk_templates()]
     return cases
+
+
+def broker_parameters(template: dict[str, Any], broker: dict[str, str]) -> dict[str, str]:
+    """The template's broker parameters (``MqBrokerId``, ``MqBrokerArn``), naming ``broker``."""
+    declared = template.get("Parameters") or {}
+    values = {"MqBrokerId": broker["BrokerId"], "MqBrokerArn": broker["BrokerArn"]}
+    found = {k: v for k, v in values.items() if k in declared}
+    assert found, f"the template has no parameter naming the MQ broker (one of {sorted(values)})"
+    return found
 
 
 def test_cdk_templates_were_synthesized() -> None:
@@ -85,9 +125,11 @@ def stack_env(emulator: h.Emulator) -> Iterator[tuple[h.Emulator, h.Function, h.
         receiver.close()
 
 
-def generated_password(spec: dict[str, Any]) -> str:
+def generated_password(spec: dict[str, Any], rules: list[PasswordRule]) -> str:
     """A value Secrets Manager's GenerateSecretString could produce, refusing settings that
-    could produce a password userkeeper rejects (a real finding, not a flaky one)."""
+    could produce a password userkeeper rejects for any of the users reading it (a real
+    finding, not a flaky one)."""
+    assert rules, "a generated secret that no userkeeper user reads"
     length = int(spec.get("PasswordLength", 32))
     alphabet = ""
     if str(spec.get("ExcludeUppercase", "false")).lower() != "true":
@@ -101,20 +143,38 @@ def generated_password(spec: dict[str, Any]) -> str:
     if str(spec.get("IncludeSpace", "false")).lower() == "true":
         alphabet += " "
     alphabet = "".join(c for c in alphabet if c not in str(spec.get("ExcludeCharacters", "")))
-    bad = FORBIDDEN_PASSWORD_CHARS & set(alphabet)
-    assert not bad, f"GenerateSecretString may generate {sorted(bad)}, which ElastiCache refuses: {spec}"
-    assert 16 <= length <= 128, f"PasswordLength {length} outside ElastiCache's 16-128"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    for rule in rules:
+        bad = rule.forbidden & set(alphabet)
+        assert not bad, f"GenerateSecretString may generate {sorted(bad)}, which {rule.service} refuses: {spec}"
+        assert rule.min_length <= length <= rule.max_length, (
+            f"PasswordLength {length} outside {rule.service}'s {rule.min_length}-{rule.max_length}"
+        )
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(length))
+        if len(set(password)) >= max(r.min_distinct for r in rules):
+            return password
 
 
-def create_secret(emulator: h.Emulator, stack: cfn.Stack, lid: str, props: dict[str, Any]) -> cfn.Created:
+def secret_readers(stack: cfn.Stack) -> dict[str, list[str]]:
+    """For each secret: the types of the enabled custom resources whose PasswordSecretArn
+    names it (and so whose password rules its generator must respect)."""
+    readers: dict[str, list[str]] = collections.defaultdict(list)
+    for lid, r in stack.resources.items():
+        if r["Type"].startswith("Custom::") and stack.enabled(lid):
+            arn = (r.get("Properties") or {}).get("PasswordSecretArn")
+            for target in stack.references(arn):
+                readers[target].append(r["Type"])
+    return readers
+
+
+def create_secret(emulator: h.Emulator, lid: str, props: dict[str, Any], rules: list[PasswordRule]) -> cfn.Created:
     assert "SecretString" not in props, f"{lid}: a literal SecretString puts the password in the template"
     gen = props.get("GenerateSecretString")
     assert gen, f"{lid}: expected GenerateSecretString"
     value = json.loads(gen.get("SecretStringTemplate") or "{}")
     key = gen.get("GenerateStringKey")
     assert key == "password", f"{lid}: userkeeper reads the `password` key, GenerateStringKey is {key!r}"
-    value[key] = generated_password(gen)
+    value[key] = generated_password(gen, rules)
     name = props.get("Name") or f"{lid}-{uuid.uuid4().hex[:12]}"
     out = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
     return cfn.Created(ref=out["ARN"], atts={"Id": out["ARN"]}, source=f"secret {name}")
@@ -127,22 +187,55 @@ def emulator_user(emulator: h.Emulator, user_id: str) -> dict[str, Any] | None:
     return None
 
 
+def emulator_memorydb(emulator: h.Emulator, kind: str, name: str) -> dict[str, Any] | None:
+    """A MemoryDB user (kind ``users``) or ACL (``acls``) by name."""
+    for x in (emulator.state().get("memorydb") or {}).get(kind) or []:
+        if x.get("Name") == name:
+            return x
+    return None
+
+
+def emulator_broker(emulator: h.Emulator, broker_id: str) -> dict[str, Any]:
+    for b in (emulator.state().get("mq") or {}).get("brokers") or []:
+        if b.get("BrokerId") == broker_id:
+            return b
+    raise AssertionError(f"broker {broker_id} not in the emulator")
+
+
+def emulator_mq_user(emulator: h.Emulator, broker_id: str, username: str) -> dict[str, Any] | None:
+    for u in emulator_broker(emulator, broker_id).get("users") or []:
+        if u.get("Username") == username:
+            return u
+    return None
+
+
+def create_broker(emulator: h.Emulator) -> dict[str, str]:
+    """An ActiveMQ broker whose name fits the SAM template's default MqBrokerNamePrefix."""
+    broker_id = h.create_activemq_broker(emulator, name="uk-contract")
+    out = emulator.client("mq").describe_broker(BrokerId=broker_id)
+    return {"BrokerId": broker_id, "BrokerArn": out["BrokerArn"]}
+
+
 @pytest.mark.parametrize(("path", "parameters"), template_cases())
 def test_custom_resources_create_and_delete_through_the_binary(path: Path, parameters: dict[str, str], stack_env) -> None:
     emulator, fn, receiver = stack_env
     assert path.exists(), f"{path} missing: {SYNTH_HINT}"
     name = f"contract-{path.stem.split('.')[0].lower()}"
     stack_id = f"arn:aws:cloudformation:{h.REGION}:{h.ACCOUNT_ID}:stack/{name}/{uuid.uuid4()}"
+    template = cfn.load_template(path)
+    broker = create_broker(emulator)
     stack = cfn.Stack(
-        cfn.load_template(path),
+        template,
         name=name,
         stack_id=stack_id,
         region=h.REGION,
         account=h.ACCOUNT_ID,
-        parameters=parameters,
+        parameters={**parameters, **broker_parameters(template, broker)},
     )
+    readers = secret_readers(stack)
     secret_values: dict[str, str] = {}  # secret ARN -> password, to check what the user got
     sent: list[tuple[str, str, dict[str, Any], h.CfnResult]] = []
+    iam = RoleGrants(template)
 
     def send(request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None):
         token = props.pop("ServiceToken", None)
@@ -157,10 +250,17 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
             stack_id=stack_id,
             service_token=token,
         )
+        before = len(emulator.calls())
         res = h.CfnResult(event, fn.invoke(event, timeout_s=60), [])
         res.puts = receiver.wait_for(event["ResponseURL"])
         assert_protocol(res)
         assert res.status == "SUCCESS", f"{request_type} {lid} ({rtype}) failed: {res.reason}\nproperties: {h.mask_passwords(props)}"
+        # Every AWS call the binary made for this request is an action the template grants
+        # the function while this resource exists (its role's own policies, and the policies
+        # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
+        called = {f"{c['service']}:{c['action']}".lower() for c in emulator.calls()[before:]}
+        missing = called - iam.actions_for(lid)
+        assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
         return res
 
     for lid in stack.order():
@@ -171,7 +271,8 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
             stack.created[lid] = cfn.Created(h.FUNCTION_NAME, {"Arn": h.FUNCTION_ARN}, f"function {lid}")
         elif rtype == "AWS::SecretsManager::Secret":
             props = stack.resolve(resource.get("Properties") or {})
-            stack.created[lid] = create_secret(emulator, stack, lid, props)
+            rules = [PASSWORD_RULES[t] for t in readers.get(lid, []) if t in PASSWORD_RULES]
+            stack.created[lid] = create_secret(emulator, lid, props, rules)
             value = emulator.client("secretsmanager").get_secret_value(SecretId=stack.created[lid].ref)
             secret_values[stack.created[lid].ref] = json.loads(value["SecretString"])["password"]
         elif rtype.startswith("Custom::"):
@@ -183,9 +284,13 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
             stack.created[lid] = cfn.Created(res.physical_id, res.data, f"{rtype} {lid}'s response Data")
 
     assert sent, f"{path}: no custom resources found"
+    sent_types = collections.Counter(t for _, t, _, _ in sent)
+    assert set(sent_types) == KNOWN_TYPES, f"{path.name} exercises {sorted(sent_types)}, not every type the binary serves"
     if path == SAM_TEMPLATE:
-        # The example is exactly: a default user, an app user, and the group holding both.
-        assert [t for _, t, _, _ in sent] == [h.USER_TYPE, h.USER_TYPE, h.GROUP_TYPE], sent
+        # The examples are exactly: ElastiCache a default user, an app user and the group
+        # holding both; MemoryDB a password user, an IAM user and the ACL holding both; MQ a
+        # broker user.
+        assert sent_types == {h.USER_TYPE: 2, h.GROUP_TYPE: 1, MEMORYDB_USER_TYPE: 2, MEMORYDB_ACL_TYPE: 1, MQ_USER_TYPE: 1}, sent
 
     # Every attribute the template reads (in resources and outputs) must be in the Data the
     # function answered.
@@ -200,22 +305,90 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
 
     # What the emulator holds is what the template said.
     for lid, rtype, props, res in sent:
-        if rtype == h.USER_TYPE:
-            user = emulator_user(emulator, props["UserId"])
-            assert user is not None, f"{lid}: user {props['UserId']} not in the emulator"
-            arn = props.get("PasswordSecretArn")
-            if arn:
-                assert user.get("Passwords") == [secret_values[arn]], f"{lid}: password is not the secret's"
-            assert res.data.get("Arn", "").endswith(f":user:{props['UserId']}")
-        else:
-            assert res.data.get("UserGroupId") == props["UserGroupId"]
+        CHECK_CREATED[rtype](emulator, lid, props, res, secret_values)
 
     # And CloudFormation's Deletes, in reverse order, clean up.
     for lid, rtype, props, res in reversed(sent):
         send("Delete", lid, rtype, {**props, "ServiceToken": h.FUNCTION_ARN}, physical_id=res.physical_id)
     for lid, rtype, props, _ in sent:
-        if rtype == h.USER_TYPE:
-            assert emulator_user(emulator, props["UserId"]) is None, f"{lid}: still in the emulator after Delete"
+        CHECK_DELETED[rtype](emulator, lid, props)
+
+
+# What each type's Create must have left in the emulator, and its Delete removed.
+
+
+def _check_elasticache_user(emulator, lid, props, res, secret_values) -> None:
+    user = emulator_user(emulator, props["UserId"])
+    assert user is not None, f"{lid}: user {props['UserId']} not in the emulator"
+    arn = props.get("PasswordSecretArn")
+    if arn:
+        assert user.get("Passwords") == [secret_values[arn]], f"{lid}: password is not the secret's"
+    assert res.data.get("Arn", "").endswith(f":user:{props['UserId']}")
+
+
+def _check_elasticache_group(emulator, lid, props, res, secret_values) -> None:
+    assert res.data.get("UserGroupId") == props["UserGroupId"]
+
+
+def _check_memorydb_user(emulator, lid, props, res, secret_values) -> None:
+    user = emulator_memorydb(emulator, "users", props["UserName"])
+    assert user is not None, f"{lid}: MemoryDB user {props['UserName']} not in the emulator"
+    assert user["AccessString"] == props["AccessString"]
+    arn = props.get("PasswordSecretArn")
+    if arn:
+        assert user["Authentication"]["Type"] == "password"
+        assert user.get("Passwords") == [secret_values[arn]], f"{lid}: password is not the secret's"
+    else:
+        assert user["Authentication"]["Type"] == props["AuthenticationMode"]["Type"]
+    assert res.data["Arn"] == user["ARN"] and res.data["Arn"].endswith(f":user/{props['UserName']}")
+    assert res.data["UserName"] == props["UserName"] and res.data["Status"] == "active"
+
+
+def _check_memorydb_acl(emulator, lid, props, res, secret_values) -> None:
+    acl = emulator_memorydb(emulator, "acls", props["ACLName"])
+    assert acl is not None, f"{lid}: MemoryDB ACL {props['ACLName']} not in the emulator"
+    assert set(props["UserNames"]) <= set(acl["UserNames"]), (props["UserNames"], acl["UserNames"])
+    assert res.data["Arn"] == acl["ARN"] and res.data["Arn"].endswith(f":acl/{props['ACLName']}")
+    assert res.data["ACLName"] == props["ACLName"]
+
+
+def _check_mq_user(emulator, lid, props, res, secret_values) -> None:
+    broker_id, username = props["BrokerId"], props["Username"]
+    user = emulator_mq_user(emulator, broker_id, username)
+    assert user is not None, f"{lid}: user {username} not on broker {broker_id}"
+    # ApplyImmediately false in every example: the user waits for the broker's next reboot.
+    assert user["Pending"] and user["Pending"]["PendingChange"] == "CREATE", user["Pending"]
+    assert user["Pending"]["Password"] == secret_values[props["PasswordSecretArn"]], f"{lid}: password is not the secret's"
+    assert emulator_broker(emulator, broker_id)["reboots"] == 0, "the example rebooted the broker"
+    assert res.physical_id == f"{broker_id}/{username}"
+    assert res.data == {"BrokerId": broker_id, "Username": username, "PendingChange": "CREATE"}
+    assert f"userkeeper:user:{username.replace('~', '+')}" in emulator_broker(emulator, broker_id)["Tags"]
+
+
+CHECK_CREATED = {
+    h.USER_TYPE: _check_elasticache_user,
+    h.GROUP_TYPE: _check_elasticache_group,
+    MEMORYDB_USER_TYPE: _check_memorydb_user,
+    MEMORYDB_ACL_TYPE: _check_memorydb_acl,
+    MQ_USER_TYPE: _check_mq_user,
+}
+
+
+def _gone(what: str, found: Any) -> None:
+    assert found is None, f"{what}: still in the emulator after Delete"
+
+
+CHECK_DELETED = {
+    h.USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_user(emulator, props["UserId"])),
+    h.GROUP_TYPE: lambda emulator, lid, props: None,
+    MEMORYDB_USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "users", props["UserName"])),
+    MEMORYDB_ACL_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "acls", props["ACLName"])),
+    MQ_USER_TYPE: lambda emulator, lid, props: (
+        # A pending CREATE is dropped at once; the ownership tag goes with it.
+        _gone(lid, emulator_mq_user(emulator, props["BrokerId"], props["Username"])),
+        _gone(f"{lid}'s ownership tag", emulator_broker(emulator, props["BrokerId"])["Tags"].get(f"userkeeper:user:{props['Username']}")),
+    ),
+}
 
 
 def _getatts_of_custom(stack: cfn.Stack, value: Any) -> list[list[str]]:
@@ -236,7 +409,43 @@ def _getatts_of_custom(stack: cfn.Stack, value: Any) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------------
-# IAM: both artefacts grant the same actions, and never on "*"
+# IAM: both artefacts grant the same actions, the function may continue in a new invocation
+# of itself, and nothing is granted on a bare wildcard
+
+
+class RoleGrants:
+    """The identity policies of the template's one function's role: inline in the role, or
+    AWS::IAM::Policy resources attached to it."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
+        functions = [lid for lid, r in self.resources.items() if r["Type"] in cfn.FUNCTION_TYPES]
+        assert len(functions) == 1, f"expected one function, found {functions}"
+        self.function = functions[0]
+        role = self.resources[self.function]["Properties"].get("Role")
+        assert isinstance(role, dict) and "Fn::GetAtt" in role, f"the function's Role is not a role of the template: {role}"
+        self.role = role["Fn::GetAtt"][0]
+        self.inline = [
+            _unconditional(st)
+            for p in self.resources[self.role]["Properties"].get("Policies") or []
+            for st in p["PolicyDocument"]["Statement"]
+        ]
+        self.attached = {
+            lid: r["Properties"]["PolicyDocument"]["Statement"]
+            for lid, r in self.resources.items()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": self.role} in r["Properties"].get("Roles", [])
+        }
+
+    def actions_for(self, lid: str) -> set[str]:
+        depends = self.resources[lid].get("DependsOn") or []
+        depends = [depends] if isinstance(depends, str) else depends
+        statements = self.inline + [st for p in depends if p in self.attached for st in self.attached[p]]
+        return {a.lower() for a in _actions(statements)}
+
+
+def _unconditional(st: dict[str, Any]) -> dict[str, Any]:
+    # Fn::If [cond, statement, AWS::NoValue]: the statement, for these checks
+    return st["Fn::If"][1] if "Fn::If" in st else st
 
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -246,9 +455,7 @@ def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
             out += r["Properties"]["PolicyDocument"]["Statement"]
         elif r["Type"] == "AWS::IAM::Role":
             for p in r["Properties"].get("Policies") or []:
-                for st in p["PolicyDocument"]["Statement"]:
-                    # Fn::If [cond, statement, AWS::NoValue]: the statement, for this check
-                    out.append(st["Fn::If"][1] if "Fn::If" in st else st)
+                out += [_unconditional(st) for st in p["PolicyDocument"]["Statement"]]
     return out
 
 
@@ -260,20 +467,78 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     return acts
 
 
+# Actions AWS authorizes on no resource ARN (Service Authorization Reference: no resource
+# type), so that "*" is the only Resource that matches them. Granted only with a condition on
+# the request's ownership tags.
+NO_RESOURCE_ACTIONS = {"memorydb:createuser"}
+# What a CDK app may lack that the SAM role grants: needed only by a customer-managed KMS
+# key on a secret, or an MQ user with ApplyImmediately (the examples have neither).
+OPTIONAL_ACTIONS = {"kms:decrypt", "mq:rebootbroker"}
+
+
 def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
     sam = cfn.load_template(SAM_TEMPLATE)
     sam_statements = _statements(sam)
     assert sam_statements
+    sam_actions = {a.lower() for a in _actions(sam_statements)}
     for p in cdk_templates():
-        cdk_statements = _statements(cfn.load_template(p))
-        # The SAM role covers every user, group and secret of its prefixes; the CDK one each
-        # resource it was asked to create: the same actions either way.
-        assert _actions(cdk_statements) == _actions(sam_statements) - {"kms:Decrypt"}, p.name
+        cdk_actions = {a.lower() for a in _actions(_statements(cfn.load_template(p)))}
+        # The SAM role covers every resource of its prefixes; the CDK one each resource it was
+        # asked to create: the same actions either way, but for the optional ones.
+        assert cdk_actions <= sam_actions, f"{p.name} grants {sorted(cdk_actions - sam_actions)}, template.yaml does not"
+        assert sam_actions - cdk_actions <= OPTIONAL_ACTIONS, f"{p.name} lacks {sorted(sam_actions - cdk_actions - OPTIONAL_ACTIONS)}"
     for st in sam_statements + [s for p in cdk_templates() for s in _statements(cfn.load_template(p))]:
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         for r in resources:
-            text = json.dumps(r)
-            assert r != "*" and not text.rstrip('"').endswith(":*"), f"statement on a bare wildcard: {st}"
+            if r == "*":
+                # Only where AWS requires it, and then only for requests carrying the tags
+                # userkeeper puts on everything it creates.
+                actions = {a.lower() for a in _actions([st])}
+                assert actions <= NO_RESOURCE_ACTIONS, f"statement on *: {st}"
+                assert "aws:RequestTag/userkeeper:stack-id" in json.dumps(st.get("Condition")), f"* without the tag condition: {st}"
+                continue
+            text = json.dumps(r).rstrip('"')
+            assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
     managed = [r["Properties"].get("ManagedPolicyArns") for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     assert managed == [[{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}]]
+
+
+def _all_templates() -> list[Any]:
+    return [pytest.param(SAM_TEMPLATE, id="sam:template.yaml")] + [
+        pytest.param(p, id=f"cdk:{p.name}") for p in cdk_templates()
+    ]
+
+
+@pytest.mark.parametrize("path", _all_templates())
+def test_the_function_may_invoke_itself_for_continuations(path: Path) -> None:
+    """A wait that outlasts one invocation goes on in a new invocation of the function
+    (src/cfn/continuation.rs): its role needs lambda:InvokeFunction on exactly its own ARN,
+    in place before each custom resource's first request and until after its last."""
+    template = cfn.load_template(path)
+    grants = RoleGrants(template)
+    own_arn = {"Fn::GetAtt": [grants.function, "Arn"]}
+    invoking = [
+        (where, st)
+        for where, statements in [("role", grants.inline), *grants.attached.items()]
+        for st in statements
+        if any(a.lower().startswith("lambda:") for a in _actions([st]))
+    ]
+    assert invoking, f"{path.name}: the function's role may not invoke the function (continuations)"
+    for where, st in invoking:
+        assert {a.lower() for a in _actions([st])} == {"lambda:invokefunction"}, st
+        assert st["Resource"] == own_arn, f"{path.name}: lambda:InvokeFunction on {st['Resource']}, not on the function itself"
+        assert st["Effect"] == "Allow" and "Condition" not in st, st
+    policies = {where for where, _ in invoking}
+    assert len(policies) == 1, policies
+    (policy,) = policies
+    # Inline in the role it would be a cycle (the role's policy naming the function, which
+    # depends on the role): a policy of its own, which the function must not depend on.
+    assert policy != "role"
+    fn_depends = grants.resources[grants.function].get("DependsOn") or []
+    assert policy not in ([fn_depends] if isinstance(fn_depends, str) else fn_depends)
+    for lid, r in grants.resources.items():
+        if r["Type"].startswith("Custom::"):
+            assert "lambda:invokefunction" in grants.actions_for(lid), f"{path.name}: {lid} does not DependsOn {policy}"
+    # And the template has no dependency cycle, whatever the conditions.
+    cfn.Stack(template, name="x", stack_id="x", region=h.REGION, account=h.ACCOUNT_ID, parameters={}).order()

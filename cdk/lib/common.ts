@@ -1,0 +1,84 @@
+// What every typed construct shares: how it reaches userkeeper, the rules checked at synth
+// time, and the tags.
+import { CfnResource, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { UserKeeper } from './user-keeper';
+
+/** How a custom resource reaches userkeeper: the construct (grants included) or a bare token. */
+export interface UserKeeperTarget {
+  /**
+   * The userkeeper function of this app. Each resource then gets an IAM policy of its own on
+   * the function's role with exactly the permissions it needs (its own ARNs, its secret).
+   *
+   * @default - give serviceToken
+   */
+  readonly userKeeper?: UserKeeper;
+  /**
+   * The ServiceToken (function ARN) of a userkeeper deployed elsewhere, e.g. the SAM stack's
+   * `ServiceToken` output. Nothing is granted: that function's role must already allow it.
+   *
+   * @default - give userKeeper
+   */
+  readonly serviceToken?: string;
+  /**
+   * `ServiceTimeout`: how long CloudFormation waits for the answer (1 s - 1 h). userkeeper
+   * answers FAILED a margin before it; a wait longer than the function's own timeout goes on
+   * in a new invocation of the function (a continuation) until then.
+   *
+   * @default Duration.seconds(900)
+   */
+  readonly serviceTimeout?: Duration;
+}
+
+export const DEFAULT_SERVICE_TIMEOUT = Duration.seconds(900);
+const ID_PATTERN = /^[A-Za-z](?:-?[A-Za-z0-9])*$/;
+const RESERVED_TAG_PREFIX = 'userkeeper:';
+
+/** The ownership tags userkeeper puts on everything it creates (src/cfn/resource.rs). */
+export const OWNER_STACK_TAG = 'userkeeper:stack-id';
+export const OWNER_LOGICAL_TAG = 'userkeeper:logical-id';
+
+export function serviceTokenOf(scope: Construct, props: UserKeeperTarget): string {
+  if ((props.userKeeper === undefined) === (props.serviceToken === undefined)) {
+    throw new Error(`${scope.node.path}: give exactly one of userKeeper and serviceToken`);
+  }
+  return props.userKeeper?.serviceToken ?? props.serviceToken!;
+}
+
+export function checkId(scope: Construct, property: string, value: string): void {
+  if (!Token.isUnresolved(value) && !ID_PATTERN.test(value)) {
+    throw new Error(
+      `${scope.node.path}: ${property} ${JSON.stringify(value)} must be a letter, then letters, digits and single hyphens (no trailing hyphen)`,
+    );
+  }
+}
+
+export function renderTags(scope: Construct, tags?: Record<string, string>): { Key: string; Value: string }[] | undefined {
+  if (tags === undefined) {
+    return undefined;
+  }
+  return Object.keys(tags)
+    .sort()
+    .map((key) => {
+      if (!Token.isUnresolved(key) && key.startsWith(RESERVED_TAG_PREFIX)) {
+        throw new Error(`${scope.node.path}: tag key ${key} is reserved for userkeeper's ownership tags`);
+      }
+      return { Key: key, Value: tags[key] };
+    });
+}
+
+/**
+ * An IAM condition that holds only for a request carrying the ownership tags userkeeper sends
+ * for exactly this custom resource (its stack, its logical id): for actions that AWS does not
+ * authorize on any resource ARN (memorydb:CreateUser) or not on the one being created
+ * (memorydb:CreateAcl), the request's tags are what is left to narrow them by.
+ */
+export function ownershipTagCondition(resource: CustomResource): Record<string, Record<string, string>> {
+  const stack = Stack.of(resource);
+  return {
+    StringEquals: {
+      [`aws:RequestTag/${OWNER_STACK_TAG}`]: stack.stackId,
+      [`aws:RequestTag/${OWNER_LOGICAL_TAG}`]: stack.getLogicalId(resource.node.defaultChild as CfnResource),
+    },
+  };
+}

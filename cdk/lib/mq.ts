@@ -1,0 +1,162 @@
+import { CustomResource, Fn, Token } from 'aws-cdk-lib';
+import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DEFAULT_SERVICE_TIMEOUT, serviceTokenOf, UserKeeperTarget } from './common';
+import { UserKeeper } from './user-keeper';
+
+export interface AmazonMqUserProps extends UserKeeperTarget {
+  /**
+   * The ActiveMQ broker: a `CfnBroker` (or anything with `brokerRef`), or its id and ARN, e.g.
+   * `AmazonMqUser.brokerFromArn(arn)` for one defined elsewhere. The grants name exactly its
+   * ARN. (RabbitMQ brokers have no user API: userkeeper refuses them.)
+   */
+  readonly broker: amazonmq.IBrokerRef | amazonmq.BrokerReference;
+  /** `Username`: 2-100 characters of A-Z a-z 0-9 - . _ ~. Changing it replaces the user. */
+  readonly username: string;
+  /**
+   * `PasswordSecretArn`: the password is this secret's `password` JSON key (AWSCURRENT): at
+   * least 12 characters, 4 distinct, none of `, : =`. The only way to give a password: a
+   * template is stored and shown in plain text.
+   */
+  readonly passwordSecret: secretsmanager.ISecret;
+  /** `ConsoleAccess`: may log in to the ActiveMQ web console. @default - not set (false) */
+  readonly consoleAccess?: boolean;
+  /** `Groups`: at most 20, each 2-100 characters as username. @default - none */
+  readonly groups?: string[];
+  /** `ReplicationUser`: the cross-region data replication user. @default - not set (false) */
+  readonly replicationUser?: boolean;
+  /**
+   * `ApplyImmediately`: ActiveMQ applies user changes at the broker's next reboot or
+   * maintenance window; true reboots the broker (once per request) and waits for the change
+   * to be live. Only then is `mq:RebootBroker` granted.
+   *
+   * @default - not set (false): the change stays pending, `attrPendingChange` says which
+   */
+  readonly applyImmediately?: boolean;
+}
+
+export const MQ_USER_ACTIONS = [
+  'mq:DescribeBroker',
+  'mq:CreateUser',
+  'mq:DescribeUser',
+  'mq:UpdateUser',
+  'mq:DeleteUser',
+  'mq:ListTags',
+];
+/** Only with `applyImmediately`. */
+export const MQ_REBOOT_ACTIONS = ['mq:RebootBroker'];
+/** Only for the broker tag recording who owns this user (MQ users carry no tags). */
+export const MQ_OWNERSHIP_TAG_ACTIONS = ['mq:CreateTags', 'mq:DeleteTags'];
+/** The broker tag key prefix userkeeper records user ownership under (src/services/mq.rs). */
+export const MQ_OWNER_TAG_PREFIX = 'userkeeper:user:';
+
+const MQ_NAME = /^[A-Za-z0-9._~-]{2,100}$/;
+
+function checkMqName(scope: Construct, property: string, value: string): void {
+  if (!Token.isUnresolved(value) && !MQ_NAME.test(value)) {
+    throw new Error(`${scope.node.path}: ${property} ${JSON.stringify(value)} must be 2 to 100 characters of A-Z a-z 0-9 - . _ ~`);
+  }
+}
+
+function flag(value: boolean | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+/**
+ * `Custom::AmazonMQUser`: a user of an ActiveMQ broker (CloudFormation has it only inside
+ * `AWS::AmazonMQ::Broker`).
+ *
+ * With `userKeeper`, grants its function (in a policy of this resource's own), on this
+ * broker's ARN only: the user actions, `mq:CreateTags`/`mq:DeleteTags` for this user's
+ * ownership tag key only, `mq:RebootBroker` only with `applyImmediately`, and
+ * `secretsmanager:GetSecretValue` on `passwordSecret`.
+ */
+export class AmazonMqUser extends Construct {
+  public static readonly RESOURCE_TYPE = 'Custom::AmazonMQUser';
+
+  /**
+   * A broker defined elsewhere, by its ARN (`arn:...:mq:REGION:ACCOUNT:broker:NAME:ID`): the
+   * id is the ARN's last part (a token ARN, a parameter say, is split by CloudFormation).
+   */
+  public static brokerFromArn(brokerArn: string): amazonmq.BrokerReference {
+    if (Token.isUnresolved(brokerArn)) {
+      return { brokerArn, brokerId: Fn.select(7, Fn.split(':', brokerArn)) };
+    }
+    const parts = brokerArn.split(':');
+    if (parts.length !== 8 || parts[2] !== 'mq' || parts[5] !== 'broker') {
+      throw new Error(`not a broker ARN (arn:<partition>:mq:<region>:<account>:broker:<name>:<id>): ${brokerArn}`);
+    }
+    return { brokerArn, brokerId: parts[7] };
+  }
+
+  /** `Ref`: `<broker id>/<username>`. */
+  public readonly ref: string;
+  /** `Fn::GetAtt BrokerId`. */
+  public readonly attrBrokerId: string;
+  /** `Fn::GetAtt Username`. */
+  public readonly attrUsername: string;
+  /**
+   * `Fn::GetAtt PendingChange`: `CREATE`, `UPDATE` or `DELETE` while the change waits for the
+   * broker's next reboot, empty once it is live.
+   */
+  public readonly attrPendingChange: string;
+  public readonly brokerArn: string;
+  public readonly resource: CustomResource;
+  /** This resource's grants on the function's role (with `userKeeper` only). */
+  public readonly grants?: iam.Policy;
+
+  constructor(scope: Construct, id: string, props: AmazonMqUserProps) {
+    super(scope, id);
+    const serviceToken = serviceTokenOf(this, props);
+    const broker = 'brokerRef' in props.broker ? props.broker.brokerRef : props.broker;
+    checkMqName(this, 'username', props.username);
+    const groups = props.groups;
+    if (groups !== undefined && !Token.isUnresolved(groups)) {
+      if (groups.length > 20) {
+        throw new Error(`${this.node.path}: at most 20 groups (got ${groups.length})`);
+      }
+      groups.forEach((g) => checkMqName(this, 'groups', g));
+    }
+
+    this.brokerArn = broker.brokerArn;
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken,
+      serviceTimeout: props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT,
+      resourceType: AmazonMqUser.RESOURCE_TYPE,
+      properties: {
+        BrokerId: broker.brokerId,
+        Username: props.username,
+        PasswordSecretArn: props.passwordSecret.secretArn,
+        ConsoleAccess: flag(props.consoleAccess),
+        Groups: groups,
+        ReplicationUser: flag(props.replicationUser),
+        ApplyImmediately: flag(props.applyImmediately),
+      },
+    });
+
+    const keeper = props.userKeeper;
+    if (keeper) {
+      // The one tag key this user's ownership is recorded under (`~`, which tag keys cannot
+      // hold, is written `+`); any userkeeper:user: key if the username is a token.
+      const tagKey = Token.isUnresolved(props.username)
+        ? { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_OWNER_TAG_PREFIX}*` } }
+        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': MQ_OWNER_TAG_PREFIX + props.username.replace(/~/g, '+') } };
+      const mayReboot = props.applyImmediately === true;
+      this.grants = keeper.grant(this.resource, [
+        new iam.PolicyStatement({
+          actions: [...MQ_USER_ACTIONS, ...(mayReboot ? MQ_REBOOT_ACTIONS : [])],
+          resources: [this.brokerArn],
+        }),
+        new iam.PolicyStatement({ actions: MQ_OWNERSHIP_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKey }),
+        ...UserKeeper.readPasswordStatements(this, props.passwordSecret),
+      ]);
+    }
+
+    this.ref = this.resource.ref;
+    this.attrBrokerId = this.resource.getAttString('BrokerId');
+    this.attrUsername = this.resource.getAttString('Username');
+    this.attrPendingChange = this.resource.getAttString('PendingChange');
+  }
+}
