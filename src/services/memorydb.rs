@@ -545,7 +545,8 @@ impl Resource for MemoryDbAcl {
                 .client
                 .create_acl()
                 .acl_name(name)
-                .set_user_names(Some(props.user_names.clone()))
+                // The API takes at least one name when the list is given at all.
+                .set_user_names((!props.user_names.is_empty()).then(|| props.user_names.clone()))
                 .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
                 .send()
                 .await;

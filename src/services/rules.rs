@@ -5,13 +5,18 @@ use crate::cfn::Owner;
 use crate::cfn::props::{PropsError, Tag};
 use crate::redact::Secret;
 
-/// The rule ElastiCache (and MemoryDB) apply to for user and group ids: a letter, then letters, digits and hyphens,
-/// with no double hyphen and no trailing hyphen. CloudFormation's own invented ids contain
-/// characters outside it often enough that this keeps most stray Deletes away from the API.
+/// The ids ElastiCache and MemoryDB keep for users, user groups and ACLs: a letter, then
+/// letters, digits and hyphens, no double hyphen, no trailing hyphen, and **lower case**: both
+/// services store ids in lower case, so an id given in mixed case would come back different
+/// from the physical id and every later lookup would miss (a Delete would leave the resource
+/// behind). CloudFormation's own invented ids fall outside this often enough that it keeps
+/// most stray Deletes away from the API.
 pub(crate) fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !id.contains("--")
         && !id.ends_with('-')
 }
@@ -23,8 +28,9 @@ pub(crate) fn check_id(property: &str, id: &str) -> Result<(), PropsError> {
         Err(PropsError::field(
             property,
             format!(
-                "{id:?} is not a valid ElastiCache id: start with a letter, then letters, \
-                 digits and single hyphens, not ending with a hyphen"
+                "{id:?} is not a valid id: start with a lowercase letter, then lowercase \
+                 letters, digits and single hyphens, not ending with a hyphen (ElastiCache and \
+                 MemoryDB store ids in lower case)"
             ),
         ))
     }
@@ -110,11 +116,13 @@ mod tests {
 
     #[test]
     fn ids_follow_the_service_rules() {
-        for ok in ["a", "app-user", "User1", "a-b-c"] {
+        for ok in ["a", "app-user", "user1", "a-b-c"] {
             assert!(is_valid_id(ok), "{ok}");
         }
         for bad in [
             "",
+            "User1",
+            "app-User",
             "1user",
             "-a",
             "a-",
