@@ -14,6 +14,10 @@ use tokio::time::Instant;
 /// service issues, so a later Delete can recognise the marker and do nothing.
 pub const FAILED_CREATE_PREFIX: &str = "userkeeper:failed-create:";
 
+/// The step name for "the change this request makes was sent": a continuation of the request
+/// then only waits for it.
+pub const CHANGE_SENT: &str = "change-sent";
+
 pub fn failed_create_marker(request_id: &str) -> String {
     format!("{FAILED_CREATE_PREFIX}{request_id}")
 }

@@ -3,6 +3,7 @@
 use super::is;
 use super::rules::{check_id, check_passwords, check_tags, is_valid_id};
 use crate::cfn::props::{Diff, PropsError, Tag, string_list};
+use crate::cfn::resource::CHANGE_SENT;
 use crate::cfn::{Cx, Outcome, Owner, Provider, Resource};
 use crate::redact::Secret;
 use crate::secrets::{SecretError, Secrets};
@@ -366,11 +367,16 @@ impl Resource for MemoryDbUser {
             update = update.authentication_mode(self.authentication_mode(&props, cx).await?);
             changes.push("authentication");
         }
-        if !changes.is_empty() {
+        // A continuation of this request finds the change sent already: waiting is what is left.
+        let sent = cx.is_done(CHANGE_SENT);
+        if !changes.is_empty() && !sent {
             tracing::info!(user_name = name, changes = ?changes, "updating user");
             loop {
                 match update.clone().send().await {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        cx.mark_done(CHANGE_SENT);
+                        break;
+                    }
                     // A rotation may be changing the same user right now: wait, then again.
                     Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => {
                         self.wait_active(name, cx).await?;

@@ -6,8 +6,10 @@
 //! broker is rebooted once per request and the operation waits until the change is live.
 //!
 //! MQ users carry no tags, so ownership is recorded on the broker: one tag per user this
-//! function manages, `userkeeper:user:<Username>` = `<stack guid>/<logical id>` (a `~` in the
-//! username, which tag keys cannot hold, is written `+`). A broker holds at most 50 tags, so
+//! function manages, `userkeeper:user:<Username>` = `<stack guid>/<logical id> <request id>`
+//! (a `~` in the username, which tag keys cannot hold, is written `+`). The request id is the
+//! last request whose change was sent: a redelivered copy of it must not send the change again,
+//! which would queue a new pending change and need a second reboot. A broker holds at most 50 tags, so
 //! one broker can have at most 50 users managed this way, less its own tags.
 
 use super::is;
@@ -34,6 +36,7 @@ pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &
 
 const OWNER_TAG_PREFIX: &str = "userkeeper:user:";
 const REBOOT_STEP: &str = "reboot";
+const UPDATE_STEP: &str = "update-sent";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -152,14 +155,29 @@ fn owner_key(username: &str) -> String {
     format!("{OWNER_TAG_PREFIX}{}", username.replace('~', "+"))
 }
 
-/// The broker tag value naming `owner`: the stack's GUID (the last part of its id, unique
-/// where its name is not) and the logical id, within MQ's 256-character limit.
+/// The owner part of the broker tag value: the stack's GUID (the last part of its id,
+/// unique where its name is not) and the logical id, at most 200 characters.
 fn owner_value(owner: &Owner) -> String {
     let guid = owner.stack_id.rsplit('/').next().unwrap_or(&owner.stack_id);
     format!("{guid}/{}", owner.logical_id)
         .chars()
-        .take(256)
+        .take(200)
         .collect()
+}
+
+/// The whole tag value, within MQ's 256 characters: the owner part, a space, and the request
+/// id (a UUID from CloudFormation; cut to the 55 characters left if ever longer).
+fn owner_tag_value(owner: &Owner, request_id: &str) -> String {
+    let request_id: String = request_id.chars().take(55).collect();
+    format!("{} {request_id}", owner_value(owner))
+}
+
+/// Splits a tag value into (owner part, request id).
+fn parse_owner_tag(value: &str) -> (&str, Option<&str>) {
+    match value.rsplit_once(' ') {
+        Some((owner, request)) => (owner, Some(request)),
+        None => (value, None),
+    }
 }
 
 pub struct AmazonMqUser {
@@ -230,7 +248,8 @@ impl AmazonMqUser {
         .await
     }
 
-    async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
+    /// The user's ownership tag on the broker, if any.
+    async fn owner_tag(&self, broker_arn: &str, username: &str) -> Result<Option<String>, Error> {
         let tags = self
             .client
             .list_tags()
@@ -238,7 +257,32 @@ impl AmazonMqUser {
             .send()
             .await
             .map_err(|e| api("ListTags", e))?;
-        Ok(tags.tags().and_then(|t| t.get(&owner_key(username))) == Some(&owner_value(owner)))
+        Ok(tags
+            .tags()
+            .and_then(|t| t.get(&owner_key(username)))
+            .cloned())
+    }
+
+    async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
+        let tag = self.owner_tag(broker_arn, username).await?;
+        Ok(tag
+            .as_deref()
+            .is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner)))
+    }
+
+    /// Records that `cx`'s request sent its change for `username`.
+    async fn record_request(&self, broker_arn: &str, username: &str, cx: &Cx) -> Result<(), Error> {
+        self.client
+            .create_tags()
+            .resource_arn(broker_arn)
+            .tags(
+                owner_key(username),
+                owner_tag_value(&cx.owner, &cx.request_id),
+            )
+            .send()
+            .await
+            .map_err(|e| api("CreateTags", e))?;
+        Ok(())
     }
 
     async fn password(&self, props: &UserProps, cx: &Cx) -> Result<Secret, Error> {
@@ -440,13 +484,7 @@ impl Resource for AmazonMqUser {
             let password = self.password(&props, cx).await?;
             // Ownership first: a crash between the two leaves a tag without a user (harmless,
             // the next attempt creates the user), never a user nobody owns.
-            self.client
-                .create_tags()
-                .resource_arn(&arn)
-                .tags(owner_key(username), owner_value(&cx.owner))
-                .send()
-                .await
-                .map_err(|e| api("CreateTags", e))?;
+            self.record_request(&arn, username, cx).await?;
             let created = self
                 .client
                 .create_user()
@@ -510,10 +548,23 @@ impl Resource for AmazonMqUser {
             update = update.replication_user(props.replication_user.unwrap_or(false));
             changes.push("ReplicationUser");
         }
-        if !changes.is_empty() {
+        // Sent already, by an earlier invocation of this request (a continuation) or by a
+        // delivery of this same event (a redelivery): sending it again would queue a new pending
+        // change that the reboot already done would not apply.
+        let arn = broker.broker_arn().unwrap_or_default();
+        let sent = cx.is_done(UPDATE_STEP)
+            || self
+                .owner_tag(arn, username)
+                .await?
+                .as_deref()
+                .and_then(|t| parse_owner_tag(t).1)
+                == Some(cx.request_id.as_str());
+        if !changes.is_empty() && !sent {
             tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
             update.send().await.map_err(|e| api("UpdateUser", e))?;
+            self.record_request(arn, username, cx).await?;
         }
+        cx.mark_done(UPDATE_STEP);
         self.settle(&props, &broker, cx).await
     }
 
@@ -660,10 +711,22 @@ mod tests {
             logical_id: "QueueUser".into(),
         };
         assert_eq!(owner_value(&owner), "0b5c-guid/QueueUser");
+        let value = owner_tag_value(&owner, "req-1");
+        assert_eq!(value, "0b5c-guid/QueueUser req-1");
+        assert_eq!(
+            parse_owner_tag(&value),
+            ("0b5c-guid/QueueUser", Some("req-1"))
+        );
         let long = Owner {
             logical_id: "L".repeat(300),
             ..owner
         };
-        assert_eq!(owner_value(&long).chars().count(), 256);
+        let value = owner_tag_value(&long, "6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01");
+        assert!(value.chars().count() <= 256);
+        assert_eq!(parse_owner_tag(&value).0, owner_value(&long));
+        assert_eq!(
+            parse_owner_tag(&value).1,
+            Some("6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01")
+        );
     }
 }

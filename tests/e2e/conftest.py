@@ -12,8 +12,10 @@ Nothing here skips: a missing binary or a missing moto fails loudly with the fix
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import time
 import uuid
 from typing import Any, Iterator
 
@@ -166,3 +168,151 @@ def cfn_factory(receiver: h.ResponseReceiver):
 
 def pretty(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+# ------------------------------------------------------------------------------------------
+# shared assertions (the same as test_custom_resources.py's, for the newer test files)
+
+
+def assert_success(res: Any) -> None:
+    assert res.status == "SUCCESS", f"expected SUCCESS, got {res.response}"
+
+
+def assert_failed(res: Any, *substrings: str) -> None:
+    assert res.status == "FAILED", f"expected FAILED, got {res.response}"
+    for s in substrings:
+        assert s in res.reason, f"Reason {res.reason!r} should contain {s!r}"
+
+
+def count(actions: list[str], name: str) -> int:
+    return sum(1 for a in actions if a == name)
+
+
+def marker(event: dict[str, Any]) -> str:
+    return f"userkeeper:failed-create:{event['RequestId']}"
+
+
+# ------------------------------------------------------------------------------------------
+# continuations: one request answered across several invocations
+
+
+@pytest.fixture
+def continuations(emulator: h.Emulator, runtime: h.LocalRuntimeApi):
+    """``continuations(async_timeout_s)``: the emulator forwards the function's asynchronous
+    self-invokes (Lambda ``Invoke``, ``InvocationType: Event``, on ``h.FUNCTION_ARN``) to the
+    runtime API, which queues each as a new invocation with that deadline."""
+
+    def register(async_timeout_s: float = 30.0) -> None:
+        runtime.async_timeout_s = async_timeout_s
+        emulator.lambda_forward(h.FUNCTION_ARN, runtime.async_invoke_url())
+
+    return register
+
+
+@dataclasses.dataclass
+class Chain:
+    """One custom-resource request driven to its answer, however many invocations it took."""
+
+    event: dict[str, Any]
+    invocations: list[h.Invocation]  # the first, then each continuation, in order
+    puts: list[h.ReceivedRequest]
+
+    @property
+    def accepted(self) -> list[h.ReceivedRequest]:
+        return [p for p in self.puts if p.accepted]
+
+    @property
+    def response(self) -> dict[str, Any]:
+        acc = self.accepted
+        assert len(acc) == 1, f"expected exactly one accepted PUT, got {len(acc)}: {self.puts}"
+        return acc[0].json()
+
+    @property
+    def status(self) -> str:
+        return self.response["Status"]
+
+    @property
+    def reason(self) -> str:
+        return self.response.get("Reason") or ""
+
+    @property
+    def physical_id(self) -> str:
+        return self.response["PhysicalResourceId"]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.response.get("Data") or {}
+
+    @property
+    def answered_after_s(self) -> float:
+        """From the first invocation's start to the accepted PUT."""
+        return self.accepted[0].at - self.invocations[0].served_at
+
+    def __repr__(self) -> str:
+        return f"Chain(puts={[(p.status, p.body[:400]) for p in self.puts]}, invocations={self.invocations})"
+
+
+def run_chain(fn: h.Function, receiver: h.ResponseReceiver, event: dict[str, Any], first_timeout_s: float,
+              total_s: float, quiet_s: float = 1.5) -> Chain:
+    """Submits ``event`` with a ``first_timeout_s`` deadline and follows it through its
+    continuations until a PUT was accepted and every invocation finished (then waits
+    ``quiet_s`` more, so that a stray extra invocation or PUT is seen), or ``total_s`` passed."""
+    runtime = fn.runtime
+    before = len(runtime.invocations)
+    fn.submit(event, first_timeout_s)
+    end = time.monotonic() + total_s
+    quiet_until = None
+    while time.monotonic() < end and not fn.exited():
+        invs = runtime.invocations[before:]
+        done = any(p.accepted for p in receiver.for_url(event["ResponseURL"])) and all(i.finished for i in invs)
+        if done:
+            quiet_until = quiet_until or time.monotonic() + quiet_s
+            if time.monotonic() >= quiet_until:
+                break
+        else:
+            quiet_until = None
+        time.sleep(0.05)
+    fn.read_rss()
+    return Chain(event, list(runtime.invocations[before:]), receiver.for_url(event["ResponseURL"]))
+
+
+def assert_chain(chain: Chain, emulator: h.Emulator | None = None) -> None:
+    """The protocol for a request answered across invocations: each invocation returns before
+    its deadline; each but the last hands on (``{"Continued": true, "Attempt": n}``) without a
+    PUT, carrying the original event plus its progress; the last one PUTs, exactly once."""
+    invs = chain.invocations
+    assert invs, "no invocation at all"
+    for i, inv in enumerate(invs):
+        assert inv.finished, f"invocation {i} has no result (deadline + grace passed): {inv}"
+        assert inv.kind == "response", f"invocation {i} should return a response: {inv}"
+        assert inv.before_deadline, f"invocation {i} finished after its deadline: {inv}"
+    accepted = chain.accepted
+    assert len(accepted) == 1, f"expected exactly one accepted PUT in total, got {[(p.status, p.body) for p in chain.puts]}"
+    assert chain.puts[-1].accepted, "a PUT was sent after the accepted one"
+    for put in chain.puts:
+        problems = h.check_put(put, chain.event)
+        assert not problems, f"PUT violates the protocol: {problems}\nbody: {put.body[:800]!r}"
+    last = invs[-1]
+    for put in chain.puts:
+        assert last.served_at <= put.at <= last.finished_at, "a PUT came from an invocation that handed on"
+    result = last.result
+    assert isinstance(result, dict) and result.get("Status") == chain.status, f"last invocation's result: {result}"
+    started = None
+    for n, inv in enumerate(invs[:-1], start=1):
+        assert inv.result == {"Continued": True, "Attempt": n}, f"invocation {n - 1} result: {inv.result}"
+    for n, inv in enumerate(invs[1:], start=1):
+        ev = dict(inv.event)
+        progress = ev.pop("UserkeeperContinuation", None)
+        assert ev == chain.event, f"continuation {n} does not carry the original event unchanged"
+        assert isinstance(progress, dict) and progress.get("Attempt") == n, f"continuation {n}: {progress}"
+        assert isinstance(progress.get("StartedAtMs"), int)
+        if started is None:
+            started = progress["StartedAtMs"]
+            first = invs[0]
+            assert first.served_wall_ms - 50 <= started <= first.finished_wall_ms, \
+                "StartedAtMs is not the first invocation's receipt"
+        assert progress["StartedAtMs"] == started, "StartedAtMs must stay that of the first receipt"
+        assert isinstance(progress.get("Done", []), list)
+    if emulator is not None:
+        invokes = [c for c in emulator.calls() if c.get("service") == "lambda" and c.get("action") == "Invoke"]
+        assert len(invokes) == len(invs) - 1, f"{len(invokes)} Lambda Invoke calls for {len(invs) - 1} continuations"

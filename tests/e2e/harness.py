@@ -703,6 +703,18 @@ class Emulator:
     def clear_calls(self) -> Any:
         return self._call("POST", "/_emulator/calls/clear")
 
+    def fail(self, **fault: Any) -> Any:
+        """Queue a fault (``/_emulator/fail``): the next matching calls answer this error."""
+        return self._call("POST", "/_emulator/fail", fault)
+
+    def lambda_forward(self, function: str, url: str | None) -> Any:
+        """Answer the function's ``Invoke`` (``InvocationType: Event``) by POSTing the payload to ``url``."""
+        return self._call("POST", "/_emulator/lambda/forward", {"function": function, "url": url})
+
+    def lambda_deliveries(self) -> list[dict[str, Any]]:
+        """Every forwarded Event invoke (no payloads): function, url, bytes, status, error, ..."""
+        return self._call("GET", "/_emulator/lambda/deliveries")
+
     def actions(self, service: str | None = None) -> list[str]:
         """Action names from the call log, in order (optionally one service only)."""
         return [

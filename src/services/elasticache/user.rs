@@ -2,6 +2,7 @@
 
 use super::{Error, Tags, api, check_id, check_passwords, check_tags, is, tags_with_owner};
 use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt};
+use crate::cfn::resource::CHANGE_SENT;
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::redact::Secret;
 use crate::secrets::Secrets;
@@ -358,11 +359,16 @@ impl Resource for User {
             modify = modify.authentication_mode(self.authentication_mode(&props, cx).await?);
             changes.push("authentication");
         }
-        if !changes.is_empty() {
+        // A continuation of this request finds the change sent already: waiting is what is left.
+        let sent = cx.is_done(CHANGE_SENT);
+        if !changes.is_empty() && !sent {
             tracing::info!(user_id = id, changes = ?changes, "modifying user");
             loop {
                 match modify.clone().send().await {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        cx.mark_done(CHANGE_SENT);
+                        break;
+                    }
                     // A rotation may be changing the same user right now: wait, then again.
                     Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => {
                         tracing::info!(user_id = id, "user is busy; waiting before modifying it");
