@@ -210,38 +210,12 @@ def continuations(emulator: h.Emulator, runtime: h.LocalRuntimeApi):
 
 
 @dataclasses.dataclass
-class Chain:
+class Chain(h.ResponseView):
     """One custom-resource request driven to its answer, however many invocations it took."""
 
     event: dict[str, Any]
     invocations: list[h.Invocation]  # the first, then each continuation, in order
     puts: list[h.ReceivedRequest]
-
-    @property
-    def accepted(self) -> list[h.ReceivedRequest]:
-        return [p for p in self.puts if p.accepted]
-
-    @property
-    def response(self) -> dict[str, Any]:
-        acc = self.accepted
-        assert len(acc) == 1, f"expected exactly one accepted PUT, got {len(acc)}: {self.puts}"
-        return acc[0].json()
-
-    @property
-    def status(self) -> str:
-        return self.response["Status"]
-
-    @property
-    def reason(self) -> str:
-        return self.response.get("Reason") or ""
-
-    @property
-    def physical_id(self) -> str:
-        return self.response["PhysicalResourceId"]
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.response.get("Data") or {}
 
     @property
     def answered_after_s(self) -> float:

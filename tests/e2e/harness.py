@@ -893,12 +893,9 @@ def check_put(put: ReceivedRequest, event: dict[str, Any]) -> list[str]:
     return problems
 
 
-@dataclasses.dataclass
-class CfnResult:
-    """One custom-resource event driven through the function, with everything observed."""
+class ResponseView:
+    """What a test reads from the PUTs a request produced: ``puts`` is set by the subclass."""
 
-    event: dict[str, Any]
-    invocation: Invocation
     puts: list[ReceivedRequest]
 
     @property
@@ -927,6 +924,15 @@ class CfnResult:
     @property
     def data(self) -> dict[str, Any]:
         return self.response.get("Data") or {}
+
+
+@dataclasses.dataclass
+class CfnResult(ResponseView):
+    """One custom-resource event driven through the function, with everything observed."""
+
+    event: dict[str, Any]
+    invocation: Invocation
+    puts: list[ReceivedRequest]
 
     def __repr__(self) -> str:
         return f"CfnResult(puts={[(p.status, p.body[:400]) for p in self.puts]}, invocation={self.invocation})"

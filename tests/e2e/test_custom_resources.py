@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from . import harness as h
-from .conftest import CfnDriver
+from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
 USER = h.USER_TYPE
 GROUP = h.GROUP_TYPE
@@ -102,24 +102,6 @@ def emulator_passwords(emulator: h.Emulator, user_id: str) -> list[str] | None:
 
 def mutations(emulator: h.Emulator) -> list[str]:
     return [a for a in emulator.actions() if a in MUTATING]
-
-
-def count(actions: list[str], name: str) -> int:
-    return sum(1 for a in actions if a == name)
-
-
-def marker(event: dict[str, Any]) -> str:
-    return f"userkeeper:failed-create:{event['RequestId']}"
-
-
-def assert_failed(res: h.CfnResult, *substrings: str) -> None:
-    assert res.status == "FAILED", f"expected FAILED, got {res.response}"
-    for s in substrings:
-        assert s in res.reason, f"Reason {res.reason!r} should contain {s!r}"
-
-
-def assert_success(res: h.CfnResult) -> None:
-    assert res.status == "SUCCESS", f"expected SUCCESS, got {res.response}"
 
 
 # ------------------------------------------------------------------------------------------
