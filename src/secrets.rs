@@ -27,10 +27,6 @@ impl Secrets {
         Self { client }
     }
 
-    pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
-        &self.client
-    }
-
     /// The `password` key of the secret's AWSCURRENT value. Asks for the stage explicitly:
     /// right after a rotation, an unstaged read has been seen to return the old version.
     pub async fn current_password(

@@ -91,11 +91,6 @@ impl Diff {
         Self { changed }
     }
 
-    /// A diff in which every property counts as changed (a Create, or a replacement).
-    pub fn everything() -> Self {
-        Self { changed: None }
-    }
-
     /// Whether any of `keys` differs.
     pub fn changed(&self, keys: &[&str]) -> bool {
         match &self.changed {

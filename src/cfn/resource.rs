@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::time::Instant;
 
 /// Prefix of the physical id answered for a failed Create. `:` appears in no id any supported
@@ -93,10 +92,6 @@ impl Cx {
 
     pub fn work_until(&self) -> Instant {
         self.work_until
-    }
-
-    pub fn time_left(&self) -> Duration {
-        self.work_until.saturating_duration_since(Instant::now())
     }
 
     /// Says what the operation is waiting for, so that a timeout can name it.
