@@ -1,7 +1,7 @@
 //! Tells the kinds of event apart and routes each to its protocol.
 
 use crate::cfn::{self, Invocation, Provider};
-use crate::rotation::{self, RotationEvent};
+use crate::rotation::{self, Rotation, RotationEvent, SecretStore};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub enum DispatchError {
     #[error("malformed rotation event: {0}")]
     Rotation(String),
     #[error(transparent)]
-    RotationStep(#[from] rotation::RotationError),
+    RotationStep(#[from] rotation::RotationFailure),
     #[error(transparent)]
     Delivery(#[from] cfn::responder::DeliveryError),
 }
@@ -67,13 +67,14 @@ pub fn time_left(deadline_ms: u64, now: std::time::SystemTime) -> std::time::Dur
     deadline.duration_since(now).unwrap_or_default()
 }
 
-pub struct Dispatcher {
+pub struct Dispatcher<S> {
     provider: Provider,
+    rotation: Rotation<S>,
 }
 
-impl Dispatcher {
-    pub fn new(provider: Provider) -> Self {
-        Self { provider }
+impl<S: SecretStore> Dispatcher<S> {
+    pub fn new(provider: Provider, rotation: Rotation<S>) -> Self {
+        Self { provider, rotation }
     }
 
     pub async fn handle(&self, event: Value, inv: &Invocation) -> Result<Value, DispatchError> {
@@ -81,16 +82,7 @@ impl Dispatcher {
         let original = event.clone();
         match classify(event)? {
             Event::CustomResource(req) => Ok(self.provider.handle(&original, *req, inv).await?),
-            Event::Rotation(ev) => {
-                let span =
-                    tracing::info_span!("rotation", secret_id = %ev.secret_id, step = %ev.step);
-                let _enter = span.enter();
-                let result = rotation::handle(&ev);
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "rotation step failed");
-                }
-                Ok(result?)
-            }
+            Event::Rotation(ev) => Ok(self.rotation.handle(&ev, inv.deadline).await?),
         }
     }
 }

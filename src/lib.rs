@@ -4,6 +4,7 @@
 pub mod cfn;
 pub mod dispatch;
 pub mod logging;
+pub mod login;
 pub mod redact;
 pub mod rotation;
 pub mod secrets;

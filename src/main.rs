@@ -5,7 +5,10 @@ use std::time::SystemTime;
 use userkeeper::cfn::continuation::SelfInvoke;
 use userkeeper::cfn::{Invocation, Provider, responder::Responder};
 use userkeeper::dispatch::Dispatcher;
+use userkeeper::login::Login;
+use userkeeper::rotation::{Rotation, Rotators};
 use userkeeper::secrets::Secrets;
+use userkeeper::services::{Registry, Shared};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -15,9 +18,21 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
     let continuer = SelfInvoke::new(aws_sdk_lambda::Client::new(&sdk));
+    let login = Arc::new(Login::from_env());
     let mut provider = Provider::new(Responder::new()?).with_continuer(Arc::new(continuer));
-    userkeeper::services::register_all(&mut provider, &sdk, &secrets);
-    let dispatcher = &Dispatcher::new(provider);
+    let mut rotators = Rotators::default();
+    userkeeper::services::register_all(
+        &mut Registry {
+            provider: &mut provider,
+            rotators: &mut rotators,
+        },
+        &Shared {
+            sdk: &sdk,
+            secrets: &secrets,
+            login: &login,
+        },
+    );
+    let dispatcher = &Dispatcher::new(provider, Rotation::new(secrets, rotators));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let left = userkeeper::dispatch::time_left(event.context.deadline, SystemTime::now());

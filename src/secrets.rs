@@ -1,6 +1,10 @@
-//! Reads passwords that templates keep in Secrets Manager (`PasswordSecretArn`).
+//! Secrets Manager: the passwords templates keep there (`PasswordSecretArn`), and the store the
+//! rotation protocol works on.
 
 use crate::redact::{Redactor, Secret};
+use crate::rotation::{
+    AWSCURRENT, AWSPENDING, PasswordRequest, SecretInfo, SecretStore, StoreError,
+};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,5 +69,128 @@ impl Secrets {
             .ok_or_else(|| shape("\"password\" is not a string"))?;
         redactor.add(password);
         Ok(Secret::new(password))
+    }
+}
+
+/// Secrets Manager for the rotation protocol.
+#[async_trait::async_trait]
+impl SecretStore for Secrets {
+    async fn describe(&self, secret_id: &str) -> Result<SecretInfo, StoreError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| store_error("DescribeSecret", e))?;
+        Ok(SecretInfo {
+            arn: out.arn().unwrap_or(secret_id).to_owned(),
+            rotation_enabled: out.rotation_enabled() == Some(true),
+            versions: out
+                .version_ids_to_stages()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn value(
+        &self,
+        secret_id: &str,
+        version_id: Option<&str>,
+        stage: &str,
+    ) -> Result<Option<Secret>, StoreError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .set_version_id(version_id.map(str::to_owned))
+            .version_stage(stage)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(Secret::new(out.secret_string().ok_or_else(|| {
+                StoreError {
+                    op: "GetSecretValue",
+                    message: format!(
+                        "the {stage} version holds SecretBinary; userkeeper rotates \
+                         SecretString JSON values only"
+                    ),
+                }
+            })?))),
+            // The version exists (the caller checked) but has no value yet.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(store_error("GetSecretValue", e)),
+        }
+    }
+
+    async fn random_password(&self, request: &PasswordRequest) -> Result<Secret, StoreError> {
+        let out = self
+            .client
+            .get_random_password()
+            .password_length(i64::from(request.length))
+            .exclude_characters(request.exclude)
+            .include_space(false)
+            .require_each_included_type(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetRandomPassword", e))?;
+        out.random_password()
+            .map(Secret::new)
+            .ok_or_else(|| StoreError {
+                op: "GetRandomPassword",
+                message: "the answer held no password".into(),
+            })
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &Secret,
+        rotation_token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(token)
+            .secret_string(value.expose())
+            .version_stages(AWSPENDING)
+            .set_rotation_token(rotation_token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| store_error("PutSecretValue", e))?;
+        Ok(())
+    }
+
+    async fn move_current(&self, secret_id: &str, to: &str, from: &str) -> Result<(), StoreError> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(AWSCURRENT)
+            .move_to_version_id(to)
+            .remove_from_version_id(from)
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateSecretVersionStage", e))?;
+        Ok(())
+    }
+}
+
+fn store_error<E, R>(
+    op: &'static str,
+    e: aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError {
+        op,
+        message: crate::api_error_message(&e),
     }
 }

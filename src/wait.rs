@@ -1,14 +1,19 @@
 //! Polling until a resource settles. None of the user or user-group operations has an SDK
 //! waiter (the service models define waiters only for clusters and replication groups), so
-//! this is the one hand-written loop. It never gives up by itself: the provider stops it at
-//! the request's deadline and reports what it was waiting for.
+//! this is the one hand-written loop. It never gives up by itself: the caller (the
+//! custom-resource provider, or the rotation runner) stops it at the deadline and reports what
+//! it was waiting for.
 
-use crate::cfn::Cx;
 use std::future::Future;
 use std::time::Duration;
 
 const FIRST_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// Where a wait reports what it is waiting for, so that a timeout can name it.
+pub trait Waiting: Sync {
+    fn waiting_for(&self, what: String);
+}
 
 pub enum Poll<T> {
     Ready(T),
@@ -17,12 +22,12 @@ pub enum Poll<T> {
 }
 
 /// Calls `check` until it is ready, with growing delays; `what` names the wait in a timeout.
-pub async fn until<T, E, F, Fut>(cx: &Cx, what: &str, mut check: F) -> Result<T, E>
+pub async fn until<T, E, F, Fut>(cx: &impl Waiting, what: &str, mut check: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, E>>,
 {
-    cx.waiting_for(what);
+    cx.waiting_for(what.to_owned());
     let mut delay = FIRST_DELAY;
     loop {
         match check().await? {

@@ -141,6 +141,12 @@ impl Cx {
     }
 }
 
+impl crate::wait::Waiting for Cx {
+    fn waiting_for(&self, what: String) {
+        Cx::waiting_for(self, what);
+    }
+}
+
 /// A resource type, typed. Implement this; the blanket [`Handler`] impl does the protocol.
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {

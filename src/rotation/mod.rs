@@ -1,7 +1,37 @@
-//! The Secrets Manager rotation protocol. This build recognises rotation events and refuses
-//! them clearly; the steps themselves are not implemented yet.
+//! The Secrets Manager rotation protocol, free of any service: the entry checks, the four
+//! steps, and what makes each step safe to run again. Secrets Manager is reached through
+//! [`SecretStore`] and each data store through its service's [`Rotator`], so the protocol is
+//! tested here against in-memory doubles and end to end against the emulator.
+//!
+//! Every step is idempotent, because Secrets Manager retries a failed rotation with the same
+//! token, and a rotation killed half-way must complete on that retry:
+//! - createSecret stores a value for the token only if the pending version has none;
+//! - setSecret asks the rotator, which skips work the service already did;
+//! - testSecret only reads (and, with no pending value yet, tests the current credentials:
+//!   `RotateImmediately: false` runs testSecret alone on a fresh pending version);
+//! - finishSecret moves AWSCURRENT only if the token does not hold it already.
+//!
+//! The current value is always read by stage (`AWSCURRENT`) and the pending one by version id
+//! and stage: an unstaged read has been seen to return the old version after a stage move.
 
+pub mod secret;
+
+use crate::redact::{Redactor, Secret};
+use crate::wait::Waiting;
+use async_trait::async_trait;
+pub use secret::{FormatError, SecretDoc};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+
+/// Time kept back before the invocation's deadline to report a timeout instead of being cut
+/// off by Lambda without a word.
+const RESERVE: Duration = Duration::from_secs(3);
 
 /// A rotation event. Modelled here because `aws_lambda_events`' type lacks `RotationToken`,
 /// which must be passed back on `PutSecretValue`.
@@ -15,18 +45,525 @@ pub struct RotationEvent {
     pub rotation_token: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RotationError {
-    #[error(
-        "rotation step {step} for secret {secret_id}: password rotation is not supported by \
-         this build of userkeeper yet; disable rotation on the secret or upgrade the function"
-    )]
-    Unsupported { step: String, secret_id: String },
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    Set,
+    Test,
+    Finish,
 }
 
-pub fn handle(event: &RotationEvent) -> Result<serde_json::Value, RotationError> {
-    Err(RotationError::Unsupported {
-        step: event.step.clone(),
-        secret_id: event.secret_id.clone(),
-    })
+impl Step {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "createSecret" => Self::Create,
+            "setSecret" => Self::Set,
+            "testSecret" => Self::Test,
+            "finishSecret" => Self::Finish,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "createSecret",
+            Self::Set => "setSecret",
+            Self::Test => "testSecret",
+            Self::Finish => "finishSecret",
+        }
+    }
 }
+
+/// A secret version and its staging labels.
+#[derive(Clone, Debug, Default)]
+pub struct SecretInfo {
+    pub arn: String,
+    pub rotation_enabled: bool,
+    pub versions: BTreeMap<String, Vec<String>>,
+}
+
+impl SecretInfo {
+    fn version_with(&self, stage: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+/// What `GetRandomPassword` is asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordRequest {
+    pub length: u32,
+    pub exclude: &'static str,
+}
+
+/// A service's password rule, as the rotator states it.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordRules {
+    pub min_length: u32,
+    pub max_length: u32,
+    /// Characters the service rejects, plus those that make trouble in clients (quotes,
+    /// backslash). `GetRandomPassword` never includes a space unless asked.
+    pub exclude: &'static str,
+}
+
+/// A failed Secrets Manager call. Never carries a secret value (the SDK's messages do not).
+#[derive(Debug, thiserror::Error)]
+#[error("Secrets Manager {op} failed: {message}")]
+pub struct StoreError {
+    pub op: &'static str,
+    pub message: String,
+}
+
+/// Secrets Manager, as the protocol uses it.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn describe(&self, secret_id: &str) -> Result<SecretInfo, StoreError>;
+    /// The value of the version with `stage` (and `version_id`, if given); `None` when that
+    /// version exists but holds no value yet.
+    async fn value(
+        &self,
+        secret_id: &str,
+        version_id: Option<&str>,
+        stage: &str,
+    ) -> Result<Option<Secret>, StoreError>;
+    async fn random_password(&self, request: &PasswordRequest) -> Result<Secret, StoreError>;
+    /// Stores `value` as version `token`, staged AWSPENDING.
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &Secret,
+        rotation_token: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Moves AWSCURRENT from version `from` to version `to`.
+    async fn move_current(&self, secret_id: &str, to: &str, from: &str) -> Result<(), StoreError>;
+}
+
+/// What a step did, for the log.
+pub type Outcome = String;
+pub type ServiceError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What one step gives a rotator while it works.
+pub struct StepCx {
+    pub secret_arn: String,
+    pub token: String,
+    pub redactor: Redactor,
+    waiting: Mutex<Option<String>>,
+}
+
+impl StepCx {
+    pub fn new(secret_arn: &str, token: &str, redactor: Redactor) -> Self {
+        Self {
+            secret_arn: secret_arn.to_owned(),
+            token: token.to_owned(),
+            redactor,
+            waiting: Mutex::new(None),
+        }
+    }
+    fn waiting_for_what(&self) -> Option<String> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Waiting for StepCx {
+    fn waiting_for(&self, what: String) {
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+    }
+}
+
+/// One service's side of rotation. Implemented in the service's module, registered in
+/// `services::register_all`.
+#[async_trait]
+pub trait Rotator: Send + Sync {
+    /// The secret's `engine` value this rotator serves.
+    fn engine(&self) -> &'static str;
+    /// Checks the keys this engine needs, naming the key and the form expected, and fills in
+    /// what can be derived (an id from an ARN, a default strategy).
+    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError>;
+    fn rules(&self) -> PasswordRules;
+    /// The service's full password rule, applied to every generated password before use.
+    fn check_password(&self, password: &Secret) -> Result<(), String>;
+    /// The user the next password is for: the same one, unless the strategy alternates.
+    fn next_username(&self, current: &SecretDoc) -> String {
+        current.username.clone()
+    }
+    /// Makes the service accept `pending` (keeping `current` working where it can); skips
+    /// what is done already.
+    async fn set(
+        &self,
+        current: &SecretDoc,
+        pending: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError>;
+    /// Proves `doc`'s credentials work: a login when the secret names a host.
+    async fn test(
+        &self,
+        doc: &SecretDoc,
+        current: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("unknown Step {0:?}: expected createSecret, setSecret, testSecret or finishSecret")]
+    UnknownStep(String),
+    #[error(
+        "rotation is not enabled on secret {0}; turn it on with this function as the rotation \
+         function (an AWS::SecretsManager::RotationSchedule, or `aws secretsmanager \
+         rotate-secret`)"
+    )]
+    NotEnabled(String),
+    #[error(
+        "ClientRequestToken {token} is not a version of secret {arn}; Secrets Manager creates \
+         the pending version before it calls the function, so invoke with that version's id"
+    )]
+    UnknownVersion { arn: String, token: String },
+    #[error(
+        "version {token} of secret {arn} is neither AWSCURRENT nor AWSPENDING, so it is not \
+         being rotated; start a new rotation (`aws secretsmanager rotate-secret`)"
+    )]
+    NotPending { arn: String, token: String },
+    #[error("secret {arn} has no AWSCURRENT version; store a value in it before rotating")]
+    NoCurrent { arn: String },
+    #[error(
+        "the pending version {token} of secret {arn} has no value yet; createSecret must run \
+         before setSecret (Secrets Manager runs the steps in order; a manual run should too)"
+    )]
+    NoPendingValue { arn: String, token: String },
+    #[error(
+        "the {stage} value of secret {arn} is not usable: {error}. Nothing was changed; fix \
+         the value (the README's \"The rotated secret\" lists the keys)"
+    )]
+    Format {
+        arn: String,
+        stage: &'static str,
+        error: FormatError,
+    },
+    #[error(
+        "GetRandomPassword returned a password that {engine} would reject ({problem}); \
+         nothing was stored. This is retried with a new password on the next attempt"
+    )]
+    BadPassword {
+        engine: &'static str,
+        problem: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{step} for secret {arn} failed: {message}")]
+    Service {
+        step: &'static str,
+        arn: String,
+        message: String,
+    },
+    #[error(
+        "{step} for secret {arn} ran out of time waiting for {what}; Secrets Manager retries \
+         the rotation and the retry carries on from there (raise the function's timeout if \
+         this repeats)"
+    )]
+    TimedOut {
+        step: &'static str,
+        arn: String,
+        what: String,
+    },
+}
+
+/// A failed step: the typed error, and its message with every secret value masked.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RotationFailure {
+    pub error: RotationError,
+    pub message: String,
+}
+
+/// The rotators, by engine.
+#[derive(Default, Clone)]
+pub struct Rotators {
+    by_engine: BTreeMap<&'static str, Arc<dyn Rotator>>,
+}
+
+impl Rotators {
+    pub fn register(&mut self, rotator: impl Rotator + 'static) {
+        self.by_engine.insert(rotator.engine(), Arc::new(rotator));
+    }
+    fn get(&self, engine: &str) -> Option<&Arc<dyn Rotator>> {
+        self.by_engine.get(engine)
+    }
+    fn engines(&self) -> String {
+        let names: Vec<_> = self.by_engine.keys().map(|e| format!("\"{e}\"")).collect();
+        names.join(", ")
+    }
+}
+
+/// Runs rotation steps.
+pub struct Rotation<S> {
+    store: S,
+    rotators: Rotators,
+}
+
+impl<S: SecretStore> Rotation<S> {
+    pub fn new(store: S, rotators: Rotators) -> Self {
+        Self { store, rotators }
+    }
+
+    /// Runs one step before `deadline` and logs its outcome.
+    pub async fn handle(
+        &self,
+        event: &RotationEvent,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, RotationFailure> {
+        let redactor = Redactor::new();
+        let cx = StepCx::new(
+            &event.secret_id,
+            &event.client_request_token,
+            redactor.clone(),
+        );
+        let span = tracing::info_span!(
+            "rotation",
+            secret_arn = %event.secret_id,
+            step = %event.step,
+        );
+        let work = tracing::Instrument::instrument(self.run(event, &cx), span.clone());
+        let result = match tokio::time::timeout_at(deadline - RESERVE, work).await {
+            Ok(r) => r,
+            Err(_) => Err(RotationError::TimedOut {
+                step: Step::parse(&event.step).map_or("step", Step::as_str),
+                arn: event.secret_id.clone(),
+                what: cx
+                    .waiting_for_what()
+                    .unwrap_or_else(|| "the step to finish".into()),
+            }),
+        };
+        let _entered = span.enter();
+        match result {
+            Ok(outcome) => {
+                tracing::info!(outcome = %redactor.scrub(&outcome), "rotation step done");
+                Ok(serde_json::json!({"Step": event.step, "Outcome": redactor.scrub(&outcome)}))
+            }
+            Err(error) => {
+                let message = redactor.scrub(&error.to_string());
+                tracing::error!(error = %message, "rotation step failed");
+                Err(RotationFailure { error, message })
+            }
+        }
+    }
+
+    async fn run(&self, event: &RotationEvent, cx: &StepCx) -> Result<Outcome, RotationError> {
+        let step = Step::parse(&event.step)
+            .ok_or_else(|| RotationError::UnknownStep(event.step.clone()))?;
+        let token = event.client_request_token.as_str();
+        let info = self.store.describe(&event.secret_id).await?;
+        let arn = info.arn.as_str();
+        if !info.rotation_enabled {
+            return Err(RotationError::NotEnabled(arn.to_owned()));
+        }
+        let stages = info
+            .versions
+            .get(token)
+            .ok_or_else(|| RotationError::UnknownVersion {
+                arn: arn.to_owned(),
+                token: token.to_owned(),
+            })?;
+        if stages.iter().any(|s| s == AWSCURRENT) {
+            return Ok(format!(
+                "version {token} is AWSCURRENT already: nothing to do"
+            ));
+        }
+        if !stages.iter().any(|s| s == AWSPENDING) {
+            return Err(RotationError::NotPending {
+                arn: arn.to_owned(),
+                token: token.to_owned(),
+            });
+        }
+        let service = |e: ServiceError| RotationError::Service {
+            step: step.as_str(),
+            arn: arn.to_owned(),
+            message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
+        };
+        match step {
+            Step::Create => self.create(event, arn, cx).await,
+            Step::Set => {
+                let (current, rotator) = self.current(arn, cx).await?;
+                let pending = self
+                    .pending(arn, token, &*rotator, cx)
+                    .await?
+                    .ok_or_else(|| RotationError::NoPendingValue {
+                        arn: arn.to_owned(),
+                        token: token.to_owned(),
+                    })?;
+                if pending.username == current.username && pending.password == current.password {
+                    return Ok("the pending password is the current one: nothing to set".into());
+                }
+                rotator.set(&current, &pending, cx).await.map_err(service)
+            }
+            Step::Test => {
+                let (current, rotator) = self.current(arn, cx).await?;
+                match self.pending(arn, token, &*rotator, cx).await? {
+                    Some(pending) => rotator.test(&pending, &current, cx).await.map_err(service),
+                    None => {
+                        let outcome = rotator
+                            .test(&current, &current, cx)
+                            .await
+                            .map_err(service)?;
+                        Ok(format!(
+                            "the pending version has no value yet (createSecret has not run), \
+                             so the current credentials were tested: {outcome}"
+                        ))
+                    }
+                }
+            }
+            Step::Finish => {
+                let from =
+                    info.version_with(AWSCURRENT)
+                        .ok_or_else(|| RotationError::NoCurrent {
+                            arn: arn.to_owned(),
+                        })?;
+                self.store.move_current(arn, token, from).await?;
+                Ok(format!("moved AWSCURRENT from version {from} to {token}"))
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        event: &RotationEvent,
+        arn: &str,
+        cx: &StepCx,
+    ) -> Result<Outcome, RotationError> {
+        let token = event.client_request_token.as_str();
+        // Checked before anything else so that a retry never replaces a password that
+        // setSecret may already have given the service.
+        if let Some(existing) = self.store.value(arn, Some(token), AWSPENDING).await? {
+            cx.redactor.add(existing.expose());
+            return Ok("the pending version has a value already: kept it".into());
+        }
+        let (current, rotator) = self.current(arn, cx).await?;
+        let rules = rotator.rules();
+        let length = current.password_length.unwrap_or(32);
+        if !(rules.min_length..=rules.max_length).contains(&length) {
+            return Err(RotationError::Format {
+                arn: arn.to_owned(),
+                stage: AWSCURRENT,
+                error: FormatError::key(
+                    "password_length",
+                    format!(
+                        "a number from {} to {} for {}",
+                        rules.min_length,
+                        rules.max_length,
+                        rotator.engine()
+                    ),
+                ),
+            });
+        }
+        let request = PasswordRequest {
+            length,
+            exclude: rules.exclude,
+        };
+        let password = self.store.random_password(&request).await?;
+        cx.redactor.add(password.expose());
+        rotator
+            .check_password(&password)
+            .map_err(|problem| RotationError::BadPassword {
+                engine: rotator.engine(),
+                problem,
+            })?;
+        let username = rotator.next_username(&current);
+        let pending = current.with_credentials(&username, password);
+        self.store
+            .put_pending(
+                arn,
+                token,
+                &pending.to_secret_string(),
+                event.rotation_token.as_deref(),
+            )
+            .await?;
+        Ok(format!(
+            "stored a new {length}-character password for user {username} in the pending version"
+        ))
+    }
+
+    /// The AWSCURRENT value, parsed and checked, and the rotator for its engine.
+    async fn current(
+        &self,
+        arn: &str,
+        cx: &StepCx,
+    ) -> Result<(SecretDoc, Arc<dyn Rotator>), RotationError> {
+        let text = self
+            .store
+            .value(arn, None, AWSCURRENT)
+            .await?
+            .ok_or_else(|| RotationError::NoCurrent {
+                arn: arn.to_owned(),
+            })?;
+        let format = |error| RotationError::Format {
+            arn: arn.to_owned(),
+            stage: AWSCURRENT,
+            error,
+        };
+        let mut doc = SecretDoc::parse(text.expose(), &cx.redactor).map_err(format)?;
+        let rotator = self.rotators.get(&doc.engine).cloned().ok_or_else(|| {
+            format(FormatError::key(
+                "engine",
+                format!("one of {}", self.rotators.engines()),
+            ))
+        })?;
+        rotator.check(&mut doc).map_err(format)?;
+        Ok((doc, rotator))
+    }
+
+    /// The pending version's value, parsed and checked; `None` if it has no value yet.
+    async fn pending(
+        &self,
+        arn: &str,
+        token: &str,
+        rotator: &dyn Rotator,
+        cx: &StepCx,
+    ) -> Result<Option<SecretDoc>, RotationError> {
+        let Some(text) = self.store.value(arn, Some(token), AWSPENDING).await? else {
+            return Ok(None);
+        };
+        let format = |error| RotationError::Format {
+            arn: arn.to_owned(),
+            stage: AWSPENDING,
+            error,
+        };
+        let mut doc = SecretDoc::parse(text.expose(), &cx.redactor).map_err(format)?;
+        if doc.engine != rotator.engine() {
+            return Err(format(FormatError::key(
+                "engine",
+                format!(
+                    "\"{}\", the engine of the AWSCURRENT value",
+                    rotator.engine()
+                ),
+            )));
+        }
+        rotator.check(&mut doc).map_err(format)?;
+        Ok(Some(doc))
+    }
+}
+
+/// The common password check: length, excluded characters, printable ASCII only.
+pub fn check_rules(rules: &PasswordRules, password: &Secret) -> Result<(), String> {
+    let p = password.expose();
+    let len = p.chars().count() as u32;
+    if !(rules.min_length..=rules.max_length).contains(&len) {
+        return Err(format!(
+            "it is {len} characters long, not {} to {}",
+            rules.min_length, rules.max_length
+        ));
+    }
+    if p.chars().any(|c| rules.exclude.contains(c)) {
+        return Err(format!("it contains one of {}", rules.exclude));
+    }
+    if !p.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("it contains a character that is not printable ASCII".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

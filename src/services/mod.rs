@@ -1,19 +1,36 @@
-//! The services userkeeper manages. Each module owns its resource types (and, later, its
-//! rotator); adding a service is one module plus one line in [`register_all`].
+//! The services userkeeper manages. Each module owns its resource types and its rotator;
+//! adding a service is one module plus one line in [`register_all`].
 
 pub mod elasticache;
 pub mod memorydb;
 pub mod mq;
 pub(crate) mod rules;
+pub(crate) mod two_passwords;
 
 use crate::cfn::Provider;
+use crate::login::Login;
+use crate::rotation::Rotators;
 use crate::secrets::Secrets;
+use std::sync::Arc;
 
-/// Registers every service's resource types with the custom-resource provider.
-pub fn register_all(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &Secrets) {
-    elasticache::register(provider, sdk, secrets);
-    memorydb::register(provider, sdk, secrets);
-    mq::register(provider, sdk, secrets);
+/// What every service is built from, once per execution environment.
+pub struct Shared<'a> {
+    pub sdk: &'a aws_config::SdkConfig,
+    pub secrets: &'a Secrets,
+    pub login: &'a Arc<Login>,
+}
+
+/// Where services register what they handle.
+pub struct Registry<'a> {
+    pub provider: &'a mut Provider,
+    pub rotators: &'a mut Rotators,
+}
+
+/// Registers every service's resource types and rotator.
+pub fn register_all(registry: &mut Registry<'_>, shared: &Shared<'_>) {
+    elasticache::register(registry, shared);
+    memorydb::register(registry, shared);
+    mq::register(registry, shared);
 }
 
 /// Whether `e` is the service error `is` recognises (typed, so it works the same for the

@@ -1,6 +1,7 @@
 """Shared machinery of the emulator: moto server plus what userkeeper's tests need from it.
 
-Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py``) use:
+Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py``,
+``secretsmanager.py``) use:
 
 * :func:`action` to add or replace the handler of one API action of a moto service;
 * :func:`register` to take part in every request of their service (bring lazily computed

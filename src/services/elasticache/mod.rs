@@ -1,15 +1,18 @@
 //! Amazon ElastiCache (Redis OSS and Valkey RBAC): `Custom::ElastiCacheUser` and
 //! `Custom::ElastiCacheUserGroup`.
 
+mod rotator;
 mod user;
 mod user_group;
 
+pub use rotator::ElastiCacheRotator;
 pub use user::{User, UserProps};
 pub use user_group::{UserGroup, UserGroupProps};
 
+use super::{Registry, Shared};
+use crate::cfn::Owner;
 use crate::cfn::props::{PropsError, Tag};
-use crate::cfn::{Owner, Provider};
-use crate::secrets::{SecretError, Secrets};
+use crate::secrets::SecretError;
 
 pub(crate) use super::is;
 pub(crate) use super::rules::{check_id, check_passwords, check_tags, is_valid_id};
@@ -17,10 +20,16 @@ use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::error::{ProvideErrorMetadata, SdkError};
 
 /// Registers this service's resource types.
-pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &Secrets) {
-    let client = Client::new(sdk);
-    provider.register(User::new(client.clone(), secrets.clone()));
-    provider.register(UserGroup::new(client));
+pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
+    let client = Client::new(shared.sdk);
+    let user = || User::new(client.clone(), shared.secrets.clone());
+    registry.provider.register(user());
+    registry.provider.register(UserGroup::new(client.clone()));
+    registry.rotators.register(ElastiCacheRotator {
+        client: client.clone(),
+        users: user(),
+        login: shared.login.clone(),
+    });
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use crate::cfn::resource::CHANGE_SENT;
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::redact::Secret;
 use crate::secrets::Secrets;
-use crate::wait::{self, Poll};
+use crate::wait::{self, Poll, Waiting};
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{AuthenticationMode, InputAuthenticationType};
@@ -191,7 +191,10 @@ impl User {
             .build())
     }
 
-    async fn describe(&self, id: &str) -> Result<Option<aws_sdk_elasticache::types::User>, Error> {
+    pub(super) async fn describe(
+        &self,
+        id: &str,
+    ) -> Result<Option<aws_sdk_elasticache::types::User>, Error> {
         match self.client.describe_users().user_id(id).send().await {
             Ok(out) => Ok(out
                 .users()
@@ -222,10 +225,10 @@ impl User {
         Ok(())
     }
 
-    async fn wait_active(
+    pub(super) async fn wait_active(
         &self,
         id: &str,
-        cx: &Cx,
+        cx: &impl Waiting,
     ) -> Result<aws_sdk_elasticache::types::User, Error> {
         wait::until(cx, &format!("user {id} to become active"), || async {
             match self.describe(id).await? {

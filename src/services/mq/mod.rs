@@ -12,12 +12,16 @@
 //! which would queue a new pending change and need a second reboot. A broker holds at most 50 tags, so
 //! one broker can have at most 50 users managed this way, less its own tags.
 
-use super::is;
+mod rotator;
+
+pub use rotator::MqRotator;
+
+use super::{Registry, Shared, is};
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
-use crate::cfn::{Cx, Outcome, Owner, Provider, Resource};
+use crate::cfn::{Cx, Outcome, Owner, Resource};
 use crate::redact::Secret;
 use crate::secrets::{SecretError, Secrets};
-use crate::wait::{self, Poll};
+use crate::wait::{self, Poll, Waiting};
 use async_trait::async_trait;
 use aws_sdk_mq::Client;
 use aws_sdk_mq::error::{ProvideErrorMetadata, SdkError};
@@ -27,10 +31,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Registers this service's resource types.
-pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &Secrets) {
-    provider.register(AmazonMqUser {
-        client: Client::new(sdk),
-        secrets: secrets.clone(),
+pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
+    let client = Client::new(shared.sdk);
+    let user = || AmazonMqUser {
+        client: client.clone(),
+        secrets: shared.secrets.clone(),
+    };
+    registry.provider.register(user());
+    registry.rotators.register(MqRotator {
+        client: client.clone(),
+        users: user(),
+        login: shared.login.clone(),
     });
 }
 
@@ -186,7 +197,10 @@ pub struct AmazonMqUser {
 }
 
 impl AmazonMqUser {
-    async fn broker(&self, broker_id: &str) -> Result<Option<DescribeBrokerOutput>, Error> {
+    pub(super) async fn broker(
+        &self,
+        broker_id: &str,
+    ) -> Result<Option<DescribeBrokerOutput>, Error> {
         match self
             .client
             .describe_broker()
@@ -201,7 +215,7 @@ impl AmazonMqUser {
     }
 
     /// The broker, which must exist and run ActiveMQ.
-    async fn activemq(&self, broker_id: &str) -> Result<DescribeBrokerOutput, Error> {
+    pub(super) async fn activemq(&self, broker_id: &str) -> Result<DescribeBrokerOutput, Error> {
         let broker = self
             .broker(broker_id)
             .await?
@@ -213,7 +227,7 @@ impl AmazonMqUser {
     }
 
     /// The user's pending change, `None` if the user does not exist at all.
-    async fn user(
+    pub(super) async fn user(
         &self,
         broker_id: &str,
         username: &str,
@@ -234,7 +248,11 @@ impl AmazonMqUser {
 
     /// Waits until the broker runs: Amazon MQ refuses user changes during a reboot (another
     /// resource's `ApplyImmediately`, say).
-    async fn wait_running(&self, broker_id: &str, cx: &Cx) -> Result<DescribeBrokerOutput, Error> {
+    pub(super) async fn wait_running(
+        &self,
+        broker_id: &str,
+        cx: &impl Waiting,
+    ) -> Result<DescribeBrokerOutput, Error> {
         wait::until(cx, &format!("broker {broker_id} to be running"), || async {
             let broker = self
                 .broker(broker_id)
@@ -379,7 +397,12 @@ impl AmazonMqUser {
     }
 
     /// Waits for the broker to run again with no change pending for the user.
-    async fn wait_applied(&self, broker_id: &str, username: &str, cx: &Cx) -> Result<(), Error> {
+    pub(super) async fn wait_applied(
+        &self,
+        broker_id: &str,
+        username: &str,
+        cx: &impl Waiting,
+    ) -> Result<(), Error> {
         wait::until(
             cx,
             &format!("broker {broker_id} to apply the change to user {username}"),

@@ -1,13 +1,17 @@
 //! Amazon MemoryDB: `Custom::MemoryDBUser` and `Custom::MemoryDBACL`.
 
-use super::is;
+mod rotator;
+
+pub use rotator::MemoryDbRotator;
+
 use super::rules::{check_id, check_passwords, check_tags, is_valid_id};
+use super::{Registry, Shared, is};
 use crate::cfn::props::{Diff, PropsError, Tag, string_list};
 use crate::cfn::resource::CHANGE_SENT;
-use crate::cfn::{Cx, Outcome, Owner, Provider, Resource};
+use crate::cfn::{Cx, Outcome, Owner, Resource};
 use crate::redact::Secret;
 use crate::secrets::{SecretError, Secrets};
-use crate::wait::{self, Poll};
+use crate::wait::{self, Poll, Waiting};
 use async_trait::async_trait;
 use aws_sdk_memorydb::Client;
 use aws_sdk_memorydb::error::{ProvideErrorMetadata, SdkError};
@@ -16,13 +20,21 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Registers this service's resource types.
-pub fn register(provider: &mut Provider, sdk: &aws_config::SdkConfig, secrets: &Secrets) {
-    let client = Client::new(sdk);
-    provider.register(MemoryDbUser {
+pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
+    let client = Client::new(shared.sdk);
+    let user = || MemoryDbUser {
         client: client.clone(),
-        secrets: secrets.clone(),
+        secrets: shared.secrets.clone(),
+    };
+    registry.provider.register(user());
+    registry.provider.register(MemoryDbAcl {
+        client: client.clone(),
     });
-    provider.register(MemoryDbAcl { client });
+    registry.rotators.register(MemoryDbRotator {
+        client: client.clone(),
+        users: user(),
+        login: shared.login.clone(),
+    });
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,7 +245,7 @@ impl MemoryDbUser {
             .build())
     }
 
-    async fn describe(&self, name: &str) -> Result<Option<User>, Error> {
+    pub(super) async fn describe(&self, name: &str) -> Result<Option<User>, Error> {
         match self.client.describe_users().user_name(name).send().await {
             Ok(out) => Ok(out.users().iter().find(|u| u.name() == Some(name)).cloned()),
             Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(None),
@@ -256,7 +268,7 @@ impl MemoryDbUser {
         Ok(())
     }
 
-    async fn wait_active(&self, name: &str, cx: &Cx) -> Result<User, Error> {
+    pub(super) async fn wait_active(&self, name: &str, cx: &impl Waiting) -> Result<User, Error> {
         wait::until(cx, &format!("user {name} to become active"), || async {
             match self.describe(name).await? {
                 None => Err(Error::Missing {

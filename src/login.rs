@@ -1,0 +1,476 @@
+//! Logging in to a data store with candidate credentials: testSecret's proof that a password
+//! works, not only that an API call was accepted.
+//!
+//! - Redis/Valkey (ElastiCache, MemoryDB): `AUTH username password` then `PING`, through the
+//!   `redis` crate's async connection over a stream we open ourselves.
+//! - ActiveMQ (Amazon MQ): a STOMP `CONNECT` (port 61614 on Amazon MQ, `stomp+ssl`). STOMP is
+//!   the simplest protocol every Amazon MQ ActiveMQ broker listens on; the login is one frame
+//!   and one answer (`CONNECTED` or `ERROR`), so it is written here rather than pulling in a
+//!   messaging client (the STOMP crates on crates.io are unmaintained or lack TLS).
+//!
+//! TLS is set up here once for both, so that one trust store (the system's, plus
+//! `USERKEEPER_TLS_CA_FILE` for private CAs and tests) applies everywhere.
+
+use crate::redact::Secret;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A login gets this long, connection and TLS included.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a STOMP answer read: a `CONNECTED` or `ERROR` frame is far smaller.
+const MAX_FRAME: usize = 64 * 1024;
+
+pub const CA_FILE_ENV: &str = "USERKEEPER_TLS_CA_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error(
+        "{CA_FILE_ENV}={path}: {message}; point it at a PEM file of CA certificates, or unset it"
+    )]
+    CaFile { path: String, message: String },
+    #[error("TLS is not usable: {0}")]
+    Tls(String),
+    #[error(
+        "could not connect to {host}:{port}: {message}. A function in a VPC needs a route and a \
+         security-group rule to the data store, and the port must be the one it listens on"
+    )]
+    Connect {
+        host: String,
+        port: u16,
+        message: String,
+    },
+    #[error(
+        "TLS with {host}:{port} failed: {message}. If the endpoint does not use TLS, set \
+         \"tls\": false in the secret; for a private CA, set {CA_FILE_ENV}"
+    )]
+    Handshake {
+        host: String,
+        port: u16,
+        message: String,
+    },
+    #[error("{host}:{port} refused the login of user {user}: {reply}")]
+    Refused {
+        host: String,
+        port: u16,
+        user: String,
+        reply: String,
+    },
+    #[error("{host}:{port} answered the login of user {user} unexpectedly: {reply}")]
+    Protocol {
+        host: String,
+        port: u16,
+        user: String,
+        reply: String,
+    },
+    #[error("the login to {host}:{port} took longer than {secs} s", secs = LOGIN_TIMEOUT.as_secs())]
+    Timeout { host: String, port: u16 },
+}
+
+/// Where and how to log in.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// Builds TLS once, on first use: most invocations never log in, and loading the system's
+/// trust store costs milliseconds a cold start need not pay.
+pub struct Login {
+    ca_file: Option<PathBuf>,
+    config: Mutex<Option<Arc<rustls::ClientConfig>>>,
+}
+
+impl Login {
+    /// Reads `USERKEEPER_TLS_CA_FILE` (not the file itself, yet).
+    pub fn from_env() -> Self {
+        Self::new(std::env::var_os(CA_FILE_ENV).map(PathBuf::from))
+    }
+
+    pub fn new(ca_file: Option<PathBuf>) -> Self {
+        Self {
+            ca_file,
+            config: Mutex::new(None),
+        }
+    }
+
+    /// `AUTH user password`, then `PING`, on a new connection.
+    pub async fn redis(
+        &self,
+        to: Target<'_>,
+        user: &str,
+        password: &Secret,
+    ) -> Result<(), LoginError> {
+        let info = redis::RedisConnectionInfo::default()
+            .set_username(user)
+            .set_password(password.expose())
+            .set_skip_set_lib_name();
+        let refused = |e: redis::RedisError| {
+            let reply = e.to_string();
+            if e.kind() == redis::ErrorKind::AuthenticationFailed || reply.contains("WRONGPASS") {
+                LoginError::Refused {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                    user: user.to_owned(),
+                    reply,
+                }
+            } else {
+                LoginError::Protocol {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                    user: user.to_owned(),
+                    reply,
+                }
+            }
+        };
+        self.with_stream(to, async |stream| {
+            let (mut conn, driver) = redis::aio::MultiplexedConnection::new_with_config(
+                &info,
+                stream,
+                redis::AsyncConnectionConfig::new(),
+            )
+            .await
+            .map_err(refused)?;
+            let driver = tokio::spawn(driver);
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+            driver.abort();
+            pong.map(drop).map_err(refused)
+        })
+        .await
+    }
+
+    /// A STOMP `CONNECT` with `login`/`passcode`; `CONNECTED` is success.
+    pub async fn stomp(
+        &self,
+        to: Target<'_>,
+        user: &str,
+        password: &Secret,
+    ) -> Result<(), LoginError> {
+        self.with_stream(to, async |mut stream| {
+            // CONNECT headers are not escaped (STOMP 1.2 keeps them as 1.0 did); MQ user names
+            // and passwords cannot hold a newline or a colon, so none can break the frame.
+            let frame = format!(
+                "CONNECT\naccept-version:1.0,1.1,1.2\nhost:{}\nlogin:{user}\npasscode:{}\n\
+                 heart-beat:0,0\n\n\0",
+                to.host,
+                password.expose()
+            );
+            let io = |e: std::io::Error| LoginError::Connect {
+                host: to.host.to_owned(),
+                port: to.port,
+                message: e.to_string(),
+            };
+            stream.write_all(frame.as_bytes()).await.map_err(io)?;
+            stream.flush().await.map_err(io)?;
+            let answer = read_frame(&mut stream).await.map_err(io)?;
+            let (command, headers) = parse_frame(&answer);
+            let reply = |fallback: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| *k == "message")
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_else(|| fallback.to_owned())
+            };
+            match command {
+                "CONNECTED" => {
+                    let _ = stream.write_all(b"DISCONNECT\n\n\0").await;
+                    let _ = stream.shutdown().await;
+                    Ok(())
+                }
+                "ERROR" => Err(LoginError::Refused {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                    user: user.to_owned(),
+                    reply: reply("ERROR frame without a message"),
+                }),
+                other => Err(LoginError::Protocol {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                    user: user.to_owned(),
+                    reply: format!("a {:?} frame", other.chars().take(40).collect::<String>()),
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Connects (with TLS if asked) and runs `talk` on the stream, all within the timeout.
+    async fn with_stream<F>(&self, to: Target<'_>, talk: F) -> Result<(), LoginError>
+    where
+        F: AsyncFnOnce(Stream) -> Result<(), LoginError>,
+    {
+        let work =
+            async {
+                let tcp = TcpStream::connect((to.host, to.port)).await.map_err(|e| {
+                    LoginError::Connect {
+                        host: to.host.to_owned(),
+                        port: to.port,
+                        message: e.to_string(),
+                    }
+                })?;
+                let _ = tcp.set_nodelay(true);
+                let stream =
+                    if to.tls {
+                        let name = ServerName::try_from(to.host.to_owned()).map_err(|_| {
+                            LoginError::Handshake {
+                                host: to.host.to_owned(),
+                                port: to.port,
+                                message: "the host is not a valid DNS name or IP address".into(),
+                            }
+                        })?;
+                        let connector = tokio_rustls::TlsConnector::from(self.tls_config()?);
+                        let tls = connector.connect(name, tcp).await.map_err(|e| {
+                            LoginError::Handshake {
+                                host: to.host.to_owned(),
+                                port: to.port,
+                                message: e.to_string(),
+                            }
+                        })?;
+                        Stream::Tls(Box::new(tls))
+                    } else {
+                        Stream::Plain(tcp)
+                    };
+                talk(stream).await
+            };
+        tokio::time::timeout(LOGIN_TIMEOUT, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(LoginError::Timeout {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                })
+            })
+    }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, LoginError> {
+        let mut cached = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = &*cached {
+            return Ok(config.clone());
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        // Unreadable entries in the system store are skipped, as every TLS client does.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = &self.ca_file {
+            let ca_error = |message: String| LoginError::CaFile {
+                path: path.display().to_string(),
+                message,
+            };
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| ca_error(e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ca_error(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(ca_error("it holds no certificate".into()));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
+            }
+        }
+        if roots.is_empty() {
+            return Err(LoginError::Tls(format!(
+                "no trusted CA certificates: the system has none readable; set {CA_FILE_ENV}"
+            )));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| LoginError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let config = Arc::new(config);
+        *cached = Some(config.clone());
+        Ok(config)
+    }
+}
+
+/// A connection, with or without TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Reads one STOMP frame (up to its NUL), skipping heart-beat newlines before it.
+async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
+    let mut frame = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return if frame.iter().all(u8::is_ascii_whitespace) {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection without answering the STOMP CONNECT \
+                     (is this a STOMP port?)",
+                ))
+            } else {
+                Ok(frame)
+            };
+        }
+        if let Some(end) = buf[..n].iter().position(|b| *b == 0) {
+            frame.extend_from_slice(&buf[..end]);
+            return Ok(frame);
+        }
+        frame.extend_from_slice(&buf[..n]);
+        if frame.len() > MAX_FRAME {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the answer to the STOMP CONNECT is not a STOMP frame (too long)",
+            ));
+        }
+    }
+}
+
+/// A frame's command and headers (the body is not needed).
+fn parse_frame(frame: &[u8]) -> (&str, Vec<(&str, &str)>) {
+    let text = std::str::from_utf8(frame).unwrap_or("");
+    let mut lines = text
+        .trim_start_matches(['\r', '\n'])
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'));
+    let command = lines.next().unwrap_or("");
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .collect();
+    (command, headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_after_heartbeats() {
+        let (cmd, headers) =
+            parse_frame(b"\n\r\nERROR\r\nmessage:User name [u] or password is invalid.\n\nbody");
+        assert_eq!(cmd, "ERROR");
+        assert_eq!(
+            headers,
+            vec![("message", "User name [u] or password is invalid.")]
+        );
+        assert_eq!(parse_frame(b"CONNECTED\nversion:1.2\n\n").0, "CONNECTED");
+        assert_eq!(parse_frame(b"\xff\xfe").0, "");
+    }
+
+    #[tokio::test]
+    async fn a_missing_ca_file_is_named() {
+        let login = Login::new(Some("/nonexistent/ca.pem".into()));
+        let err = login.tls_config().unwrap_err().to_string();
+        assert!(
+            err.contains("USERKEEPER_TLS_CA_FILE=/nonexistent/ca.pem"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn stomp_login_against_a_scripted_server() {
+        use tokio::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answer in [
+                &b"\nCONNECTED\nversion:1.2\n\n\0"[..],
+                &b"ERROR\nmessage:User name [app] or password is invalid.\n\n\0"[..],
+            ] {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let frame = read_frame(&mut s).await.unwrap();
+                seen.push(String::from_utf8(frame).unwrap());
+                s.write_all(answer).await.unwrap();
+                let _ = s.shutdown().await;
+            }
+            seen
+        });
+        let login = Login::new(None);
+        let to = Target {
+            host: "127.0.0.1",
+            port,
+            tls: false,
+        };
+        let pw = Secret::new("right-password-1");
+        login.stomp(to, "app", &pw).await.unwrap();
+        let err = login.stomp(to, "app", &pw).await.unwrap_err();
+        assert!(
+            matches!(&err, LoginError::Refused { reply, .. } if reply.contains("invalid")),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("right-password-1"));
+        let seen = server.await.unwrap();
+        assert!(seen[0].starts_with("CONNECT\n"), "{:?}", seen[0]);
+        assert!(seen[0].contains("\nlogin:app\npasscode:right-password-1\n"));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connect_error_naming_the_endpoint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let err = Login::new(None)
+            .redis(
+                Target {
+                    host: "127.0.0.1",
+                    port,
+                    tls: false,
+                },
+                "u",
+                &Secret::new("p".repeat(16)),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LoginError::Connect { .. })
+                && err.to_string().contains(&port.to_string()),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! Rotation of Amazon MQ (ActiveMQ) user passwords.
+//!
+//! An MQ user has one password, and a change goes live only when the broker reboots. So:
+//! - `alternating` (the default) keeps two users, `username` and `username_clone`, and gives
+//!   the new password to the one not in AWSCURRENT (creating the clone on first use with the
+//!   same groups and console access). The current user is never touched: no downtime.
+//! - `single` changes the one user: clients holding the old password fail from the reboot
+//!   that applies the change until they read the new secret.
+//!
+//! With `"reboot": true` setSecret reboots the broker to apply the change, at most once per
+//! rotation token; without it the change waits for the next reboot or maintenance window and
+//! testSecret fails until then, so AWSCURRENT never moves to a password that does not work yet.
+//!
+//! What setSecret has done for a token is recorded as a broker tag,
+//! `userkeeper:rotation:<username>` = `<token> sent|reboot`, written *before* the reboot call:
+//! MQ cannot tell whether a pending change holds our password, and a retry must neither send
+//! the change again nor reboot again.
+
+use super::{AmazonMqUser, api, check_mq_password, is_broker_id, is_mq_name};
+use crate::login::{Login, Target};
+use crate::redact::Secret;
+use crate::rotation::{
+    FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
+};
+use async_trait::async_trait;
+use aws_sdk_mq::Client;
+use aws_sdk_mq::types::{BrokerState, ChangeType};
+use std::sync::Arc;
+
+const CLONE_SUFFIX: &str = "_clone";
+const ALTERNATING: &str = "alternating";
+const SINGLE: &str = "single";
+const ROTATION_TAG_PREFIX: &str = "userkeeper:rotation:";
+const SENT: &str = "sent";
+const REBOOT: &str = "reboot";
+
+/// Amazon MQ's rule (at least 12 characters, no `, : =`); 128 is userkeeper's own ceiling.
+const MQ_PASSWORDS: PasswordRules = PasswordRules {
+    min_length: 12,
+    max_length: 128,
+    exclude: ",:=",
+};
+
+pub struct MqRotator {
+    pub(super) client: Client,
+    pub(super) users: AmazonMqUser,
+    pub(super) login: Arc<Login>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RotateError {
+    #[error(
+        "the pending version is for user {pending:?} on broker {pending_broker:?}, which is not \
+         what AWSCURRENT ({current:?} on {broker:?}) rotates to; start a new rotation"
+    )]
+    OtherUser {
+        current: String,
+        broker: String,
+        pending: String,
+        pending_broker: String,
+    },
+    #[error(
+        "user {username:?} does not exist on broker {broker_id:?}; setSecret creates or \
+         updates it, so run setSecret first (Secrets Manager does on its next attempt)"
+    )]
+    NoUser { broker_id: String, username: String },
+    #[error(
+        "user {username:?} on broker {broker_id:?} has a pending change ({change}) that goes \
+         live only when the broker reboots; AWSCURRENT stays on the credentials that work. \
+         Reboot the broker (or wait for its maintenance window) and let Secrets Manager retry \
+         the rotation, or set \"reboot\": true in the secret to let userkeeper reboot it"
+    )]
+    Pending {
+        broker_id: String,
+        username: String,
+        change: String,
+    },
+}
+
+fn broker_id(doc: &SecretDoc) -> &str {
+    doc.broker_id.as_deref().unwrap_or_default()
+}
+
+fn alternating(doc: &SecretDoc) -> bool {
+    doc.strategy.as_deref() != Some(SINGLE)
+}
+
+/// The other user of an alternating pair.
+fn partner(username: &str) -> String {
+    match username.strip_suffix(CLONE_SUFFIX) {
+        Some(base) => base.to_owned(),
+        None => format!("{username}{CLONE_SUFFIX}"),
+    }
+}
+
+/// The broker tag recording what setSecret did for `username` (`~`, which tag keys cannot
+/// hold, is written `+`, as for the ownership tags).
+fn rotation_key(username: &str) -> String {
+    format!("{ROTATION_TAG_PREFIX}{}", username.replace('~', "+"))
+}
+
+/// What the tag says was done for `token`: nothing, the change sent, or the reboot started.
+fn progress<'a>(tag: Option<&'a str>, token: &str) -> Option<&'a str> {
+    let (tagged, phase) = tag?.rsplit_once(' ')?;
+    (tagged == token.chars().take(200).collect::<String>()).then_some(phase)
+}
+
+fn tag_value(token: &str, phase: &str) -> String {
+    // Tag values hold 256 characters; Secrets Manager's tokens are 32 to 64.
+    format!("{} {phase}", token.chars().take(200).collect::<String>())
+}
+
+fn stomp_target(doc: &SecretDoc) -> Option<Target<'_>> {
+    doc.host.as_deref().map(|host| Target {
+        host,
+        port: doc.port.unwrap_or(61614),
+        tls: doc.tls,
+    })
+}
+
+impl MqRotator {
+    async fn rotation_tag(
+        &self,
+        broker_arn: &str,
+        username: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let tags = self
+            .client
+            .list_tags()
+            .resource_arn(broker_arn)
+            .send()
+            .await
+            .map_err(|e| api("ListTags", e))?;
+        Ok(tags
+            .tags()
+            .and_then(|t| t.get(&rotation_key(username)))
+            .cloned())
+    }
+
+    async fn record(
+        &self,
+        broker_arn: &str,
+        username: &str,
+        value: String,
+    ) -> Result<(), ServiceError> {
+        self.client
+            .create_tags()
+            .resource_arn(broker_arn)
+            .tags(rotation_key(username), value)
+            .send()
+            .await
+            .map_err(|e| api("CreateTags", e))?;
+        Ok(())
+    }
+
+    /// Gives `pending.username` the pending password: an update, or (first use of the clone)
+    /// a new user with the current user's groups and console access.
+    async fn send_change(
+        &self,
+        current: &SecretDoc,
+        pending: &SecretDoc,
+    ) -> Result<(), ServiceError> {
+        let broker_id = broker_id(current);
+        let exists = self
+            .users
+            .user(broker_id, &pending.username)
+            .await?
+            .is_some();
+        if exists {
+            self.client
+                .update_user()
+                .broker_id(broker_id)
+                .username(&pending.username)
+                .password(pending.password.expose())
+                .send()
+                .await
+                .map_err(|e| api("UpdateUser", e))?;
+            return Ok(());
+        }
+        let model = self
+            .client
+            .describe_user()
+            .broker_id(broker_id)
+            .username(&current.username)
+            .send()
+            .await
+            .map_err(|e| api("DescribeUser", e))?;
+        tracing::info!(
+            broker_id,
+            username = pending.username,
+            "creating the alternate user with the current user's groups and console access"
+        );
+        self.client
+            .create_user()
+            .broker_id(broker_id)
+            .username(&pending.username)
+            .password(pending.password.expose())
+            .set_console_access(model.console_access())
+            .set_groups(Some(model.groups().to_vec()).filter(|g| !g.is_empty()))
+            .send()
+            .await
+            .map_err(|e| api("CreateUser", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Rotator for MqRotator {
+    fn engine(&self) -> &'static str {
+        "mq"
+    }
+
+    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
+        match doc.broker_id.as_deref() {
+            None => return Err(FormatError::missing("broker_id", "the Amazon MQ broker id")),
+            Some(id) if !is_broker_id(id) => {
+                return Err(FormatError::key(
+                    "broker_id",
+                    "a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
+                ));
+            }
+            Some(_) => {}
+        }
+        match doc.strategy.as_deref() {
+            None => doc.strategy = Some(ALTERNATING.into()),
+            Some(ALTERNATING | SINGLE) => {}
+            Some(_) => {
+                return Err(FormatError::key(
+                    "strategy",
+                    "\"alternating\" (the default: two users, no downtime) or \"single\"",
+                ));
+            }
+        }
+        let longest = if alternating(doc) {
+            100 - CLONE_SUFFIX.len()
+        } else {
+            100
+        };
+        let base = doc
+            .username
+            .strip_suffix(CLONE_SUFFIX)
+            .unwrap_or(&doc.username);
+        if !is_mq_name(&doc.username) || base.chars().count() > longest {
+            return Err(FormatError::key(
+                "username",
+                format!(
+                    "2 to {longest} characters of A-Z a-z 0-9 - . _ ~ (alternating adds \
+                     \"{CLONE_SUFFIX}\")"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn rules(&self) -> PasswordRules {
+        MQ_PASSWORDS
+    }
+
+    fn check_password(&self, password: &Secret) -> Result<(), String> {
+        check_rules(&MQ_PASSWORDS, password)?;
+        check_mq_password("password", password).map_err(|e| e.to_string())
+    }
+
+    fn next_username(&self, current: &SecretDoc) -> String {
+        if alternating(current) {
+            partner(&current.username)
+        } else {
+            current.username.clone()
+        }
+    }
+
+    async fn set(
+        &self,
+        current: &SecretDoc,
+        pending: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        let id = broker_id(current);
+        let expected = self.next_username(current);
+        if broker_id(pending) != id
+            || (pending.username != expected && pending.username != current.username)
+        {
+            return Err(RotateError::OtherUser {
+                current: current.username.clone(),
+                broker: id.to_owned(),
+                pending: pending.username.clone(),
+                pending_broker: broker_id(pending).to_owned(),
+            }
+            .into());
+        }
+        let user = pending.username.as_str();
+        self.users.activemq(id).await?;
+        // MQ refuses user changes while the broker reboots.
+        let broker = self.users.wait_running(id, cx).await?;
+        let arn = broker.broker_arn().unwrap_or(id);
+        let tag = self.rotation_tag(arn, user).await?;
+        let mut phase = progress(tag.as_deref(), &cx.token).map(str::to_owned);
+        if phase.is_none() {
+            self.send_change(current, pending).await?;
+            self.record(arn, user, tag_value(&cx.token, SENT)).await?;
+            phase = Some(SENT.into());
+        }
+        let change = self.users.user(id, user).await?.flatten();
+        let Some(change) = change else {
+            return Ok(format!(
+                "user {user} on broker {id} runs with the pending password"
+            ));
+        };
+        if !pending.reboot {
+            return Ok(format!(
+                "sent the pending password for user {user}; the change ({}) goes live at the \
+                 broker's next reboot or maintenance window, and testSecret fails until then \
+                 (set \"reboot\": true in the secret to reboot now)",
+                change.as_str()
+            ));
+        }
+        if phase.as_deref() != Some(REBOOT) {
+            // Recorded first: a retry after a crash between the two calls must not reboot
+            // again, and can still wait for the reboot that did start.
+            self.record(arn, user, tag_value(&cx.token, REBOOT)).await?;
+            tracing::info!(
+                broker_id = id,
+                username = user,
+                "rebooting the broker to apply the rotated password"
+            );
+            let state = self
+                .users
+                .broker(id)
+                .await?
+                .and_then(|b| b.broker_state().cloned());
+            if state != Some(BrokerState::RebootInProgress) {
+                self.client
+                    .reboot_broker()
+                    .broker_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| api("RebootBroker", e))?;
+            }
+        }
+        self.users.wait_applied(id, user, cx).await?;
+        Ok(format!(
+            "rebooted broker {id} once for this rotation; user {user} runs with the pending \
+             password"
+        ))
+    }
+
+    async fn test(
+        &self,
+        doc: &SecretDoc,
+        _current: &SecretDoc,
+        _cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        let id = broker_id(doc);
+        let user = doc.username.as_str();
+        match self.users.user(id, user).await? {
+            None => {
+                return Err(RotateError::NoUser {
+                    broker_id: id.to_owned(),
+                    username: user.to_owned(),
+                }
+                .into());
+            }
+            Some(Some(change)) => {
+                return Err(RotateError::Pending {
+                    broker_id: id.to_owned(),
+                    username: user.to_owned(),
+                    change: ChangeType::as_str(&change).to_owned(),
+                }
+                .into());
+            }
+            Some(None) => {}
+        }
+        if let Some(to) = stomp_target(doc) {
+            self.login.stomp(to, user, &doc.password).await?;
+            return Ok(format!(
+                "logged in to {}:{} (STOMP) as {user} with the tested password",
+                to.host, to.port
+            ));
+        }
+        tracing::info!(
+            broker_id = id,
+            username = user,
+            "no host in the secret, so no login was tried; checked through the Amazon MQ API"
+        );
+        Ok(format!(
+            "no login tried (no host in the secret); user {user} exists on broker {id} with no \
+             pending change per the Amazon MQ API"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partners_alternate() {
+        assert_eq!(partner("app"), "app_clone");
+        assert_eq!(partner("app_clone"), "app");
+        assert_eq!(partner(&partner("a~b")), "a~b");
+    }
+
+    #[test]
+    fn progress_is_per_token() {
+        let tag = tag_value("tok-1", REBOOT);
+        assert_eq!(progress(Some(&tag), "tok-1"), Some(REBOOT));
+        assert_eq!(progress(Some(&tag), "tok-2"), None);
+        assert_eq!(progress(None, "tok-1"), None);
+        assert_eq!(rotation_key("a~b"), "userkeeper:rotation:a+b");
+    }
+}

@@ -1,0 +1,198 @@
+//! The `two-passwords` rotation strategy, shared by ElastiCache and MemoryDB: a user holds two
+//! passwords, so setSecret gives it `[pending, current]` and clients still holding the current
+//! password keep working until the next rotation. Each service supplies its user calls
+//! ([`PasswordUsers`]); the steps are the same.
+
+use super::rules::check_password;
+use crate::login::{Login, Target};
+use crate::redact::Secret;
+use crate::rotation::{
+    FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
+};
+use async_trait::async_trait;
+
+/// The services reject `, " / @`; `'`, `\` and space are excluded too because they break
+/// shell and client quoting.
+pub(crate) const RULES: PasswordRules = PasswordRules {
+    min_length: 16,
+    max_length: 128,
+    exclude: ",\"/@'\\",
+};
+
+pub(crate) const STRATEGY: &str = "two-passwords";
+
+/// A user as rotation sees it.
+pub(crate) struct UserState {
+    pub status: String,
+    /// `password`, `iam`, `no-password`...
+    pub auth: String,
+    pub password_count: i32,
+}
+
+/// One service's user calls.
+#[async_trait]
+pub(crate) trait PasswordUsers: Send + Sync {
+    /// The service's name, for messages.
+    const SERVICE: &'static str;
+    /// The secret key that names the user (`user_id` or `username`).
+    const ID_KEY: &'static str;
+    fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str;
+    async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError>;
+    async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError>;
+    /// Sets the user's passwords; `Ok(false)` if the user was busy (its state changed since
+    /// the last wait) and the call should be retried after waiting again.
+    async fn set_passwords(&self, id: &str, passwords: Vec<String>) -> Result<bool, ServiceError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error(
+        "the pending version names {key} {pending:?} but AWSCURRENT names {current:?}; a \
+         rotation changes one user's password. Start a new rotation"
+    )]
+    OtherUser {
+        key: &'static str,
+        current: String,
+        pending: String,
+    },
+    #[error("user {0:?} authenticates with {1}, not passwords; rotation applies to password users")]
+    NotPasswordUser(String, String),
+    #[error(
+        "user {id:?} is {status} with {count} password(s); expected active with {want} after \
+         setSecret. Run setSecret again (Secrets Manager does on its next attempt)"
+    )]
+    NotSet {
+        id: String,
+        status: String,
+        count: i32,
+        want: i32,
+    },
+    #[error("user {id:?} does not exist in {service}; check {key} in the secret")]
+    NoUser {
+        id: String,
+        service: &'static str,
+        key: &'static str,
+    },
+}
+
+/// Checks the secret's `strategy` and fills in the default.
+pub(crate) fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
+    match doc.strategy.as_deref() {
+        None => doc.strategy = Some(STRATEGY.into()),
+        Some(STRATEGY) => {}
+        Some(_) => {
+            return Err(FormatError::key(
+                "strategy",
+                format!("\"{STRATEGY}\" (the only strategy for {})", doc.engine),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_generated(password: &Secret) -> Result<(), String> {
+    check_rules(&RULES, password)?;
+    check_password("password", password).map_err(|e| e.to_string())
+}
+
+/// Where testSecret logs in, if the secret says.
+fn target(doc: &SecretDoc) -> Option<Target<'_>> {
+    doc.host.as_deref().map(|host| Target {
+        host,
+        port: doc.port.unwrap_or(6379),
+        tls: doc.tls,
+    })
+}
+
+pub(crate) async fn set<U: PasswordUsers>(
+    users: &U,
+    login: &Login,
+    current: &SecretDoc,
+    pending: &SecretDoc,
+    cx: &StepCx,
+) -> Result<Outcome, ServiceError> {
+    let id = users.id(current);
+    if users.id(pending) != id {
+        return Err(Error::OtherUser {
+            key: U::ID_KEY,
+            current: id.to_owned(),
+            pending: users.id(pending).to_owned(),
+        }
+        .into());
+    }
+    // Neither service reads passwords back, so only a login can tell that a retried setSecret
+    // did its work already; without a host the same list is simply sent again.
+    if let Some(to) = target(pending)
+        && login
+            .redis(to, &pending.username, &pending.password)
+            .await
+            .is_ok()
+    {
+        return Ok(format!(
+            "user {id} accepts the pending password already (login to {}:{}): nothing to set",
+            to.host, to.port
+        ));
+    }
+    let user = users.wait_active(id, cx).await?;
+    if user.auth != "password" {
+        return Err(Error::NotPasswordUser(id.to_owned(), user.auth).into());
+    }
+    let passwords = vec![
+        pending.password.expose().to_owned(),
+        current.password.expose().to_owned(),
+    ];
+    while !users.set_passwords(id, passwords.clone()).await? {
+        users.wait_active(id, cx).await?;
+    }
+    users.wait_active(id, cx).await?;
+    Ok(format!(
+        "user {id} now has the pending and the current password; the current one keeps \
+         working until the next rotation"
+    ))
+}
+
+pub(crate) async fn test<U: PasswordUsers>(
+    users: &U,
+    login: &Login,
+    doc: &SecretDoc,
+    current: &SecretDoc,
+) -> Result<Outcome, ServiceError> {
+    let id = users.id(doc);
+    if let Some(to) = target(doc) {
+        login.redis(to, &doc.username, &doc.password).await?;
+        return Ok(format!(
+            "logged in to {}:{} as {} with the tested password",
+            to.host, to.port, doc.username
+        ));
+    }
+    let user = users.state(id).await?.ok_or_else(|| Error::NoUser {
+        id: id.to_owned(),
+        service: U::SERVICE,
+        key: U::ID_KEY,
+    })?;
+    let want = if doc.password == current.password {
+        1
+    } else {
+        2
+    };
+    if user.status != "active" || user.auth != "password" || user.password_count < want {
+        return Err(Error::NotSet {
+            id: id.to_owned(),
+            status: format!("{} ({} authentication)", user.status, user.auth),
+            count: user.password_count,
+            want,
+        }
+        .into());
+    }
+    tracing::info!(
+        user = id,
+        "no host in the secret, so no login was tried; checked through the {} API",
+        U::SERVICE
+    );
+    Ok(format!(
+        "no login tried (no host in the secret); user {id} is active with {} password(s) per \
+         the {} API",
+        user.password_count,
+        U::SERVICE
+    ))
+}
