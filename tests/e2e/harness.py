@@ -715,6 +715,27 @@ class Emulator:
         """Every forwarded Event invoke (no payloads): function, url, bytes, status, error, ..."""
         return self._call("GET", "/_emulator/lambda/deliveries")
 
+    def enable_rotation(self, secret: str, function_arn: str = FUNCTION_ARN, enabled: bool = True) -> Any:
+        """Mark ``secret`` rotated by ``function_arn`` without invoking anything (moto's
+        RotateSecret would insist the function lives inside moto and run it)."""
+        return self._call("POST", "/_emulator/secretsmanager/rotation",
+                          {"secret": secret, "lambda": function_arn, "enabled": enabled})
+
+    def new_pending(self, secret: str, token: str | None = None) -> str:
+        """What Secrets Manager does before it calls the rotation function: a new version id
+        staged AWSPENDING with no value. Answers the token (the version id)."""
+        body: dict[str, Any] = {"secret": secret}
+        if token:
+            body["token"] = token
+        return self._call("POST", "/_emulator/secretsmanager/pending", body)["token"]
+
+    def secret_versions(self, secret_arn: str) -> dict[str, Any]:
+        """``{version id: {"Stages", "HasValue", "SecretString", "RotationToken"}}`` from the state."""
+        for s in self.state()["secretsmanager"]["secrets"]:
+            if s["ARN"] == secret_arn or s["Name"] == secret_arn:
+                return s["Versions"]
+        raise KeyError(secret_arn)
+
     def actions(self, service: str | None = None) -> list[str]:
         """Action names from the call log, in order (optionally one service only)."""
         return [
@@ -747,6 +768,17 @@ class Emulator:
 # --------------------------------------------------------------------------------------------
 # CloudFormation events
 # --------------------------------------------------------------------------------------------
+
+
+ROTATION_STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+def rotation_event(step: str, secret_id: str, token: str, rotation_token: str | None = None) -> dict[str, Any]:
+    """A Secrets Manager rotation event, exactly as sent."""
+    event = {"Step": step, "SecretId": secret_id, "ClientRequestToken": token}
+    if rotation_token is not None:
+        event["RotationToken"] = rotation_token
+    return event
 
 
 def cfn_strings(value: Any) -> Any:
