@@ -1,6 +1,7 @@
 """The local loop the README documents, run for real: `cargo lambda watch --release` serving the
 function, and every file in events/ sent with `cargo lambda invoke --data-file`, exactly as a user
-does it. The events' ResponseURL points at 127.0.0.1:9001, so a receiver listens there."""
+does it. The events' ResponseURL points at 127.0.0.1:9001, so a receiver listens there. The
+rotation events in events/rotation/ run after `scripts/seed-rotation-sample`, as the README says."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -43,6 +45,8 @@ ORDER = [
     "mq-user-update-replace",
     "mq-user-delete",
 ]
+ROTATION = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+SEED = Path(h.REPO_ROOT) / "scripts" / "seed-rotation-sample"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -121,6 +125,23 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
         assert [g["UserGroupId"] for g in state["user_groups"]] == ["app-users-v2"], state
         mdb = emulator.state()["memorydb"]
         assert sorted(u["Name"] for u in mdb["users"] if u["Name"].startswith("app-")) == ["app-mdb-v2"], mdb
+
+        seeded = subprocess.run([sys.executable, str(SEED)], env=env, capture_output=True, text=True, timeout=60)
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        assert sorted(p.stem for p in (EVENTS / "rotation").glob("*.json")) == sorted(ROTATION)
+        for step in ROTATION:
+            out = subprocess.run(
+                ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
+                 "--data-file", str(EVENTS / "rotation" / f"{step}.json")],
+                cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+            )
+            assert out.returncode == 0, f"{step}: {out.stdout}{out.stderr}"
+            assert json.loads(out.stdout.strip().splitlines()[-1])["Step"] == step, out.stdout
+        sm = emulator.client("secretsmanager")
+        current = sm.get_secret_value(SecretId="userkeeper/sample/elasticache-app-user", VersionStage="AWSCURRENT")
+        assert current["VersionId"] == json.loads((EVENTS / "rotation" / "setSecret.json").read_text())["ClientRequestToken"]
+        app_user = next(u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == "app-user")
+        assert app_user["Passwords"] == [json.loads(current["SecretString"])["password"], "initial-Password-0123456789"]
     finally:
         os.killpg(watch.pid, 15)
         watch.wait(timeout=30)
