@@ -1,25 +1,25 @@
 //! The `two-passwords` rotation strategy, shared by ElastiCache and MemoryDB: a user holds two
 //! passwords, so setSecret gives it `[pending, current]` and clients still holding the current
 //! password keep working until the next rotation. Each service supplies its user calls
-//! ([`PasswordUsers`]); the steps are the same.
+//! ([`PasswordUsers`]) and gets its [`Rotator`] from here: the steps are the same.
 
 use super::rules::check_password;
 use crate::login::{Login, Target};
 use crate::redact::Secret;
 use crate::rotation::{
-    FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
+    FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
 };
 use async_trait::async_trait;
 
 /// The services reject `, " / @`; `'`, `\` and space are excluded too because they break
 /// shell and client quoting.
-pub(crate) const RULES: PasswordRules = PasswordRules {
+const RULES: PasswordRules = PasswordRules {
     min_length: 16,
     max_length: 128,
     exclude: ",\"/@'\\",
 };
 
-pub(crate) const STRATEGY: &str = "two-passwords";
+const STRATEGY: &str = "two-passwords";
 
 /// A user as rotation sees it.
 pub(crate) struct UserState {
@@ -32,11 +32,16 @@ pub(crate) struct UserState {
 /// One service's user calls.
 #[async_trait]
 pub(crate) trait PasswordUsers: Send + Sync {
+    /// The secret's `engine` value.
+    const ENGINE: &'static str;
     /// The service's name, for messages.
     const SERVICE: &'static str;
     /// The secret key that names the user (`user_id` or `username`).
     const ID_KEY: &'static str;
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str;
+    /// Checks (and completes) the keys that name the user.
+    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError>;
+    fn login(&self) -> &Login;
     async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError>;
     async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError>;
     /// Sets the user's passwords; `Ok(false)` if the user was busy (its state changed since
@@ -75,8 +80,47 @@ enum Error {
     },
 }
 
+#[async_trait]
+impl<U: PasswordUsers> Rotator for U {
+    fn engine(&self) -> &'static str {
+        U::ENGINE
+    }
+
+    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
+        self.check_user(doc)?;
+        check_strategy(doc)
+    }
+
+    fn rules(&self) -> PasswordRules {
+        RULES
+    }
+
+    fn check_password(&self, password: &Secret) -> Result<(), String> {
+        check_rules(&RULES, password)?;
+        check_password("password", password).map_err(|e| e.to_string())
+    }
+
+    async fn set(
+        &self,
+        current: &SecretDoc,
+        pending: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        set(self, current, pending, cx).await
+    }
+
+    async fn test(
+        &self,
+        doc: &SecretDoc,
+        current: &SecretDoc,
+        _cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        test(self, doc, current).await
+    }
+}
+
 /// Checks the secret's `strategy` and fills in the default.
-pub(crate) fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
+fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
     match doc.strategy.as_deref() {
         None => doc.strategy = Some(STRATEGY.into()),
         Some(STRATEGY) => {}
@@ -90,11 +134,6 @@ pub(crate) fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
     Ok(())
 }
 
-pub(crate) fn check_generated(password: &Secret) -> Result<(), String> {
-    check_rules(&RULES, password)?;
-    check_password("password", password).map_err(|e| e.to_string())
-}
-
 /// Where testSecret logs in, if the secret says.
 fn target(doc: &SecretDoc) -> Option<Target<'_>> {
     doc.host.as_deref().map(|host| Target {
@@ -104,9 +143,8 @@ fn target(doc: &SecretDoc) -> Option<Target<'_>> {
     })
 }
 
-pub(crate) async fn set<U: PasswordUsers>(
+async fn set<U: PasswordUsers>(
     users: &U,
-    login: &Login,
     current: &SecretDoc,
     pending: &SecretDoc,
     cx: &StepCx,
@@ -123,7 +161,8 @@ pub(crate) async fn set<U: PasswordUsers>(
     // Neither service reads passwords back, so only a login can tell that a retried setSecret
     // did its work already; without a host the same list is simply sent again.
     if let Some(to) = target(pending)
-        && login
+        && users
+            .login()
             .redis(to, &pending.username, &pending.password)
             .await
             .is_ok()
@@ -151,15 +190,17 @@ pub(crate) async fn set<U: PasswordUsers>(
     ))
 }
 
-pub(crate) async fn test<U: PasswordUsers>(
+async fn test<U: PasswordUsers>(
     users: &U,
-    login: &Login,
     doc: &SecretDoc,
     current: &SecretDoc,
 ) -> Result<Outcome, ServiceError> {
     let id = users.id(doc);
     if let Some(to) = target(doc) {
-        login.redis(to, &doc.username, &doc.password).await?;
+        users
+            .login()
+            .redis(to, &doc.username, &doc.password)
+            .await?;
         return Ok(format!(
             "logged in to {}:{} as {} with the tested password",
             to.host, to.port, doc.username

@@ -3,12 +3,9 @@
 
 use super::{User, api, is, is_valid_id};
 use crate::login::Login;
-use crate::redact::Secret;
 use crate::rotation::secret::arn_resource_name;
-use crate::rotation::{
-    FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx,
-};
-use crate::services::two_passwords::{self, PasswordUsers, UserState};
+use crate::rotation::{FormatError, SecretDoc, ServiceError, StepCx};
+use crate::services::two_passwords::{PasswordUsers, UserState};
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use std::sync::Arc;
@@ -33,8 +30,36 @@ fn state(user: &aws_sdk_elasticache::types::User) -> UserState {
 
 #[async_trait]
 impl PasswordUsers for ElastiCacheRotator {
+    const ENGINE: &'static str = "elasticache";
     const SERVICE: &'static str = "ElastiCache";
     const ID_KEY: &'static str = "user_id";
+
+    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
+        if doc.user_id.is_none() {
+            // AWS's own rotation template keeps the user's ARN instead of its id.
+            doc.user_id = doc
+                .user_arn
+                .as_deref()
+                .and_then(|arn| arn_resource_name(arn, "user"))
+                .map(str::to_owned);
+        }
+        match doc.user_id.as_deref() {
+            None => Err(FormatError::missing(
+                "user_id",
+                "the ElastiCache user id (or \"user_arn\", the user's ARN)",
+            )),
+            Some(id) if !is_valid_id(id) => Err(FormatError::key(
+                "user_id",
+                "an ElastiCache user id: lowercase letters, digits and single hyphens, \
+                 starting with a letter",
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn login(&self) -> &Login {
+        &self.login
+    }
 
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str {
         doc.user_id.as_deref().unwrap_or_default()
@@ -61,61 +86,5 @@ impl PasswordUsers for ElastiCacheRotator {
             Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(false),
             Err(e) => Err(Box::new(api("ModifyUser", e))),
         }
-    }
-}
-
-#[async_trait]
-impl Rotator for ElastiCacheRotator {
-    fn engine(&self) -> &'static str {
-        "elasticache"
-    }
-
-    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        if doc.user_id.is_none() {
-            // AWS's own rotation template keeps the user's ARN instead of its id.
-            doc.user_id = doc
-                .user_arn
-                .as_deref()
-                .and_then(|arn| arn_resource_name(arn, "user"))
-                .map(str::to_owned);
-        }
-        match doc.user_id.as_deref() {
-            None => Err(FormatError::missing(
-                "user_id",
-                "the ElastiCache user id (or \"user_arn\", the user's ARN)",
-            )),
-            Some(id) if !is_valid_id(id) => Err(FormatError::key(
-                "user_id",
-                "an ElastiCache user id: lowercase letters, digits and single hyphens, \
-                 starting with a letter",
-            )),
-            Some(_) => two_passwords::check_strategy(doc),
-        }
-    }
-
-    fn rules(&self) -> PasswordRules {
-        two_passwords::RULES
-    }
-
-    fn check_password(&self, password: &Secret) -> Result<(), String> {
-        two_passwords::check_generated(password)
-    }
-
-    async fn set(
-        &self,
-        current: &SecretDoc,
-        pending: &SecretDoc,
-        cx: &StepCx,
-    ) -> Result<Outcome, ServiceError> {
-        two_passwords::set(self, &self.login, current, pending, cx).await
-    }
-
-    async fn test(
-        &self,
-        doc: &SecretDoc,
-        current: &SecretDoc,
-        _cx: &StepCx,
-    ) -> Result<Outcome, ServiceError> {
-        two_passwords::test(self, &self.login, doc, current).await
     }
 }

@@ -3,14 +3,11 @@
 
 use super::{MemoryDbUser, api};
 use crate::login::Login;
-use crate::redact::Secret;
 use crate::rotation::secret::arn_resource_name;
-use crate::rotation::{
-    FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx,
-};
+use crate::rotation::{FormatError, SecretDoc, ServiceError, StepCx};
 use crate::services::is;
 use crate::services::rules::is_valid_id;
-use crate::services::two_passwords::{self, PasswordUsers, UserState};
+use crate::services::two_passwords::{PasswordUsers, UserState};
 use async_trait::async_trait;
 use aws_sdk_memorydb::Client;
 use aws_sdk_memorydb::types::{AuthenticationMode, InputAuthenticationType, User};
@@ -36,8 +33,32 @@ fn state(user: &User) -> UserState {
 
 #[async_trait]
 impl PasswordUsers for MemoryDbRotator {
+    const ENGINE: &'static str = "memorydb";
     const SERVICE: &'static str = "MemoryDB";
     const ID_KEY: &'static str = "username";
+
+    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
+        if let Some(arn) = doc.user_arn.as_deref()
+            && arn_resource_name(arn, "user") != Some(doc.username.as_str())
+        {
+            return Err(FormatError::key(
+                "user_arn",
+                "the ARN of the user named by \"username\"",
+            ));
+        }
+        if !is_valid_id(&doc.username) {
+            return Err(FormatError::key(
+                "username",
+                "a MemoryDB user name: lowercase letters, digits and single hyphens, starting \
+                 with a letter",
+            ));
+        }
+        Ok(())
+    }
+
+    fn login(&self) -> &Login {
+        &self.login
+    }
 
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str {
         &doc.username
@@ -68,57 +89,5 @@ impl PasswordUsers for MemoryDbRotator {
             Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(false),
             Err(e) => Err(Box::new(api("UpdateUser", e))),
         }
-    }
-}
-
-#[async_trait]
-impl Rotator for MemoryDbRotator {
-    fn engine(&self) -> &'static str {
-        "memorydb"
-    }
-
-    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        if let Some(arn) = doc.user_arn.as_deref()
-            && arn_resource_name(arn, "user") != Some(doc.username.as_str())
-        {
-            return Err(FormatError::key(
-                "user_arn",
-                "the ARN of the user named by \"username\"",
-            ));
-        }
-        if !is_valid_id(&doc.username) {
-            return Err(FormatError::key(
-                "username",
-                "a MemoryDB user name: lowercase letters, digits and single hyphens, starting \
-                 with a letter",
-            ));
-        }
-        two_passwords::check_strategy(doc)
-    }
-
-    fn rules(&self) -> PasswordRules {
-        two_passwords::RULES
-    }
-
-    fn check_password(&self, password: &Secret) -> Result<(), String> {
-        two_passwords::check_generated(password)
-    }
-
-    async fn set(
-        &self,
-        current: &SecretDoc,
-        pending: &SecretDoc,
-        cx: &StepCx,
-    ) -> Result<Outcome, ServiceError> {
-        two_passwords::set(self, &self.login, current, pending, cx).await
-    }
-
-    async fn test(
-        &self,
-        doc: &SecretDoc,
-        current: &SecretDoc,
-        _cx: &StepCx,
-    ) -> Result<Outcome, ServiceError> {
-        two_passwords::test(self, &self.login, doc, current).await
     }
 }

@@ -268,6 +268,15 @@ impl AmazonMqUser {
 
     /// The user's ownership tag on the broker, if any.
     async fn owner_tag(&self, broker_arn: &str, username: &str) -> Result<Option<String>, Error> {
+        self.broker_tag(broker_arn, &owner_key(username)).await
+    }
+
+    /// The broker's tag `key`, if it has one.
+    pub(super) async fn broker_tag(
+        &self,
+        broker_arn: &str,
+        key: &str,
+    ) -> Result<Option<String>, Error> {
         let tags = self
             .client
             .list_tags()
@@ -275,10 +284,23 @@ impl AmazonMqUser {
             .send()
             .await
             .map_err(|e| api("ListTags", e))?;
-        Ok(tags
-            .tags()
-            .and_then(|t| t.get(&owner_key(username)))
-            .cloned())
+        Ok(tags.tags().and_then(|t| t.get(key)).cloned())
+    }
+
+    pub(super) async fn set_broker_tag(
+        &self,
+        broker_arn: &str,
+        key: String,
+        value: String,
+    ) -> Result<(), Error> {
+        self.client
+            .create_tags()
+            .resource_arn(broker_arn)
+            .tags(key, value)
+            .send()
+            .await
+            .map_err(|e| api("CreateTags", e))?;
+        Ok(())
     }
 
     async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
@@ -290,17 +312,9 @@ impl AmazonMqUser {
 
     /// Records that `cx`'s request sent its change for `username`.
     async fn record_request(&self, broker_arn: &str, username: &str, cx: &Cx) -> Result<(), Error> {
-        self.client
-            .create_tags()
-            .resource_arn(broker_arn)
-            .tags(
-                owner_key(username),
-                owner_tag_value(&cx.owner, &cx.request_id),
-            )
-            .send()
+        let value = owner_tag_value(&cx.owner, &cx.request_id);
+        self.set_broker_tag(broker_arn, owner_key(username), value)
             .await
-            .map_err(|e| api("CreateTags", e))?;
-        Ok(())
     }
 
     async fn password(&self, props: &UserProps, cx: &Cx) -> Result<Secret, Error> {

@@ -119,40 +119,6 @@ fn stomp_target(doc: &SecretDoc) -> Option<Target<'_>> {
 }
 
 impl MqRotator {
-    async fn rotation_tag(
-        &self,
-        broker_arn: &str,
-        username: &str,
-    ) -> Result<Option<String>, ServiceError> {
-        let tags = self
-            .client
-            .list_tags()
-            .resource_arn(broker_arn)
-            .send()
-            .await
-            .map_err(|e| api("ListTags", e))?;
-        Ok(tags
-            .tags()
-            .and_then(|t| t.get(&rotation_key(username)))
-            .cloned())
-    }
-
-    async fn record(
-        &self,
-        broker_arn: &str,
-        username: &str,
-        value: String,
-    ) -> Result<(), ServiceError> {
-        self.client
-            .create_tags()
-            .resource_arn(broker_arn)
-            .tags(rotation_key(username), value)
-            .send()
-            .await
-            .map_err(|e| api("CreateTags", e))?;
-        Ok(())
-    }
-
     /// Gives `pending.username` the pending password: an update, or (first use of the clone)
     /// a new user with the current user's groups and console access.
     async fn send_change(
@@ -293,11 +259,13 @@ impl Rotator for MqRotator {
         // MQ refuses user changes while the broker reboots.
         let broker = self.users.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
-        let tag = self.rotation_tag(arn, user).await?;
+        let tag = self.users.broker_tag(arn, &rotation_key(user)).await?;
         let mut phase = progress(tag.as_deref(), &cx.token).map(str::to_owned);
         if phase.is_none() {
             self.send_change(current, pending).await?;
-            self.record(arn, user, tag_value(&cx.token, SENT)).await?;
+            self.users
+                .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
+                .await?;
             phase = Some(SENT.into());
         }
         let change = self.users.user(id, user).await?.flatten();
@@ -317,7 +285,9 @@ impl Rotator for MqRotator {
         if phase.as_deref() != Some(REBOOT) {
             // Recorded first: a retry after a crash between the two calls must not reboot
             // again, and can still wait for the reboot that did start.
-            self.record(arn, user, tag_value(&cx.token, REBOOT)).await?;
+            self.users
+                .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, REBOOT))
+                .await?;
             tracing::info!(
                 broker_id = id,
                 username = user,
