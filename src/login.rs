@@ -124,7 +124,15 @@ impl Login {
                     host: to.host.to_owned(),
                     port: to.port,
                     user: user.to_owned(),
-                    reply,
+                    // A TLS-only port resets a plain-text client: say what to change.
+                    reply: if to.tls {
+                        reply
+                    } else {
+                        format!(
+                            "{reply}; if the endpoint uses TLS (ElastiCache and MemoryDB with \
+                             in-transit encryption do), remove \"tls\": false from the secret"
+                        )
+                    },
                 }
             }
         };
@@ -152,13 +160,15 @@ impl Login {
         password: &Secret,
     ) -> Result<(), LoginError> {
         self.with_stream(to, async |mut stream| {
-            // CONNECT headers are not escaped (STOMP 1.2 keeps them as 1.0 did); MQ user names
-            // and passwords cannot hold a newline or a colon, so none can break the frame.
+            // The STOMP 1.2 spec leaves CONNECT headers unescaped, but ActiveMQ (the only engine
+            // with MQ users) unescapes them anyway, even for 1.0 clients: a `\` in a password
+            // must be sent as `\\` or the login fails. Tested against ActiveMQ 5.17.
             let frame = format!(
-                "CONNECT\naccept-version:1.0,1.1,1.2\nhost:{}\nlogin:{user}\npasscode:{}\n\
+                "CONNECT\naccept-version:1.0,1.1,1.2\nhost:{}\nlogin:{}\npasscode:{}\n\
                  heart-beat:0,0\n\n\0",
                 to.host,
-                password.expose()
+                stomp_escape(user),
+                stomp_escape(password.expose())
             );
             let io = |e: std::io::Error| LoginError::Connect {
                 host: to.host.to_owned(),
@@ -187,6 +197,14 @@ impl Login {
                     port: to.port,
                     user: user.to_owned(),
                     reply: reply("ERROR frame without a message"),
+                }),
+                _ if is_tls_record(&answer) => Err(LoginError::Protocol {
+                    host: to.host.to_owned(),
+                    port: to.port,
+                    user: user.to_owned(),
+                    reply: "a TLS record: the port speaks TLS, remove \"tls\": false from the \
+                            secret"
+                        .into(),
                 }),
                 other => Err(LoginError::Protocol {
                     host: to.host.to_owned(),
@@ -370,6 +388,20 @@ async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Ve
     }
 }
 
+/// A STOMP header value as ActiveMQ reads it (backslash, newline and colon escaped).
+fn stomp_escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace(':', "\\c")
+}
+
+/// Whether bytes read as a STOMP answer are a TLS record (an alert, a handshake): a plain-text
+/// client talking to a TLS port.
+fn is_tls_record(answer: &[u8]) -> bool {
+    matches!(answer, [0x15 | 0x16, 0x03, ..])
+}
+
 /// A frame's command and headers (the body is not needed).
 fn parse_frame(frame: &[u8]) -> (&str, Vec<(&str, &str)>) {
     let text = std::str::from_utf8(frame).unwrap_or("");
@@ -388,6 +420,14 @@ fn parse_frame(frame: &[u8]) -> (&str, Vec<(&str, &str)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_headers_are_escaped_as_activemq_reads_them() {
+        assert_eq!(stomp_escape(r"a\b"), r"a\\b");
+        assert_eq!(stomp_escape("a\nb:c"), r"a\nb\cc");
+        assert!(is_tls_record(&[0x15, 0x03, 0x03, 0x00]));
+        assert!(!is_tls_record(b"ERROR\n"));
+    }
 
     #[test]
     fn frames_parse_after_heartbeats() {
