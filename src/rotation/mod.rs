@@ -191,6 +191,9 @@ pub trait Rotator: Send + Sync {
     fn next_username(&self, current: &SecretDoc) -> String {
         current.username.clone()
     }
+    /// Checks, before createSecret writes anything, that the user named by `current` exists
+    /// and can take a new password.
+    async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError>;
     /// Makes the service accept `pending` (keeping `current` working where it can); skips
     /// what is done already.
     async fn set(
@@ -232,9 +235,13 @@ pub enum RotationError {
     NoCurrent { arn: String },
     #[error(
         "the pending version {token} of secret {arn} has no value yet; createSecret must run \
-         before setSecret (Secrets Manager runs the steps in order; a manual run should too)"
+         before {step} (Secrets Manager runs the steps in order; a manual run should too)"
     )]
-    NoPendingValue { arn: String, token: String },
+    NoPendingValue {
+        step: &'static str,
+        arn: String,
+        token: String,
+    },
     #[error(
         "the {stage} value of secret {arn} is not usable: {error}. Nothing was changed; fix \
          the value (the README's \"The rotated secret\" lists the keys)"
@@ -273,11 +280,21 @@ pub enum RotationError {
 }
 
 /// A failed step: the typed error, and its message with every secret value masked.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("{message}")]
 pub struct RotationFailure {
     pub error: RotationError,
     pub message: String,
+}
+
+/// Only the masked message: `lambda_runtime` logs a failed handler's error with `{:?}`, and
+/// the typed error may quote a password a service echoed back.
+impl std::fmt::Debug for RotationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RotationFailure")
+            .field(&self.message)
+            .finish()
+    }
 }
 
 /// The rotators, by engine.
@@ -392,6 +409,7 @@ impl<S: SecretStore> Rotation<S> {
                     .pending(arn, token, &*rotator, cx)
                     .await?
                     .ok_or_else(|| RotationError::NoPendingValue {
+                        step: step.as_str(),
                         arn: arn.to_owned(),
                         token: token.to_owned(),
                     })?;
@@ -417,6 +435,19 @@ impl<S: SecretStore> Rotation<S> {
                 }
             }
             Step::Finish => {
+                // Never make a version current that holds nothing to read.
+                if self
+                    .store
+                    .value(arn, Some(token), AWSPENDING)
+                    .await?
+                    .is_none()
+                {
+                    return Err(RotationError::NoPendingValue {
+                        step: step.as_str(),
+                        arn: arn.to_owned(),
+                        token: token.to_owned(),
+                    });
+                }
                 let from =
                     info.version_with(AWSCURRENT)
                         .ok_or_else(|| RotationError::NoCurrent {
@@ -459,6 +490,16 @@ impl<S: SecretStore> Rotation<S> {
                 ),
             });
         }
+        // A user that cannot take a new password is refused before anything is written: a
+        // stored pending value would leave the rotation stuck on it.
+        rotator
+            .precheck(&current, cx)
+            .await
+            .map_err(|e| RotationError::Service {
+                step: Step::Create.as_str(),
+                arn: arn.to_owned(),
+                message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
+            })?;
         let request = PasswordRequest {
             length,
             exclude: rules.exclude,

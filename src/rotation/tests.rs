@@ -153,6 +153,13 @@ impl Rotator for Recorder {
     fn check_password(&self, password: &Secret) -> Result<(), String> {
         check_rules(&self.rules(), password)
     }
+    async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("precheck {}", current.password.expose()));
+        Ok(())
+    }
     async fn set(
         &self,
         current: &SecretDoc,
@@ -266,6 +273,7 @@ async fn a_full_rotation_run_twice_per_step_changes_things_once() {
     assert_eq!(
         *rotator.calls.lock().unwrap(),
         vec![
+            format!("precheck {OLD}"),
             format!("set {OLD} {NEW}"),
             format!("set {OLD} {NEW}"),
             format!("test {NEW}"),
@@ -342,6 +350,12 @@ async fn test_secret_alone_on_a_fresh_pending_version_tests_the_current_credenti
 #[tokio::test]
 async fn set_secret_needs_create_secret_first_and_skips_an_unchanged_password() {
     let (r, _, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
+    let e = step(&r, "finishSecret").await.unwrap_err();
+    assert!(
+        e.message
+            .contains("createSecret must run before finishSecret"),
+        "{e}"
+    );
     let e = step(&r, "setSecret").await.unwrap_err();
     assert!(
         matches!(e.error, RotationError::NoPendingValue { .. }),
@@ -411,6 +425,9 @@ async fn service_errors_are_masked_and_timeouts_name_the_wait() {
     let e = step(&r, "setSecret").await.unwrap_err();
     assert!(e.message.contains("setSecret for secret"), "{e}");
     assert!(!e.message.contains(NEW) && e.message.contains("***"), "{e}");
+    // lambda_runtime logs a failed handler's error with {:?}.
+    let debug = format!("{e:?}");
+    assert!(!debug.contains(NEW) && debug.contains("***"), "{debug}");
 
     let rotator = Recorder {
         hang: true,

@@ -100,6 +100,19 @@ impl<U: PasswordUsers> Rotator for U {
         check_password("password", password).map_err(|e| e.to_string())
     }
 
+    async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
+        let id = self.id(current);
+        let user = self.state(id).await?.ok_or_else(|| Error::NoUser {
+            id: id.to_owned(),
+            service: U::SERVICE,
+            key: U::ID_KEY,
+        })?;
+        if user.auth != "password" {
+            return Err(Error::NotPasswordUser(id.to_owned(), user.auth).into());
+        }
+        Ok(())
+    }
+
     async fn set(
         &self,
         current: &SecretDoc,

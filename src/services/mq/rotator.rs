@@ -24,7 +24,7 @@ use crate::rotation::{
 };
 use async_trait::async_trait;
 use aws_sdk_mq::Client;
-use aws_sdk_mq::types::{BrokerState, ChangeType};
+use aws_sdk_mq::types::ChangeType;
 use std::sync::Arc;
 
 const CLONE_SUFFIX: &str = "_clone";
@@ -65,6 +65,11 @@ enum RotateError {
     )]
     NoUser { broker_id: String, username: String },
     #[error(
+        "user {username:?} (the secret's AWSCURRENT user) does not exist on broker \
+         {broker_id:?}; check \"username\" and \"broker_id\" in the secret. Nothing was changed"
+    )]
+    NoCurrentUser { broker_id: String, username: String },
+    #[error(
         "user {username:?} on broker {broker_id:?} has a pending change ({change}) that goes \
          live only when the broker reboots; AWSCURRENT stays on the credentials that work. \
          Reboot the broker (or wait for its maintenance window) and let Secrets Manager retry \
@@ -99,16 +104,35 @@ fn rotation_key(username: &str) -> String {
     format!("{ROTATION_TAG_PREFIX}{}", username.replace('~', "+"))
 }
 
-/// What the tag says was done for `token`: nothing, the change sent, or the reboot started.
-fn progress<'a>(tag: Option<&'a str>, token: &str) -> Option<&'a str> {
-    let (tagged, phase) = tag?.rsplit_once(' ')?;
-    (tagged == token.chars().take(200).collect::<String>()).then_some(phase)
+/// What the tag says was done for `token` (nothing, the change sent, or the reboot asked
+/// for) and when, in Unix seconds.
+fn progress<'a>(tag: Option<&'a str>, token: &str) -> Option<(&'a str, u64)> {
+    let mut parts = tag?.split(' ');
+    let tagged = parts.next()?;
+    let phase = parts.next()?;
+    let at = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    (tagged == token.chars().take(200).collect::<String>()).then_some((phase, at))
 }
 
 fn tag_value(token: &str, phase: &str) -> String {
     // Tag values hold 256 characters; Secrets Manager's tokens are 32 to 64.
-    format!("{} {phase}", token.chars().take(200).collect::<String>())
+    format!(
+        "{} {phase} {}",
+        token.chars().take(200).collect::<String>(),
+        now_secs()
+    )
 }
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How long after asking for a reboot a running broker that still has the change pending is
+/// taken to be one whose reboot never started (the function died between recording it and
+/// calling RebootBroker). Well beyond the moment a started reboot shows in the broker's state.
+const REBOOT_GRACE_SECS: u64 = 120;
 
 fn stomp_target(doc: &SecretDoc) -> Option<Target<'_>> {
     doc.host.as_deref().map(|host| Target {
@@ -235,6 +259,19 @@ impl Rotator for MqRotator {
         }
     }
 
+    async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
+        let id = broker_id(current);
+        self.users.activemq(id).await?;
+        if self.users.user(id, &current.username).await?.is_none() {
+            return Err(RotateError::NoCurrentUser {
+                broker_id: id.to_owned(),
+                username: current.username.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     async fn set(
         &self,
         current: &SecretDoc,
@@ -260,13 +297,13 @@ impl Rotator for MqRotator {
         let broker = self.users.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
         let tag = self.users.broker_tag(arn, &rotation_key(user)).await?;
-        let mut phase = progress(tag.as_deref(), &cx.token).map(str::to_owned);
+        let mut phase = progress(tag.as_deref(), &cx.token).map(|(p, at)| (p.to_owned(), at));
         if phase.is_none() {
             self.send_change(current, pending).await?;
             self.users
                 .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
                 .await?;
-            phase = Some(SENT.into());
+            phase = Some((SENT.into(), now_secs()));
         }
         let change = self.users.user(id, user).await?.flatten();
         let Some(change) = change else {
@@ -282,9 +319,16 @@ impl Rotator for MqRotator {
                 change.as_str()
             ));
         }
-        if phase.as_deref() != Some(REBOOT) {
-            // Recorded first: a retry after a crash between the two calls must not reboot
-            // again, and can still wait for the reboot that did start.
+        // The broker runs (waited for above) and still has the change: a recorded reboot is
+        // either not visible yet or never started; only the second, after a grace period,
+        // warrants asking again.
+        let reboot = match &phase {
+            Some((p, at)) if p == REBOOT => now_secs().saturating_sub(*at) > REBOOT_GRACE_SECS,
+            _ => true,
+        };
+        if reboot {
+            // Recorded first, so that a retry after a crash between the two calls waits for
+            // the reboot that did start instead of starting another.
             self.users
                 .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, REBOOT))
                 .await?;
@@ -293,18 +337,12 @@ impl Rotator for MqRotator {
                 username = user,
                 "rebooting the broker to apply the rotated password"
             );
-            let state = self
-                .users
-                .broker(id)
-                .await?
-                .and_then(|b| b.broker_state().cloned());
-            if state != Some(BrokerState::RebootInProgress) {
-                self.client
-                    .reboot_broker()
-                    .broker_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| api("RebootBroker", e))?;
+            if let Err(e) = self.client.reboot_broker().broker_id(id).send().await {
+                // No reboot started: say so, so that the retry asks again.
+                self.users
+                    .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
+                    .await?;
+                return Err(Box::new(api("RebootBroker", e)));
             }
         }
         self.users.wait_applied(id, user, cx).await?;
@@ -373,7 +411,9 @@ mod tests {
     #[test]
     fn progress_is_per_token() {
         let tag = tag_value("tok-1", REBOOT);
-        assert_eq!(progress(Some(&tag), "tok-1"), Some(REBOOT));
+        let (phase, at) = progress(Some(&tag), "tok-1").unwrap();
+        assert_eq!(phase, REBOOT);
+        assert!(now_secs() - at < 5);
         assert_eq!(progress(Some(&tag), "tok-2"), None);
         assert_eq!(progress(None, "tok-1"), None);
         assert_eq!(rotation_key("a~b"), "userkeeper:rotation:a+b");
