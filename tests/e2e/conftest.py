@@ -22,6 +22,9 @@ from typing import Any, Iterator
 import pytest
 
 from . import harness as h
+# The real servers (session scope), shared by every module that logs in: imported here once,
+# since a module importing them itself would get servers of its own (servers.py's notes).
+from .servers import activemq_server, pki, redis_server  # noqa: F401 - pytest fixtures
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

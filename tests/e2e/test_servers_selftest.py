@@ -13,15 +13,8 @@ import uuid
 
 import pytest
 
-from .servers import (  # noqa: F401 - pytest fixtures, used by name
-    ActiveMqServer,
-    Pki,
-    RedisServer,
-    activemq_server,
-    make_pki,
-    pki,
-    redis_server,
-)
+# The fixtures pki, redis_server and activemq_server come from conftest.py (one of each per run).
+from .servers import ActiveMqServer, Pki, RedisServer, make_pki
 
 
 def _name(prefix: str) -> str:
