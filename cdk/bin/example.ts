@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// Example app: userkeeper plus, for each service, users whose passwords live in Secrets Manager:
+// Example app: userkeeper plus, for each service, users whose passwords live in Secrets Manager
+// (in userkeeper's rotated-secret format) and are rotated every 30 days:
 //   ElastiCache  a `default` user, an app user, and a user group holding both;
 //   MemoryDB     a password user, an IAM user, and an ACL holding both;
-//   Amazon MQ    a broker user, only when the MqBrokerArn parameter names an ActiveMQ broker.
+//   Amazon MQ    a broker user, only when the MqBrokerArn parameter names an ActiveMQ broker
+//                (rotated only with RotateMqExample=true, once that user is live).
 // None is attached to a cache or cluster. Synthesizes offline (no account, no region):
 //   npx cdk synth            (cdk.json runs this file with ts-node)
 // Deploy after `cargo lambda build --release --arm64` at the repository root:
 //   npx cdk deploy UserKeeperExample [--parameters MqBrokerArn=arn:aws:mq:...:broker:NAME:ID]
-import { App, Annotations, CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Annotations, CfnCondition, CfnOutput, CfnParameter, CfnResource, Duration, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
 import {
@@ -19,6 +21,7 @@ import {
   MemoryDbAcl,
   MemoryDbAuthenticationType,
   MemoryDbUser,
+  RotatedSecretString,
   UserKeeper,
 } from '../lib';
 import { codePathOrPlaceholder } from '../lib/dummy-asset';
@@ -34,11 +37,6 @@ function onlyIf(condition: CfnCondition, ...scopes: IConstruct[]): void {
   }
 }
 
-/** Passwords for Valkey/Redis OSS and MemoryDB: they refuse , " / @; ' \ and space are awkward to quote. */
-const REDIS_FAMILY_EXCLUDED = ',"/@\'\\ ';
-/** Passwords for Amazon MQ (ActiveMQ): it refuses , : = (and wants 12+ characters, 4+ distinct). */
-const MQ_EXCLUDED = ',:=';
-
 export class UserKeeperExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: StackProps & { codePath?: string } = {}) {
     super(scope, id, props);
@@ -52,14 +50,10 @@ export class UserKeeperExampleStack extends Stack {
     }
     const keeper = new UserKeeper(this, 'UserKeeper', { codePath: asset.codePath });
 
+    // The secret names the user (what rotation needs) and excludes what Valkey refuses.
     const secret = new secretsmanager.Secret(this, 'AppUserSecret', {
-      description: 'Password of the example ElastiCache user (the password key)',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ username: 'app' }),
-        generateStringKey: 'password',
-        excludeCharacters: REDIS_FAMILY_EXCLUDED,
-        passwordLength: 32,
-      },
+      description: 'Password of the example ElastiCache user (userkeeper rotated-secret format)',
+      generateSecretString: RotatedSecretString.elastiCache({ userId: 'cdk-example-app', userName: 'app' }),
     });
 
     const defaultUser = new ElastiCacheUser(this, 'DefaultUser', {
@@ -79,6 +73,9 @@ export class UserKeeperExampleStack extends Stack {
       passwordSecret: secret,
       tags: { app: 'userkeeper-example' },
     });
+    // Every 30 days the user gets [new, current]: clients holding the current password keep
+    // working until the next rotation.
+    keeper.rotate(appUser, { automaticallyAfter: Duration.days(30) });
     const group = new ElastiCacheUserGroup(this, 'UserGroup', {
       userKeeper: keeper,
       userGroupId: 'cdk-example-app',
@@ -88,13 +85,8 @@ export class UserKeeperExampleStack extends Stack {
 
     // --- MemoryDB ---------------------------------------------------------------------------
     const memoryDbSecret = new secretsmanager.Secret(this, 'MemoryDbUserSecret', {
-      description: 'Password of the example MemoryDB user (the password key)',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ username: 'cdk-example-app' }),
-        generateStringKey: 'password',
-        excludeCharacters: REDIS_FAMILY_EXCLUDED,
-        passwordLength: 32,
-      },
+      description: 'Password of the example MemoryDB user (userkeeper rotated-secret format)',
+      generateSecretString: RotatedSecretString.memoryDb({ userName: 'cdk-example-app' }),
     });
     const memoryDbUser = new MemoryDbUser(this, 'MemoryDbUser', {
       userKeeper: keeper,
@@ -103,6 +95,7 @@ export class UserKeeperExampleStack extends Stack {
       passwordSecret: memoryDbSecret,
       tags: { app: 'userkeeper-example' },
     });
+    keeper.rotate(memoryDbUser);
     const memoryDbIamUser = new MemoryDbUser(this, 'MemoryDbIamUser', {
       userKeeper: keeper,
       userName: 'cdk-example-app-iam',
@@ -124,21 +117,31 @@ export class UserKeeperExampleStack extends Stack {
         'Optional: the ARN of an ActiveMQ broker. When given, an example broker user is created on it ' +
         '(pending until the next reboot or maintenance window: the example never reboots the broker).',
     });
+    const rotateMq = new CfnParameter(this, 'RotateMqExample', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'true (with MqBrokerArn): also rotate the example broker user\'s secret every 30 days (alternating: the first ' +
+        'rotation creates cdk-example-app_clone, which deleting the stack leaves behind). Set it once the user is live ' +
+        '(after the broker\'s next reboot): Secrets Manager tests the current credentials when the schedule is created. ' +
+        'The example never reboots the broker, so each rotation completes only after a reboot.',
+    });
     const withBroker = new CfnCondition(this, 'CreateMqExample', {
       expression: Fn.conditionNot(Fn.conditionEquals(brokerArn.valueAsString, '')),
     });
+    const withMqRotation = new CfnCondition(this, 'RotateMqExampleSecret', {
+      expression: Fn.conditionAnd(withBroker, Fn.conditionEquals(rotateMq.valueAsString, 'true')),
+    });
+    const broker = AmazonMqUser.brokerFromArn(brokerArn.valueAsString);
     const mqSecret = new secretsmanager.Secret(this, 'MqUserSecret', {
-      description: 'Password of the example Amazon MQ broker user (the password key)',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ username: 'cdk-example-app' }),
-        generateStringKey: 'password',
-        excludeCharacters: MQ_EXCLUDED,
-        passwordLength: 32,
-      },
+      description: 'Password of the example Amazon MQ broker user (userkeeper rotated-secret format)',
+      // Alternating users, and never a reboot: a rotation completes at the broker's next one.
+      generateSecretString: RotatedSecretString.amazonMq({ broker, username: 'cdk-example-app' }),
     });
     const mqUser = new AmazonMqUser(this, 'MqUser', {
       userKeeper: keeper,
-      broker: AmazonMqUser.brokerFromArn(brokerArn.valueAsString),
+      broker,
       username: 'cdk-example-app',
       passwordSecret: mqSecret,
       groups: ['apps'],
@@ -147,6 +150,8 @@ export class UserKeeperExampleStack extends Stack {
     });
     // The secret, the user and the user's grants: all or nothing, with the broker.
     onlyIf(withBroker, mqSecret, mqUser);
+    // Its rotation (schedule and grants) only when asked for, too.
+    onlyIf(withMqRotation, keeper.rotate(mqUser, { automaticallyAfter: Duration.days(30) }));
 
     new CfnOutput(this, 'ServiceToken', { value: keeper.serviceToken });
     new CfnOutput(this, 'AppUserArn', { value: appUser.attrArn });

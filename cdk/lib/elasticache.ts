@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { checkId, DEFAULT_SERVICE_TIMEOUT, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
+import type { IRotatableUser, RotationGrantOptions } from './rotation';
 import { UserKeeper } from './user-keeper';
 
 /** `Engine` of users and user groups. */
@@ -90,6 +91,9 @@ export const ELASTICACHE_USER_GROUP_ACTIONS = [
 /** Also authorized on each member user's ARN. */
 export const ELASTICACHE_USER_GROUP_MEMBER_ACTIONS = ['elasticache:CreateUserGroup', 'elasticache:ModifyUserGroup'];
 
+/** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
+export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'];
+
 /**
  * The users built here, by their `userId` (Ref) token: lets a group scope its member grants
  * to the ARNs the users are known to get *without* referencing them (a Ref in the group's
@@ -111,8 +115,9 @@ function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: st
  *
  * With `userKeeper`, grants its function (in a policy of this resource's own) the user
  * actions on this user's ARN only, and `secretsmanager:GetSecretValue` on `passwordSecret`.
+ * `userKeeper.rotate(user)` rotates `passwordSecret`.
  */
-export class ElastiCacheUser extends Construct {
+export class ElastiCacheUser extends Construct implements IRotatableUser {
   public static readonly RESOURCE_TYPE = 'Custom::ElastiCacheUser';
 
   /** `Ref`: the UserId (a reference: using it orders creation after this user). */
@@ -132,6 +137,8 @@ export class ElastiCacheUser extends Construct {
   public readonly resource: CustomResource;
   /** This resource's grants on the function's role (with `userKeeper` only). */
   public readonly grants?: iam.Policy;
+  /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
+  public readonly passwordSecret?: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: ElastiCacheUserProps) {
     super(scope, id);
@@ -155,6 +162,7 @@ export class ElastiCacheUser extends Construct {
     }
 
     this.userArn = elastiCacheArn(this, 'user', props.userId);
+    this.passwordSecret = props.passwordSecret;
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken,
       serviceTimeout: props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT,
@@ -186,6 +194,14 @@ export class ElastiCacheUser extends Construct {
     this.attrUserName = this.resource.getAttString('UserName');
     this.attrStatus = this.resource.getAttString('Status');
     this.attrMinimumEngineVersion = this.resource.getAttString('MinimumEngineVersion');
+  }
+
+  /** Rotation needs DescribeUsers and ModifyUser on this user's ARN. */
+  public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
+    if (options.reboot) {
+      throw new Error(`${this.node.path}: reboot is for Amazon MQ users only`);
+    }
+    return [new iam.PolicyStatement({ actions: ELASTICACHE_ROTATION_ACTIONS, resources: [this.userArn] })];
   }
 }
 

@@ -6,3 +6,4 @@ export type { UserKeeperTarget } from './common';
 export * from './elasticache';
 export * from './memorydb';
 export * from './mq';
+export * from './rotation';

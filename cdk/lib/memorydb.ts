@@ -10,6 +10,7 @@ import {
   serviceTokenOf,
   UserKeeperTarget,
 } from './common';
+import type { IRotatableUser, RotationGrantOptions } from './rotation';
 import { UserKeeper } from './user-keeper';
 
 /** `AuthenticationMode.Type` of a MemoryDB user. Passwords come from `passwordSecret` only. */
@@ -88,6 +89,9 @@ export const MEMORYDB_ACL_ACTIONS = [
 export const MEMORYDB_ACL_CREATE_ACTIONS = ['memorydb:CreateAcl'];
 export const MEMORYDB_ACL_MEMBER_ACTIONS = ['memorydb:UpdateAcl'];
 
+/** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
+export const MEMORYDB_ROTATION_ACTIONS = ['memorydb:DescribeUsers', 'memorydb:UpdateUser'];
+
 const LOWERCASE_ID = /^[a-z](?:-?[a-z0-9])*$/;
 
 function checkLowercaseId(scope: Construct, property: string, value: string): void {
@@ -118,8 +122,9 @@ const USERS_BY_REF = new Map<string, MemoryDbUser>();
  * With `userKeeper`, grants its function (in a policy of this resource's own) the user actions
  * on this user's ARN, CreateUser only for requests tagged as this very resource's (stack id
  * and logical id), and `secretsmanager:GetSecretValue` on `passwordSecret`.
+ * `userKeeper.rotate(user)` rotates `passwordSecret`.
  */
-export class MemoryDbUser extends Construct {
+export class MemoryDbUser extends Construct implements IRotatableUser {
   public static readonly RESOURCE_TYPE = 'Custom::MemoryDBUser';
 
   /** `Ref`: the UserName (a reference: using it orders creation after this user). */
@@ -137,6 +142,8 @@ export class MemoryDbUser extends Construct {
   public readonly resource: CustomResource;
   /** This resource's grants on the function's role (with `userKeeper` only). */
   public readonly grants?: iam.Policy;
+  /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
+  public readonly passwordSecret?: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: MemoryDbUserProps) {
     super(scope, id);
@@ -153,6 +160,7 @@ export class MemoryDbUser extends Construct {
     }
 
     this.userArn = memoryDbArn(this, 'user', props.userName);
+    this.passwordSecret = props.passwordSecret;
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken,
       serviceTimeout: props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT,
@@ -185,6 +193,14 @@ export class MemoryDbUser extends Construct {
     this.attrUserName = this.resource.getAttString('UserName');
     this.attrStatus = this.resource.getAttString('Status');
     this.attrMinimumEngineVersion = this.resource.getAttString('MinimumEngineVersion');
+  }
+
+  /** Rotation needs DescribeUsers and UpdateUser on this user's ARN. */
+  public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
+    if (options.reboot) {
+      throw new Error(`${this.node.path}: reboot is for Amazon MQ users only`);
+    }
+    return [new iam.PolicyStatement({ actions: MEMORYDB_ROTATION_ACTIONS, resources: [this.userArn] })];
   }
 }
 

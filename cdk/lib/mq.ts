@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DEFAULT_SERVICE_TIMEOUT, serviceTokenOf, UserKeeperTarget } from './common';
+import type { IRotatableUser, RotationGrantOptions } from './rotation';
 import { UserKeeper } from './user-keeper';
 
 export interface AmazonMqUserProps extends UserKeeperTarget {
@@ -52,6 +53,21 @@ export const MQ_OWNERSHIP_TAG_ACTIONS = ['mq:CreateTags', 'mq:DeleteTags'];
 /** The broker tag key prefix userkeeper records user ownership under (src/services/mq.rs). */
 export const MQ_OWNER_TAG_PREFIX = 'userkeeper:user:';
 
+/**
+ * Rotation (`UserKeeper.rotate`), on the broker's ARN: the broker's state, the users' pending
+ * changes, creating the alternate `<username>_clone` (with the user's groups and console
+ * access) or updating a password, and reading the rotation's progress tag.
+ */
+export const MQ_ROTATION_ACTIONS = ['mq:DescribeBroker', 'mq:DescribeUser', 'mq:CreateUser', 'mq:UpdateUser', 'mq:ListTags'];
+/**
+ * Only for the broker tags recording a rotation's progress (`userkeeper:rotation:<username>`),
+ * which rotation writes before it reboots and never deletes.
+ */
+export const MQ_ROTATION_TAG_ACTIONS = ['mq:CreateTags'];
+export const MQ_ROTATION_TAG_PREFIX = 'userkeeper:rotation:';
+/** The suffix of the second user of an alternating rotation (src/services/mq/rotator.rs). */
+export const MQ_CLONE_SUFFIX = '_clone';
+
 const MQ_NAME = /^[A-Za-z0-9._~-]{2,100}$/;
 
 function checkMqName(scope: Construct, property: string, value: string): void {
@@ -64,6 +80,11 @@ function flag(value: boolean | undefined): string | undefined {
   return value === undefined ? undefined : String(value);
 }
 
+/** A username as a tag key (`~`, which tag keys cannot hold, is written `+`). */
+function tagKeyPart(username: string): string {
+  return username.replace(/~/g, '+');
+}
+
 /**
  * `Custom::AmazonMQUser`: a user of an ActiveMQ broker (CloudFormation has it only inside
  * `AWS::AmazonMQ::Broker`).
@@ -71,9 +92,10 @@ function flag(value: boolean | undefined): string | undefined {
  * With `userKeeper`, grants its function (in a policy of this resource's own), on this
  * broker's ARN only: the user actions, `mq:CreateTags`/`mq:DeleteTags` for this user's
  * ownership tag key only, `mq:RebootBroker` only with `applyImmediately`, and
- * `secretsmanager:GetSecretValue` on `passwordSecret`.
+ * `secretsmanager:GetSecretValue` on `passwordSecret`. `userKeeper.rotate(user)` rotates
+ * `passwordSecret`.
  */
-export class AmazonMqUser extends Construct {
+export class AmazonMqUser extends Construct implements IRotatableUser {
   public static readonly RESOURCE_TYPE = 'Custom::AmazonMQUser';
 
   /**
@@ -106,6 +128,9 @@ export class AmazonMqUser extends Construct {
   public readonly resource: CustomResource;
   /** This resource's grants on the function's role (with `userKeeper` only). */
   public readonly grants?: iam.Policy;
+  /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
+  public readonly passwordSecret: secretsmanager.ISecret;
+  private readonly username: string;
 
   constructor(scope: Construct, id: string, props: AmazonMqUserProps) {
     super(scope, id);
@@ -121,6 +146,8 @@ export class AmazonMqUser extends Construct {
     }
 
     this.brokerArn = broker.brokerArn;
+    this.username = props.username;
+    this.passwordSecret = props.passwordSecret;
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken,
       serviceTimeout: props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT,
@@ -142,7 +169,7 @@ export class AmazonMqUser extends Construct {
       // hold, is written `+`); any userkeeper:user: key if the username is a token.
       const tagKey = Token.isUnresolved(props.username)
         ? { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_OWNER_TAG_PREFIX}*` } }
-        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': MQ_OWNER_TAG_PREFIX + props.username.replace(/~/g, '+') } };
+        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': MQ_OWNER_TAG_PREFIX + tagKeyPart(props.username) } };
       const mayReboot = props.applyImmediately === true;
       this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({
@@ -158,5 +185,30 @@ export class AmazonMqUser extends Construct {
     this.attrBrokerId = this.resource.getAttString('BrokerId');
     this.attrUsername = this.resource.getAttString('Username');
     this.attrPendingChange = this.resource.getAttString('PendingChange');
+  }
+
+  /**
+   * Rotation needs, on this broker's ARN only: the rotation actions, `mq:RebootBroker` only
+   * with `reboot`, and `mq:CreateTags` only for the progress tags of this user and of its
+   * alternate (`userkeeper:rotation:<username>`, `...<username>_clone`; any
+   * `userkeeper:rotation:` key if the username is a token).
+   */
+  public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
+    const u = this.username;
+    let tagKeys: Record<string, Record<string, string | string[]>>;
+    if (Token.isUnresolved(u)) {
+      tagKeys = { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_ROTATION_TAG_PREFIX}*` } };
+    } else {
+      // Alternating rotations write the tag of whichever of the pair gets the new password.
+      const partner = u.endsWith(MQ_CLONE_SUFFIX) ? u.slice(0, -MQ_CLONE_SUFFIX.length) : u + MQ_CLONE_SUFFIX;
+      tagKeys = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [u, partner].map((x) => MQ_ROTATION_TAG_PREFIX + tagKeyPart(x)) } };
+    }
+    return [
+      new iam.PolicyStatement({
+        actions: [...MQ_ROTATION_ACTIONS, ...(options.reboot ? MQ_REBOOT_ACTIONS : [])],
+        resources: [this.brokerArn],
+      }),
+      new iam.PolicyStatement({ actions: MQ_ROTATION_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKeys }),
+    ];
   }
 }

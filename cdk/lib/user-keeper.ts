@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { IRotatableUser, UserRotation, UserRotationOptions } from './rotation';
 
 /**
  * Where `cargo lambda build --release --arm64` puts `bootstrap`, in this repository
@@ -53,14 +54,18 @@ export interface UserKeeperProps {
 /** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
 export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];
 
+/** The service principal that invokes rotation functions. */
+export const SECRETS_MANAGER_PRINCIPAL = 'secretsmanager.amazonaws.com';
+
 /**
  * The userkeeper Lambda: the ServiceToken of `ElastiCacheUser`, `ElastiCacheUserGroup`,
- * `MemoryDbUser`, `MemoryDbAcl` and `AmazonMqUser`.
+ * `MemoryDbUser`, `MemoryDbAcl` and `AmazonMqUser`, and the rotation function of their
+ * password secrets (`rotate`).
  *
  * Its role starts with logging and `lambda:InvokeFunction` on the function itself (a wait that
  * outlasts one invocation goes on in a new one), nothing else: each construct created with it
  * gets a policy of its own on the role holding exactly what that resource needs (its own ARNs,
- * its own secret), see `grant`.
+ * its own secret), see `grant`, and so does each rotation.
  */
 export class UserKeeper extends Construct {
   public readonly function: lambda.Function;
@@ -73,6 +78,7 @@ export class UserKeeper extends Construct {
    * UserKeeper depends on it.
    */
   public readonly continuationPolicy: iam.Policy;
+  private rotationPermissionResource?: lambda.CfnPermission;
 
   constructor(scope: Construct, id: string, props: UserKeeperProps = {}) {
     super(scope, id);
@@ -118,8 +124,39 @@ export class UserKeeper extends Construct {
         }),
       ],
     });
-    // Rotation (later): a lambda.CfnPermission for secretsmanager.amazonaws.com and a
-    // RotationSchedule per secret go here.
+  }
+
+  /**
+   * Secrets Manager of this account (SourceAccount) may invoke the function: the function's
+   * resource policy that rotation needs. Made by the first `rotate`, shared by all of them.
+   */
+  public get rotationPermission(): lambda.CfnPermission {
+    if (this.rotationPermissionResource === undefined) {
+      this.rotationPermissionResource = new lambda.CfnPermission(this, 'RotationPermission', {
+        action: 'lambda:InvokeFunction',
+        functionName: this.function.functionArn,
+        principal: SECRETS_MANAGER_PRINCIPAL,
+        sourceAccount: Stack.of(this).account,
+      });
+    }
+    return this.rotationPermissionResource;
+  }
+
+  /**
+   * Rotates `user`'s password secret (its `passwordSecret`, which must be in userkeeper's
+   * rotated-secret format, see `RotatedSecretString`) with this function, by default every 30
+   * days: a `UserRotation` in the user's scope (the schedule, and a policy of its own with the
+   * grants for that secret and that user only), plus `rotationPermission`. Once per user.
+   *
+   * ```ts
+   * keeper.rotate(appUser, { automaticallyAfter: Duration.days(30) });
+   * ```
+   */
+  public rotate(user: IRotatableUser, options: UserRotationOptions = {}): UserRotation {
+    if (user.node.tryFindChild('Rotation')) {
+      throw new Error(`${user.node.path}: is rotated already (one rotation per user and secret)`);
+    }
+    return new UserRotation(user, 'Rotation', { ...options, userKeeper: this, user });
   }
 
   /** Adds a statement to the function's role (its default policy), for anything else. */

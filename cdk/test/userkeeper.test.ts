@@ -12,6 +12,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   AmazonMqUser,
   CONTINUATION_ACTIONS,
+  ELASTICACHE_ROTATION_ACTIONS,
   ELASTICACHE_USER_ACTIONS,
   ELASTICACHE_USER_GROUP_ACTIONS,
   ELASTICACHE_USER_GROUP_MEMBER_ACTIONS,
@@ -23,13 +24,19 @@ import {
   MEMORYDB_ACL_CREATE_ACTIONS,
   MEMORYDB_ACL_MEMBER_ACTIONS,
   MEMORYDB_CREATE_USER_ACTIONS,
+  MEMORYDB_ROTATION_ACTIONS,
   MEMORYDB_USER_ACTIONS,
   MemoryDbAcl,
   MemoryDbAuthenticationType,
   MemoryDbUser,
   MQ_OWNERSHIP_TAG_ACTIONS,
   MQ_REBOOT_ACTIONS,
+  MQ_ROTATION_ACTIONS,
   MQ_USER_ACTIONS,
+  MqRotationStrategy,
+  ROTATION_KMS_ACTIONS,
+  ROTATION_SECRET_ACTIONS,
+  RotatedSecretString,
   UserKeeper,
 } from '../lib';
 import { codePathOrPlaceholder } from '../lib/dummy-asset';
@@ -84,7 +91,7 @@ const ARN_PREFIX = '{Ref AWS::Partition}'; // what formatArn renders for "arn:<p
 const ACCOUNT = '{Ref AWS::Region}:{Ref AWS::AccountId}';
 
 /** The statements of the `Grants` policy of the construct at `path` (its own policy). */
-function grantsOf(t: Template, s: Stack, construct: { grants?: unknown; resource: { node: any } }): Statement[] {
+function grantsOf(t: Template, s: Stack, construct: { grants?: unknown }): Statement[] {
   const policy = (construct as any).grants;
   assert.ok(policy, 'the construct has a grants policy');
   const logical = s.getLogicalId(policy.node.defaultChild);
@@ -779,11 +786,18 @@ describe('AmazonMqUser', () => {
 
 /** Actions AWS authorizes on no resource ARN: "*" is the only Resource that can match them. */
 const NO_RESOURCE_ACTIONS = ['memorydb:CreateUser'];
+/** The same, with nothing to narrow them by and no resource touched: "*" alone, no condition. */
+const UNSCOPED_ACTIONS = ['secretsmanager:GetRandomPassword'];
 
 function assertNoWildcards(st: Statement[]): void {
   assert.ok(st.length > 0);
   for (const x of st) {
     for (const r of resourcesOf(x).map(render)) {
+      if (r === '*' && actionsOf(x).every((a) => UNSCOPED_ACTIONS.includes(a))) {
+        assert.deepEqual(resourcesOf(x), ['*']);
+        assert.equal(x.Condition, undefined);
+        continue;
+      }
       if (r === '*') {
         // Only where AWS requires it, and then narrowed to requests carrying the ownership tags.
         assert.ok(actionsOf(x).every((a) => NO_RESOURCE_ACTIONS.includes(a)), `statement ${JSON.stringify(x)} has Resource *`);
@@ -818,10 +832,13 @@ describe('every template', () => {
     const st = statements(t);
     assert.equal(
       st.length,
-      1 + 1 + 2 + 2 + 3 + 2 + 3 + 3,
+      1 + 1 + 2 + 2 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
       'continuations, default user, app user + secret, group + members, MemoryDB user + create + secret, ' +
-        'IAM user + create, ACL + create + members, MQ user + tags + secret',
+        'IAM user + create, ACL + create + members, MQ user + tags + secret, ' +
+        'rotations: ElastiCache secret + random + user, MemoryDB secret + random + user, MQ secret + random + broker + tags',
     );
+    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    t.resourceCountIs('AWS::Lambda::Permission', 1);
     assertNoWildcards(st);
     // Every custom resource: ServiceTimeout, and depends on the continuation policy.
     const cont = s.getLogicalId((s.node.findChild('UserKeeper') as UserKeeper).continuationPolicy.node.defaultChild as any);
@@ -840,6 +857,17 @@ describe('every template', () => {
     assert.deepEqual(t.Conditions.CreateMqExample, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'MqBrokerArn' }, ''] }] });
     const conditional = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'CreateMqExample');
     assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
+    // Its rotation only with RotateMqExample=true too (the user must be live to be tested).
+    assert.deepEqual(t.Parameters.RotateMqExample.Default, 'false');
+    assert.deepEqual(t.Conditions.RotateMqExampleSecret, {
+      'Fn::And': [{ Condition: 'CreateMqExample' }, { 'Fn::Equals': [{ Ref: 'RotateMqExample' }, 'true'] }],
+    });
+    const rotation = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'RotateMqExampleSecret');
+    assert.deepEqual(rotation.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::RotationSchedule']);
+    // The permission serves every rotation: unconditional.
+    for (const r of Object.values(t.Resources as Record<string, any>)) {
+      if (r.Type === 'AWS::Lambda::Permission') assert.equal(r.Condition, undefined);
+    }
     const secret = conditional.find(([, r]) => r.Type === 'AWS::SecretsManager::Secret')![1];
     for (const c of [',', ':', '=']) assert.ok(secret.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
     for (const [, r] of Object.entries(t.Resources as Record<string, any>)) {
@@ -847,5 +875,316 @@ describe('every template', () => {
         for (const c of [',', '"', '/', '@', "'", '\\', ' ']) assert.ok(r.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
       }
     }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// Rotation
+
+function rotatedSecret(s: Stack, id: string, generateSecretString: secretsmanager.SecretStringGenerator, encryptionKey?: kms.IKey) {
+  return new secretsmanager.Secret(s, id, { generateSecretString, encryptionKey });
+}
+
+function rotationLike(s: Stack) {
+  const k = keeper(s);
+  const ecSecret = rotatedSecret(s, 'EcSecret', RotatedSecretString.elastiCache({ userId: 'app-user', userName: 'app' }));
+  const ec = new ElastiCacheUser(s, 'Ec', {
+    userKeeper: k,
+    userId: 'app-user',
+    userName: 'app',
+    engine: ElastiCacheEngine.VALKEY,
+    accessString: 'on ~app:* +@read',
+    passwordSecret: ecSecret,
+  });
+  const mdbSecret = rotatedSecret(s, 'MdbSecret', RotatedSecretString.memoryDb({ userName: 'app-mdb' }));
+  const mdb = new MemoryDbUser(s, 'Mdb', { userKeeper: k, userName: 'app-mdb', accessString: 'on', passwordSecret: mdbSecret });
+  const broker = AmazonMqUser.brokerFromArn(BROKER_ARN);
+  const mqSecret = rotatedSecret(s, 'MqSecret', RotatedSecretString.amazonMq({ broker, username: 'app~1' }));
+  const mq = new AmazonMqUser(s, 'Mq', { userKeeper: k, broker, username: 'app~1', passwordSecret: mqSecret });
+  return {
+    k,
+    ec,
+    mdb,
+    mq,
+    ecRotation: k.rotate(ec),
+    mdbRotation: k.rotate(mdb, { scheduleExpression: 'cron(0 4 ? * SUN *)', window: Duration.hours(2) }),
+    mqRotation: k.rotate(mq, { automaticallyAfter: Duration.hours(12) }),
+  };
+}
+
+const logicalId = (s: Stack, c: any) => s.getLogicalId(c.node.defaultChild ?? c);
+
+describe('UserKeeper.rotate', () => {
+  it('adds a RotationSchedule per user: the function, its secret, not at once, after its grants, permission and user', () => {
+    const s = stack();
+    const { k, ec, mdb, mq, ecRotation, mdbRotation, mqRotation } = rotationLike(s);
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    const fnArn = { 'Fn::GetAtt': [logicalId(s, k.function), 'Arn'] };
+    const cases = [
+      [ec, ecRotation, { ScheduleExpression: 'rate(30 days)' }],
+      [mdb, mdbRotation, { ScheduleExpression: 'cron(0 4 ? * SUN *)', Duration: '2h' }],
+      [mq, mqRotation, { ScheduleExpression: 'rate(12 hours)' }],
+    ] as const;
+    for (const [user, rotation, rules] of cases) {
+      const r = t.toJSON().Resources[logicalId(s, rotation.schedule)];
+      assert.deepEqual(r.Properties, {
+        SecretId: { Ref: logicalId(s, user.passwordSecret) },
+        RotationLambdaARN: fnArn,
+        RotateImmediatelyOnUpdate: false,
+        RotationRules: rules,
+      });
+      assert.deepEqual(
+        [...r.DependsOn].sort(),
+        [logicalId(s, rotation.grants), logicalId(s, k.rotationPermission), logicalId(s, user.resource)].sort(),
+      );
+      assert.equal(rotation.secret, user.passwordSecret);
+    }
+    const order = creationOrder(t);
+    for (const [user, rotation] of cases) {
+      assert.ok(order.indexOf(logicalId(s, user.resource)) < order.indexOf(logicalId(s, rotation.schedule)));
+    }
+  });
+
+  it('lets Secrets Manager of this account invoke the function, with one permission for all rotations', () => {
+    const s = stack();
+    const { k } = rotationLike(s);
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::Lambda::Permission', 1);
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [logicalId(s, k.function), 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    // Without a rotation there is none.
+    const plain = stack();
+    keeper(plain);
+    Template.fromStack(plain).resourceCountIs('AWS::Lambda::Permission', 0);
+  });
+
+  it('grants the secret actions on that secret only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
+    const s = stack();
+    const { ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
+    const t = Template.fromStack(s);
+    for (const [user, rotation, actions, arn] of [
+      [ec, ecRotation, ELASTICACHE_ROTATION_ACTIONS, `arn:${ARN_PREFIX}:elasticache:${ACCOUNT}:user:app-user`],
+      [mdb, mdbRotation, MEMORYDB_ROTATION_ACTIONS, `arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/app-mdb`],
+    ] as const) {
+      const st = grantsOf(t, s, rotation);
+      assert.equal(st.length, 3);
+      const secret = st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!;
+      assert.deepEqual(actionsOf(secret).sort(), [...ROTATION_SECRET_ACTIONS].sort());
+      assert.deepEqual(secret.Resource, { Ref: logicalId(s, user.passwordSecret) });
+      const random = st.find((x) => actionsOf(x).includes('secretsmanager:GetRandomPassword'))!;
+      assert.deepEqual(actionsOf(random), ['secretsmanager:GetRandomPassword']);
+      assert.equal(random.Resource, '*');
+      const own = st.find((x) => actionsOf(x).some((a) => !a.startsWith('secretsmanager:')))!;
+      assert.deepEqual(actionsOf(own).sort(), [...actions].sort());
+      assert.deepEqual(resourcesOf(own).map(render), [arn]);
+      assert.ok(!st.some((x) => actionsOf(x).some((a) => a.startsWith('kms:'))), 'no kms: AWS-managed key');
+    }
+    assertNoWildcards(statements(t));
+  });
+
+  it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys of the user and its clone', () => {
+    const s = stack();
+    const { mq, mqRotation } = rotationLike(s);
+    const t = Template.fromStack(s);
+    const st = grantsOf(t, s, mqRotation);
+    assert.equal(st.length, 4);
+    const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
+    assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS].sort(), 'no RebootBroker without reboot');
+    assert.equal(users.Resource, BROKER_ARN);
+    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
+    assert.deepEqual(actionsOf(tags), ['mq:CreateTags'], 'never DeleteTags');
+    assert.equal(tags.Resource, BROKER_ARN);
+    // `~` is written `+` in tag keys; the alternating strategy also writes the clone's tag.
+    assert.deepEqual(tags.Condition, {
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:rotation:app+1', 'userkeeper:rotation:app+1_clone'] },
+    });
+    for (const key of [tags.Condition['ForAllValues:StringEquals']['aws:TagKeys']].flat()) {
+      assert.ok(key.startsWith('userkeeper:rotation:'), key);
+    }
+    assert.deepEqual(resourcesOf(st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!), [
+      { Ref: logicalId(s, mq.passwordSecret) },
+    ]);
+  });
+
+  it('MQ: a token username may tag any userkeeper:rotation: key; reboot grants mq:RebootBroker', () => {
+    const s = stack();
+    const k = keeper(s);
+    const username = new CfnParameter(s, 'Username').valueAsString;
+    const u = new AmazonMqUser(s, 'Mq', {
+      userKeeper: k,
+      broker: AmazonMqUser.brokerFromArn(BROKER_ARN),
+      username,
+      passwordSecret: mqSecret(s),
+    });
+    const rotation = k.rotate(u, { reboot: true });
+    const st = grantsOf(Template.fromStack(s), s, rotation);
+    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
+    const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
+    assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS, ...MQ_REBOOT_ACTIONS].sort());
+  });
+
+  it('a secret under a customer-managed key: kms:Decrypt and GenerateDataKey on that key, via Secrets Manager only', () => {
+    const s = stack();
+    const k = keeper(s);
+    const key = new kms.Key(s, 'Key');
+    const secret = rotatedSecret(s, 'S', RotatedSecretString.memoryDb({ userName: 'app' }), key);
+    const u = new MemoryDbUser(s, 'U', { userKeeper: k, userName: 'app', accessString: 'on', passwordSecret: secret });
+    const rotation = k.rotate(u);
+    const st = grantsOf(Template.fromStack(s), s, rotation);
+    const decrypt = st.filter((x) => actionsOf(x).some((a) => a.startsWith('kms:')));
+    assert.equal(decrypt.length, 1);
+    assert.deepEqual(actionsOf(decrypt[0]).sort(), [...ROTATION_KMS_ACTIONS].sort());
+    assert.deepEqual(decrypt[0].Resource, { 'Fn::GetAtt': [logicalId(s, key), 'Arn'] });
+    assert.ok(JSON.stringify(decrypt[0].Condition).includes('kms:ViaService'));
+  });
+
+  it('an imported secret is matched with its six-character suffix', () => {
+    const s = stack();
+    const k = keeper(s);
+    const secret = secretsmanager.Secret.fromSecretNameV2(s, 'Imported', 'team/app');
+    const u = new ElastiCacheUser(s, 'U', {
+      userKeeper: k,
+      userId: 'u',
+      userName: 'u',
+      engine: ElastiCacheEngine.VALKEY,
+      accessString: 'on',
+      passwordSecret: secret,
+    });
+    const rotation = k.rotate(u);
+    const st = grantsOf(Template.fromStack(s), s, rotation);
+    const put = st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!;
+    assert.match(render(put.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
+  });
+
+  it('removing a rotation removes only its own schedule and policy', () => {
+    const build = (rotate: boolean) => {
+      const s = stack();
+      const k = keeper(s);
+      const u = new ElastiCacheUser(s, 'U', {
+        userKeeper: k,
+        userId: 'u',
+        userName: 'u',
+        engine: ElastiCacheEngine.VALKEY,
+        accessString: 'on',
+        passwordSecret: rotatedSecret(s, 'S', RotatedSecretString.elastiCache({ userId: 'u', userName: 'u' })),
+      });
+      if (rotate) k.rotate(u);
+      return Template.fromStack(s).toJSON().Resources as Record<string, any>;
+    };
+    const before = build(true);
+    const after = build(false);
+    const removed = Object.keys(before).filter((id) => !(id in after)).map((id) => before[id].Type).sort();
+    assert.deepEqual(removed, ['AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::SecretsManager::RotationSchedule']);
+    for (const [id, v] of Object.entries(after)) assert.deepEqual(v, before[id], `${id} changed`);
+  });
+
+  it('refuses what cannot work at synth time', () => {
+    const s = stack();
+    const k = keeper(s);
+    const noSecret = new ElastiCacheUser(s, 'NoSecret', {
+      userKeeper: k,
+      userId: 'd',
+      userName: 'default',
+      engine: ElastiCacheEngine.VALKEY,
+      accessString: 'off',
+      noPasswordRequired: true,
+    });
+    assert.throws(() => k.rotate(noSecret), /has no passwordSecret/);
+    const mk = (id: string) =>
+      new MemoryDbUser(s, id, {
+        userKeeper: k,
+        userName: id.toLowerCase(),
+        accessString: 'on',
+        passwordSecret: rotatedSecret(s, `${id}S`, RotatedSecretString.memoryDb({ userName: id.toLowerCase() })),
+      });
+    assert.throws(() => k.rotate(mk('A'), { reboot: true }), /reboot is for Amazon MQ users only/);
+    assert.throws(
+      () => k.rotate(mk('B'), { automaticallyAfter: Duration.days(1), scheduleExpression: 'rate(1 day)' }),
+      /not both/,
+    );
+    assert.throws(() => k.rotate(mk('C'), { automaticallyAfter: Duration.hours(2) }), /4 hours to 1000 days/);
+    assert.throws(() => k.rotate(mk('D'), { automaticallyAfter: Duration.days(1001) }), /4 hours to 1000 days/);
+    assert.throws(() => k.rotate(mk('E'), { scheduleExpression: 'every day' }), /rate\(\.\.\.\) or cron/);
+    const f = mk('F');
+    assert.throws(() => k.rotate(f, { window: Duration.hours(25) }), /1 to 24 whole hours/);
+    assert.equal(f.node.tryFindChild('Rotation'), undefined, 'a refused rotation leaves nothing behind');
+    k.rotate(f, { window: Duration.hours(24) });
+    // A user is rotated once; nothing of a refused rotation is left behind.
+    const g = mk('G');
+    k.rotate(g, { automaticallyAfter: Duration.days(1) });
+    assert.throws(() => k.rotate(g), /rotated already/);
+    Template.fromStack(s).resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+    Template.fromStack(s).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(1 day)' },
+    });
+  });
+
+  it('a user in another stack gets its rotation there; the permission stays with the function', () => {
+    const app = new App();
+    const a = new Stack(app, 'Keeper');
+    const b = new Stack(app, 'Users');
+    const k = keeper(a);
+    const u = new MemoryDbUser(b, 'User', {
+      userKeeper: k,
+      userName: 'app',
+      accessString: 'on',
+      passwordSecret: rotatedSecret(b, 'S', RotatedSecretString.memoryDb({ userName: 'app' })),
+    });
+    const rotation = k.rotate(u);
+    Template.fromStack(a).resourceCountIs('AWS::Lambda::Permission', 1);
+    Template.fromStack(b).resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    assert.equal(grantsOf(Template.fromStack(b), b, rotation).length, 3);
+    const assembly = app.synth();
+    const deps = assembly.getStackByName('Users').dependencies.map((d) => d.id).filter((d) => !d.endsWith('.assets'));
+    assert.deepEqual(deps, ['Keeper']);
+  });
+});
+
+describe('RotatedSecretString', () => {
+  it('renders userkeeper\'s secret format with the service\'s excluded characters', () => {
+    const ec = RotatedSecretString.elastiCache({ userId: 'app-user', userName: 'app', host: 'h.example', port: 6380 });
+    assert.deepEqual(JSON.parse(ec.secretStringTemplate!), {
+      engine: 'elasticache',
+      user_id: 'app-user',
+      username: 'app',
+      host: 'h.example',
+      port: 6380,
+    });
+    assert.equal(ec.generateStringKey, 'password');
+    assert.equal(ec.passwordLength, 32);
+    for (const c of [',', '"', '/', '@', "'", '\\', ' ']) assert.ok(ec.excludeCharacters!.includes(c), c);
+    const mdb = RotatedSecretString.memoryDb({ userName: 'app', passwordLength: 64, tls: false });
+    assert.deepEqual(JSON.parse(mdb.secretStringTemplate!), { engine: 'memorydb', username: 'app', tls: false, password_length: 64 });
+    assert.equal(mdb.passwordLength, 64);
+    const mq = RotatedSecretString.amazonMq({
+      broker: AmazonMqUser.brokerFromArn(BROKER_ARN),
+      username: 'app',
+      strategy: MqRotationStrategy.SINGLE,
+      reboot: true,
+    });
+    assert.deepEqual(JSON.parse(mq.secretStringTemplate!), {
+      engine: 'mq',
+      broker_id: 'b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9',
+      username: 'app',
+      strategy: 'single',
+      reboot: true,
+    });
+    for (const c of [',', ':', '=']) assert.ok(mq.excludeCharacters!.includes(c), c);
+    assert.throws(() => RotatedSecretString.memoryDb({ userName: 'app', passwordLength: 12 }), /16 to 128/);
+    assert.doesNotThrow(() => RotatedSecretString.amazonMq({ broker: AmazonMqUser.brokerFromArn(BROKER_ARN), username: 'a', passwordLength: 12 }));
+  });
+
+  it('keeps a token broker id a token inside the template', () => {
+    const s = stack();
+    const arn = new CfnParameter(s, 'BrokerArn').valueAsString;
+    const gen = RotatedSecretString.amazonMq({ broker: AmazonMqUser.brokerFromArn(arn), username: 'app' });
+    const rendered = JSON.stringify(s.resolve(gen.secretStringTemplate));
+    assert.ok(rendered.includes('Fn::Select') && rendered.includes('"Ref":"BrokerArn"'), rendered);
   });
 });

@@ -15,6 +15,13 @@ So a property the template renders that the binary refuses, a type or attribute 
 does not know, a password generator the binary's password rules reject: any drift between
 template, constructs and binary fails here. The IAM tests check what the binary needs is
 granted, continuations included, and nothing on a bare wildcard.
+
+Rotation: every ``AWS::SecretsManager::RotationSchedule`` of the templates is played as Secrets
+Manager plays it, through the binary against the emulator: the test of the current credentials
+when the schedule is created (``RotateImmediatelyOnUpdate: false``), then two full rotations
+(the four steps). Every AWS call the binary makes is checked against the statements in effect
+for that schedule (its role's, and the policies it DependsOn), **resource and conditions
+included**: the secret's ARN, the user's or broker's ARN, the tag keys of ``mq:CreateTags``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import re
 import secrets
 import string
 import uuid
@@ -42,6 +50,9 @@ SYNTH_HINT = "run scripts/check-deploy (or `npx cdk synth` in cdk/) first"
 MEMORYDB_USER_TYPE = "Custom::MemoryDBUser"
 MEMORYDB_ACL_TYPE = "Custom::MemoryDBACL"
 MQ_USER_TYPE = "Custom::AmazonMQUser"
+ROTATION_SCHEDULE_TYPE = "AWS::SecretsManager::RotationSchedule"
+PERMISSION_TYPE = "AWS::Lambda::Permission"
+SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
 # What the binary serves today; a new service adds its types here and in the templates, and
 # every template must exercise every one of them.
 KNOWN_TYPES = {h.USER_TYPE, h.GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE}
@@ -70,8 +81,10 @@ def cdk_templates() -> list[Path]:
 
 
 # Every example switched on. The MQ broker parameters are filled in per test (the broker is
-# created in the emulator first): see broker_parameters.
+# created in the emulator first): see broker_parameters; the MQ example's rotation too (its
+# parameter, in every template that has it: rotation_parameters).
 SAM_PARAMETERS = {"CreateExample": "true", "CreateMemoryDbExample": "true"}
+ROTATION_PARAMETERS = {"RotateMqExample": "true"}
 
 
 def template_cases() -> list[Any]:
@@ -87,6 +100,11 @@ def broker_parameters(template: dict[str, Any], broker: dict[str, str]) -> dict[
     found = {k: v for k, v in values.items() if k in declared}
     assert found, f"the template has no parameter naming the MQ broker (one of {sorted(values)})"
     return found
+
+
+def rotation_parameters(template: dict[str, Any]) -> dict[str, str]:
+    declared = template.get("Parameters") or {}
+    return {k: v for k, v in ROTATION_PARAMETERS.items() if k in declared}
 
 
 def test_cdk_templates_were_synthesized() -> None:
@@ -216,8 +234,52 @@ def create_broker(emulator: h.Emulator) -> dict[str, str]:
     return {"BrokerId": broker_id, "BrokerArn": out["BrokerArn"]}
 
 
-@pytest.mark.parametrize(("path", "parameters"), template_cases())
-def test_custom_resources_create_and_delete_through_the_binary(path: Path, parameters: dict[str, str], stack_env) -> None:
+@dataclasses.dataclass
+class Deployment:
+    """A template's resources as CloudFormation would have created them: secrets in the
+    emulator, custom resources through the binary (``sent``, in creation order)."""
+
+    path: Path
+    emulator: h.Emulator
+    fn: h.Function
+    receiver: h.ResponseReceiver
+    stack: cfn.Stack
+    iam: "RoleGrants"
+    broker: dict[str, str]
+    secret_values: dict[str, str]  # secret ARN -> password, to check what the user got
+    sent: list[tuple[str, str, dict[str, Any], h.CfnResult]]
+
+    def send(self, request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None) -> h.CfnResult:
+        emulator, receiver = self.emulator, self.receiver
+        token = props.pop("ServiceToken", None)
+        assert token == h.FUNCTION_ARN, f"{lid}: ServiceToken {token!r} is not the template's userkeeper function"
+        event = h.cfn_event(
+            request_type,
+            rtype,
+            props,
+            physical_id=physical_id,
+            response_url=receiver.url(f"{lid}-{request_type.lower()}"),
+            logical_id=lid,
+            stack_id=self.stack.pseudo["AWS::StackId"],
+            service_token=token,
+        )
+        before = len(emulator.calls())
+        res = h.CfnResult(event, self.fn.invoke(event, timeout_s=60), [])
+        res.puts = receiver.wait_for(event["ResponseURL"])
+        assert_protocol(res)
+        assert res.status == "SUCCESS", f"{request_type} {lid} ({rtype}) failed: {res.reason}\nproperties: {h.mask_passwords(props)}"
+        # Every AWS call the binary made for this request is an action the template grants
+        # the function while this resource exists (its role's own policies, and the policies
+        # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
+        called = {f"{c['service']}:{c['action']}".lower() for c in emulator.calls()[before:]}
+        missing = called - self.iam.actions_for(lid)
+        assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
+        return res
+
+
+def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
+    """Creates ``path``'s resources in dependency order: secrets in the emulator, custom
+    resources through the binary (each must succeed, with only granted calls)."""
     emulator, fn, receiver = stack_env
     assert path.exists(), f"{path} missing: {SYNTH_HINT}"
     name = f"contract-{path.stem.split('.')[0].lower()}"
@@ -230,39 +292,10 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
         stack_id=stack_id,
         region=h.REGION,
         account=h.ACCOUNT_ID,
-        parameters={**parameters, **broker_parameters(template, broker)},
+        parameters={**parameters, **broker_parameters(template, broker), **rotation_parameters(template)},
     )
+    d = Deployment(path, emulator, fn, receiver, stack, RoleGrants(template), broker, {}, [])
     readers = secret_readers(stack)
-    secret_values: dict[str, str] = {}  # secret ARN -> password, to check what the user got
-    sent: list[tuple[str, str, dict[str, Any], h.CfnResult]] = []
-    iam = RoleGrants(template)
-
-    def send(request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None):
-        token = props.pop("ServiceToken", None)
-        assert token == h.FUNCTION_ARN, f"{lid}: ServiceToken {token!r} is not the template's userkeeper function"
-        event = h.cfn_event(
-            request_type,
-            rtype,
-            props,
-            physical_id=physical_id,
-            response_url=receiver.url(f"{lid}-{request_type.lower()}"),
-            logical_id=lid,
-            stack_id=stack_id,
-            service_token=token,
-        )
-        before = len(emulator.calls())
-        res = h.CfnResult(event, fn.invoke(event, timeout_s=60), [])
-        res.puts = receiver.wait_for(event["ResponseURL"])
-        assert_protocol(res)
-        assert res.status == "SUCCESS", f"{request_type} {lid} ({rtype}) failed: {res.reason}\nproperties: {h.mask_passwords(props)}"
-        # Every AWS call the binary made for this request is an action the template grants
-        # the function while this resource exists (its role's own policies, and the policies
-        # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
-        called = {f"{c['service']}:{c['action']}".lower() for c in emulator.calls()[before:]}
-        missing = called - iam.actions_for(lid)
-        assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
-        return res
-
     for lid in stack.order():
         resource = stack.resources[lid]
         rtype = resource["Type"]
@@ -274,14 +307,23 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
             rules = [PASSWORD_RULES[t] for t in readers.get(lid, []) if t in PASSWORD_RULES]
             stack.created[lid] = create_secret(emulator, lid, props, rules)
             value = emulator.client("secretsmanager").get_secret_value(SecretId=stack.created[lid].ref)
-            secret_values[stack.created[lid].ref] = json.loads(value["SecretString"])["password"]
+            d.secret_values[stack.created[lid].ref] = json.loads(value["SecretString"])["password"]
         elif rtype.startswith("Custom::"):
             assert rtype in KNOWN_TYPES, f"{lid}: {rtype} is not a type this build of userkeeper serves"
             props = stack.resolve(resource.get("Properties") or {})
             assert "ServiceTimeout" in props, f"{lid}: set ServiceTimeout (the default is an hour)"
-            res = send("Create", lid, rtype, dict(props))
-            sent.append((lid, rtype, props, res))
+            res = d.send("Create", lid, rtype, dict(props))
+            d.sent.append((lid, rtype, props, res))
             stack.created[lid] = cfn.Created(res.physical_id, res.data, f"{rtype} {lid}'s response Data")
+        # Rotation schedules and the function's permission: test_rotation_schedules_...
+    return d
+
+
+@pytest.mark.parametrize(("path", "parameters"), template_cases())
+def test_custom_resources_create_and_delete_through_the_binary(path: Path, parameters: dict[str, str], stack_env) -> None:
+    d = deploy(path, parameters, stack_env)
+    emulator, stack, sent, secret_values = d.emulator, d.stack, d.sent, d.secret_values
+    send = d.send
 
     assert sent, f"{path}: no custom resources found"
     sent_types = collections.Counter(t for _, t, _, _ in sent)
@@ -425,11 +467,11 @@ class RoleGrants:
         role = self.resources[self.function]["Properties"].get("Role")
         assert isinstance(role, dict) and "Fn::GetAtt" in role, f"the function's Role is not a role of the template: {role}"
         self.role = role["Fn::GetAtt"][0]
-        self.inline = [
-            _unconditional(st)
-            for p in self.resources[self.role]["Properties"].get("Policies") or []
-            for st in p["PolicyDocument"]["Statement"]
+        #: As written (Fn::If included), for resolving in a stack.
+        self.inline_raw = [
+            st for p in self.resources[self.role]["Properties"].get("Policies") or [] for st in p["PolicyDocument"]["Statement"]
         ]
+        self.inline = [_unconditional(st) for st in self.inline_raw]
         self.attached = {
             lid: r["Properties"]["PolicyDocument"]["Statement"]
             for lid, r in self.resources.items()
@@ -437,10 +479,19 @@ class RoleGrants:
         }
 
     def actions_for(self, lid: str) -> set[str]:
-        depends = self.resources[lid].get("DependsOn") or []
-        depends = [depends] if isinstance(depends, str) else depends
-        statements = self.inline + [st for p in depends if p in self.attached for st in self.attached[p]]
+        statements = self.inline + [st for p in _depends_on(self.resources[lid]) if p in self.attached for st in self.attached[p]]
         return {a.lower() for a in _actions(statements)}
+
+    def statements_for(self, stack: cfn.Stack, lid: str) -> list[dict[str, Any]]:
+        """The statements in effect while ``lid`` exists (the role's, and the policies it
+        DependsOn), resolved in ``stack``: conditions applied, intrinsics evaluated."""
+        raw = self.inline_raw + [st for p in _depends_on(self.resources[lid]) if p in self.attached for st in self.attached[p]]
+        return stack.resolve(raw)
+
+
+def _depends_on(resource: dict[str, Any]) -> list[str]:
+    depends = resource.get("DependsOn") or []
+    return [depends] if isinstance(depends, str) else list(depends)
 
 
 def _unconditional(st: dict[str, Any]) -> dict[str, Any]:
@@ -471,9 +522,13 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 # type), so that "*" is the only Resource that matches them. Granted only with a condition on
 # the request's ownership tags.
 NO_RESOURCE_ACTIONS = {"memorydb:createuser"}
+# The same, but with nothing to narrow them by, and touching no resource: a random string.
+# Granted on "*" alone in its statement (as in AWS's own rotation functions' policies).
+UNSCOPED_ACTIONS = {"secretsmanager:getrandompassword"}
 # What a CDK app may lack that the SAM role grants: needed only by a customer-managed KMS
-# key on a secret, or an MQ user with ApplyImmediately (the examples have neither).
-OPTIONAL_ACTIONS = {"kms:decrypt", "mq:rebootbroker"}
+# key on a secret, or an MQ user with ApplyImmediately or a rotation that reboots (the
+# examples have none of these).
+OPTIONAL_ACTIONS = {"kms:decrypt", "kms:generatedatakey", "mq:rebootbroker"}
 
 
 def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
@@ -491,9 +546,12 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         for r in resources:
             if r == "*":
+                actions = {a.lower() for a in _actions([st])}
+                if actions <= UNSCOPED_ACTIONS:
+                    assert resources == ["*"] and "Condition" not in st, st
+                    continue
                 # Only where AWS requires it, and then only for requests carrying the tags
                 # userkeeper puts on everything it creates.
-                actions = {a.lower() for a in _actions([st])}
                 assert actions <= NO_RESOURCE_ACTIONS, f"statement on *: {st}"
                 assert "aws:RequestTag/userkeeper:stack-id" in json.dumps(st.get("Condition")), f"* without the tag condition: {st}"
                 continue
@@ -542,3 +600,264 @@ def test_the_function_may_invoke_itself_for_continuations(path: Path) -> None:
             assert "lambda:invokefunction" in grants.actions_for(lid), f"{path.name}: {lid} does not DependsOn {policy}"
     # And the template has no dependency cycle, whatever the conditions.
     cfn.Stack(template, name="x", stack_id="x", region=h.REGION, account=h.ACCOUNT_ID, parameters={}).order()
+
+
+# ------------------------------------------------------------------------------------------
+# Rotation: Secrets Manager may invoke the function, and each schedule's rotations through the
+# binary make only calls its grants allow (resources and conditions included)
+
+
+@pytest.mark.parametrize("path", _all_templates())
+def test_secrets_manager_may_invoke_the_function_for_rotation(path: Path) -> None:
+    """One resource policy statement per function, for Secrets Manager of this account only;
+    every rotation schedule uses the function and is created after that permission."""
+    template = cfn.load_template(path)
+    grants = RoleGrants(template)
+    fn = grants.function
+    permissions = {lid: r for lid, r in grants.resources.items() if r["Type"] == PERMISSION_TYPE}
+    assert len(permissions) == 1, f"{path.name}: expected one AWS::Lambda::Permission, found {sorted(permissions)}"
+    ((perm_lid, perm),) = permissions.items()
+    assert "Condition" not in perm, f"{path.name}: the rotation permission must not depend on the examples"
+    p = perm["Properties"]
+    assert p["Principal"] == SECRETS_MANAGER_PRINCIPAL, p
+    assert p["Action"] == "lambda:InvokeFunction", p
+    assert p["FunctionName"] in ({"Fn::GetAtt": [fn, "Arn"]}, {"Ref": fn}), p
+    # Only this account's Secrets Manager (the confused-deputy guard).
+    assert p["SourceAccount"] == {"Ref": "AWS::AccountId"}, p
+    assert set(p) <= {"Principal", "Action", "FunctionName", "SourceAccount", "SourceArn"}, p
+    schedules = {lid: r for lid, r in grants.resources.items() if r["Type"] == ROTATION_SCHEDULE_TYPE}
+    assert schedules, f"{path.name}: no AWS::SecretsManager::RotationSchedule (the examples rotate their secrets)"
+    for lid, r in schedules.items():
+        props = r["Properties"]
+        assert props.get("RotationLambdaARN") == {"Fn::GetAtt": [fn, "Arn"]}, f"{lid}: {props.get('RotationLambdaARN')}"
+        assert "HostedRotationLambda" not in props, lid
+        assert perm_lid in _depends_on(r), f"{lid} does not DependsOn {perm_lid}: Secrets Manager tests the function at once"
+
+
+def _iam_pattern(pattern: str) -> re.Pattern[str]:
+    """IAM's wildcards: * any run of characters, ? any one (case-sensitive for ARNs)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z", re.S)
+
+
+def _string_match(operator: str, have: str, want: Any) -> bool:
+    want = str(want)
+    return _iam_pattern(want).match(have) is not None if operator == "StringLike" else have == want
+
+
+def _conditions_hold(condition: dict[str, Any], context: dict[str, list[str]]) -> bool:
+    """IAM condition evaluation for the operators the templates use; anything else (or a key
+    the request does not carry) does not hold: an unknown condition never grants."""
+    for op, pairs in condition.items():
+        qualifier, _, operator = op.rpartition(":")
+        for key, want in pairs.items():
+            wants = want if isinstance(want, list) else [want]
+            have = context.get(key)
+            if operator == "Null":
+                hold = (have is None) == (str(wants[0]).lower() == "true")
+            elif operator in ("StringEquals", "StringLike"):
+                def one(v: str) -> bool:
+                    return any(_string_match(operator, v, w) for w in wants)
+                if qualifier == "ForAllValues":
+                    hold = have is None or all(one(v) for v in have)
+                elif qualifier == "ForAnyValue":
+                    hold = have is not None and any(one(v) for v in have)
+                else:
+                    hold = have is not None and len(have) == 1 and one(have[0])
+            else:
+                hold = False
+            if not hold:
+                return False
+    return True
+
+
+def _allows(statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, list[str]]) -> bool:
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        if not any(_iam_pattern(a.lower()).match(action.lower()) for a in actions):
+            continue
+        resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        if not any(isinstance(r, str) and _iam_pattern(r).match(resource) for r in resources):
+            continue
+        if _conditions_hold(st.get("Condition") or {}, context):
+            return True
+    return False
+
+
+ROTATION_TAG_PREFIX = "userkeeper:rotation:"
+# What two rotations of the examples must have made the binary call between them (so that the
+# grant checks below are not vacuous): every service's rotation calls but RebootBroker (the
+# examples never reboot) and KMS (the emulator does not call it).
+EXPECTED_ROTATION_CALLS = {
+    "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:GetRandomPassword",
+    "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+    "elasticache:DescribeUsers", "elasticache:ModifyUser", "memorydb:DescribeUsers", "memorydb:UpdateUser",
+    "mq:DescribeBroker", "mq:DescribeUser", "mq:CreateUser", "mq:UpdateUser", "mq:ListTags", "mq:CreateTags",
+}
+
+
+@dataclasses.dataclass
+class RotatedSecret:
+    """One schedule's secret, and the statements in effect for its rotations."""
+
+    d: Deployment
+    schedule: str  # logical id
+    arn: str
+    statements: list[dict[str, Any]]
+    called: set[str] = dataclasses.field(default_factory=set)
+
+    def value(self, **version: str) -> tuple[str, dict[str, Any]]:
+        out = self.d.emulator.client("secretsmanager").get_secret_value(SecretId=self.arn, **version)
+        return out["VersionId"], json.loads(out["SecretString"])
+
+    def resource_of(self, service: str, action: str, doc: dict[str, Any]) -> str:
+        """The ARN AWS authorizes ``action`` on, for a rotation of a secret holding ``doc``."""
+        if service == "secretsmanager":
+            return "*" if action == "GetRandomPassword" else self.arn
+        if service == "elasticache":
+            return f"arn:aws:elasticache:{h.REGION}:{h.ACCOUNT_ID}:user:{doc['user_id']}"
+        if service == "memorydb":
+            return f"arn:aws:memorydb:{h.REGION}:{h.ACCOUNT_ID}:user/{doc['username']}"
+        if service == "mq":
+            assert doc["broker_id"] == self.d.broker["BrokerId"], doc["broker_id"]
+            return self.d.broker["BrokerArn"]
+        raise AssertionError(f"{self.schedule}: the rotation called {service}:{action}, a service it has no business with")
+
+    def step(self, step: str, token: str) -> h.Invocation:
+        """One rotation step through the binary; every call it makes must be allowed."""
+        emulator = self.d.emulator
+        _, doc = self.value(VersionStage="AWSCURRENT")
+        tags_before = self.rotation_tags()
+        before = len(emulator.calls())
+        inv = self.d.fn.invoke(h.rotation_event(step, self.arn, token), timeout_s=60)
+        assert inv.finished, f"{self.schedule}: {step} gave no result in time: {inv}"
+        calls = emulator.calls()[before:]
+        # The tag keys setSecret wrote (for mq:CreateTags' aws:TagKeys).
+        written = [k for k, v in self.rotation_tags().items() if tags_before.get(k) != v]
+        for c in calls:
+            service, action = c["service"], c["action"]
+            context = {"aws:TagKeys": written} if (service, action) == ("mq", "CreateTags") else {}
+            resource = self.resource_of(service, action, doc)
+            self.called.add(f"{service}:{action}")
+            assert _allows(self.statements, f"{service}:{action}", resource, context), (
+                f"{self.d.path.name}: {step} of {self.schedule}'s secret called {service}:{action} on {resource} "
+                f"{context or ''}, which the statements in effect for it do not allow:\n{json.dumps(self.statements, indent=1)}"
+            )
+        return inv
+
+    def rotation_tags(self) -> dict[str, str]:
+        tags = emulator_broker(self.d.emulator, self.d.broker["BrokerId"])["Tags"]
+        return {k: v for k, v in tags.items() if k.startswith(ROTATION_TAG_PREFIX)}
+
+
+def _error(inv: h.Invocation) -> str:
+    res = inv.result
+    return res.get("errorMessage", "") if isinstance(res, dict) else str(res)
+
+
+def _reboot(d: Deployment) -> None:
+    """The broker's next reboot or maintenance window (the test's own call, not the binary's):
+    pending user changes go live."""
+    d.emulator.client("mq").reboot_broker(BrokerId=d.broker["BrokerId"])
+
+
+@pytest.mark.parametrize(("path", "parameters"), template_cases())
+def test_rotation_schedules_rotate_their_secrets_through_the_binary(path: Path, parameters: dict[str, str], stack_env) -> None:
+    d = deploy(path, parameters, stack_env)
+    stack = d.stack
+    schedules = [lid for lid in stack.order() if stack.resources[lid]["Type"] == ROTATION_SCHEDULE_TYPE]
+    # The examples rotate every secret their password users read.
+    password_secrets = set(secret_readers(stack))
+    rotated: dict[str, str] = {}
+    for lid in schedules:
+        (target,) = stack.references(stack.resources[lid]["Properties"]["SecretId"])
+        assert target not in rotated, f"{target} has two rotation schedules"
+        rotated[target] = lid
+    assert set(rotated) == password_secrets, f"{path.name}: secrets read but not rotated: {sorted(password_secrets - set(rotated))}"
+
+    called: set[str] = set()
+    for secret_lid, lid in rotated.items():
+        called |= _rotate_example(d, lid, secret_lid)
+    missing = EXPECTED_ROTATION_CALLS - called
+    assert not missing, f"{path.name}: the rotations never called {sorted(missing)}: the grant checks missed them"
+
+
+def _rotate_example(d: Deployment, lid: str, secret_lid: str) -> set[str]:
+    stack, emulator = d.stack, d.emulator
+    resource = stack.resources[lid]
+    props = stack.resolve(resource["Properties"])
+    assert props["RotationLambdaARN"] == h.FUNCTION_ARN
+    assert str(props.get("RotateImmediatelyOnUpdate")).lower() == "false", (
+        f"{lid}: RotateImmediatelyOnUpdate must be false (an MQ rotation without a reboot cannot complete at once)"
+    )
+    rules = props.get("RotationRules") or {}
+    assert rules.get("AutomaticallyAfterDays") or rules.get("ScheduleExpression"), f"{lid}: no schedule: {rules}"
+    arn = props["SecretId"]
+    assert arn == stack.created[secret_lid].ref
+    # Secrets Manager tests the current credentials as soon as the schedule exists: the user
+    # that reads the secret must exist by then.
+    users = [u for u, r in stack.resources.items()
+             if r["Type"].startswith("Custom::") and stack.enabled(u)
+             and secret_lid in stack.references((r.get("Properties") or {}).get("PasswordSecretArn"))]
+    assert users and set(users) <= set(_depends_on(resource)), f"{lid} must DependsOn {users}"
+
+    r = RotatedSecret(d, lid, arn, d.iam.statements_for(stack, lid))
+    _, first = r.value(VersionStage="AWSCURRENT")
+    engine = first["engine"]
+    if engine == "mq":
+        # RotateMqExample is for a user that is live: after the broker's next reboot.
+        _reboot(d)
+    emulator.enable_rotation(arn)
+
+    # The schedule is created: with RotateImmediatelyOnUpdate false, Secrets Manager runs
+    # testSecret alone on a fresh pending version, then removes that version's label.
+    token = emulator.new_pending(arn)
+    inv = r.step("testSecret", token)
+    assert inv.kind == "response", f"{lid}: the schedule's first test failed: {_error(inv)}"
+    emulator.client("secretsmanager").update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+
+    # Two scheduled rotations (MQ alternates to the clone and back: CreateUser, then UpdateUser).
+    for n in (1, 2):
+        _, before = r.value(VersionStage="AWSCURRENT")
+        token = emulator.new_pending(arn)
+        for step in h.ROTATION_STEPS:
+            inv = r.step(step, token)
+            if step == "testSecret" and engine == "mq" and inv.kind != "response":
+                # The example never reboots: AWSCURRENT stays until the change is live.
+                assert "pending change" in _error(inv), _error(inv)
+                _reboot(d)
+                inv = r.step(step, token)
+            assert inv.kind == "response", f"{lid}: rotation {n}: {step} failed: {_error(inv)}"
+        version, after = r.value(VersionStage="AWSCURRENT")
+        assert version == token, f"{lid}: AWSCURRENT is on {version}, not the rotation's {token}"
+        assert after["password"] != before["password"]
+        CHECK_ROTATED[engine](d, lid, before, after)
+    return r.called
+
+
+def _check_two_passwords(kind: str):
+    def check(d: Deployment, lid: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        if kind == "elasticache":
+            user = emulator_user(d.emulator, after["user_id"])
+        else:
+            user = emulator_memorydb(d.emulator, "users", after["username"])
+        assert user is not None, f"{lid}: the rotated user is gone"
+        assert user["Passwords"] == [after["password"], before["password"]], f"{lid}: not [new, previous]"
+    return check
+
+
+def _check_mq_rotated(d: Deployment, lid: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    # Alternating: the new password is the other user's, live after the reboot.
+    partner = before["username"][: -len("_clone")] if before["username"].endswith("_clone") else before["username"] + "_clone"
+    assert after["username"] == partner, (before["username"], after["username"])
+    user = emulator_mq_user(d.emulator, d.broker["BrokerId"], after["username"])
+    assert user is not None and user["Pending"] is None and user["Password"] == after["password"], f"{lid}: {user and user['Username']}"
+    assert emulator_broker(d.emulator, d.broker["BrokerId"])["reboots"] >= 1
+
+
+CHECK_ROTATED = {
+    "elasticache": _check_two_passwords("elasticache"),
+    "memorydb": _check_two_passwords("memorydb"),
+    "mq": _check_mq_rotated,
+}
