@@ -33,7 +33,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -271,7 +271,51 @@ class RedisConnection:
         self.close()
 
 
-class RedisServer:
+class _ServerProcess:
+    """A server the tests start: a process in its own directory, waited for until it answers,
+    stopped (and its directory removed) at the end."""
+
+    proc: subprocess.Popen | None = None
+    dir: Path | None = None
+    startup_s: float | None = None
+    ready_timeout_s: float = 30
+
+    def _wait_ready(self, t0: float, ready: Callable[[], bool], errors: tuple[type[BaseException], ...],
+                    poll_s: float, what: Callable[[], str], details: Callable[[], str]) -> Any:
+        deadline = time.monotonic() + self.ready_timeout_s
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                break
+            try:
+                if ready():
+                    self.startup_s = time.monotonic() - t0
+                    return self
+            except errors as e:
+                last = e
+            time.sleep(poll_s)
+        rc = self.proc.poll() if self.proc else None
+        self.stop(keep_dir=True)
+        raise RuntimeError(f"{what()} within {self.ready_timeout_s}s (exit code {rc}, last error {last!r}); "
+                           f"{details()}")
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def stop(self, keep_dir: bool = False) -> None:
+        _stop_process(self.proc)
+        self.proc = None
+        if self.dir is not None and not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class RedisServer(_ServerProcess):
     """``redis-server`` on a free loopback port, TLS only, in a temp dir, no persistence.
 
     ``default`` is disabled; an admin user (``admin_user``/``admin_password``) made from the
@@ -320,37 +364,14 @@ class RedisServer:
         with open(self.dir / "stdout.log", "wb") as out:
             self.proc = subprocess.Popen([binary, str(conf)], cwd=self.dir, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + self.ready_timeout_s
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with self.admin() as c:
-                    if c.ping():
-                        self.startup_s = time.monotonic() - t0
-                        return self
-            except (OSError, ssl.SSLError, ConnectionError, RespError) as e:
-                last = e
-            time.sleep(0.05)
-        rc = self.proc.poll()
-        self.stop(keep_dir=True)
-        raise RuntimeError(
-            f"redis-server did not accept TLS on {self.host}:{self.port} within {self.ready_timeout_s}s "
-            f"(exit code {rc}, last error {last!r}); config {conf}, log:\n{_tail(self.log_path)}\n"
-            f"{_tail(self.dir / 'stdout.log')}")
+        def ready() -> bool:
+            with self.admin() as c:
+                return c.ping()
 
-    def stop(self, keep_dir: bool = False) -> None:
-        _stop_process(self.proc)
-        self.proc = None
-        if self.dir is not None and not keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "RedisServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return self._wait_ready(t0, ready, (OSError, ssl.SSLError, ConnectionError, RespError), 0.05,
+                                lambda: f"redis-server did not accept TLS on {self.host}:{self.port}",
+                                lambda: f"config {conf}, log:\n{_tail(self.log_path)}\n"
+                                        f"{_tail(self.dir / 'stdout.log')}")
 
     # -- clients -------------------------------------------------------------------------
     def _connect(self) -> RedisConnection:
@@ -438,7 +459,7 @@ def _java_properties_escape(s: str, key: bool) -> str:
     return "".join(out)
 
 
-class ActiveMqServer:
+class ActiveMqServer(_ServerProcess):
     """ActiveMQ Classic (Debian's package) as a child JVM, not the system service.
 
     Everything lives in a temp dir (``activemq.base``): conf/activemq.xml with a single
@@ -504,35 +525,13 @@ class ActiveMqServer:
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(cmd, cwd=self.dir, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + self.ready_timeout_s
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                _tls_connect(self.host, self.port, self._ctx, timeout_s=5).close()
-                self.startup_s = time.monotonic() - t0
-                return self
-            except (OSError, ssl.SSLError) as e:
-                last = e
-            time.sleep(0.1)
-        rc = self.proc.poll()
-        self.stop(keep_dir=True)
-        raise RuntimeError(
-            f"ActiveMQ did not accept TLS on {self.host}:{self.port} within {self.ready_timeout_s}s "
-            f"(exit code {rc}, last error {last!r}); dir {self.dir}, broker log:\n{_tail(self.log_path)}")
+        def ready() -> bool:
+            _tls_connect(self.host, self.port, self._ctx, timeout_s=5).close()
+            return True
 
-    def stop(self, keep_dir: bool = False) -> None:
-        _stop_process(self.proc)
-        self.proc = None
-        if self.dir is not None and not keep_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "ActiveMqServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return self._wait_ready(t0, ready, (OSError, ssl.SSLError), 0.1,
+                                lambda: f"ActiveMQ did not accept TLS on {self.host}:{self.port}",
+                                lambda: f"dir {self.dir}, broker log:\n{_tail(self.log_path)}")
 
     def _write_config(self, keystore: Path, ks_password: str) -> None:
         conf = self.conf_dir
@@ -646,23 +645,21 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         pytest.fail(str(e), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def redis_server(pki: Pki) -> Iterator[RedisServer]:
-    server = RedisServer(pki)
+def _serve(server: _ServerProcess) -> Iterator[Any]:
+    """A started server for a fixture; a missing package fails the test, naming the install."""
     try:
         server.start()
     except ServerUnavailable as e:
         pytest.fail(str(e), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(pki: Pki) -> Iterator[RedisServer]:
+    yield from _serve(RedisServer(pki))
 
 
 @pytest.fixture(scope="session")
 def activemq_server(pki: Pki) -> Iterator[ActiveMqServer]:
-    server = ActiveMqServer(pki)
-    try:
-        server.start()
-    except ServerUnavailable as e:
-        pytest.fail(str(e), pytrace=False)
-    yield server
-    server.stop()
+    yield from _serve(ActiveMqServer(pki))
