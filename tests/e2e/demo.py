@@ -7,6 +7,8 @@ Starts the emulator, a ResponseURL receiver and the release binary, then sends
 Create -> Update -> a replacing Update -> Delete (of the replaced and of the current resource)
 for a user, and the same for a user group (after creating the group's `default` user).
 Prints each CloudFormation response and the emulator's state (passwords masked) after each step.
+Then rotates the passwords of an ElastiCache user and (alternating users, one reboot per
+rotation) an Amazon MQ user through Secrets Manager's four steps, printing each step's outcome.
 """
 
 from __future__ import annotations
@@ -145,6 +147,52 @@ def main() -> int:
         step("mq: stack delete", "Delete", Q, q1, "QueueUser", physical_id=f"{broker}/demo-queue")
         step("mq: stack delete (ApplyImmediately)", "Delete", Q, q2, "QueueUserNow",
              physical_id=f"{broker}/demo-queue-now")
+        def rotate(title: str, arn: str) -> None:
+            """One rotation as Secrets Manager runs it: a pending version, then the four steps."""
+            nonlocal ok
+            token = emulator.new_pending(arn)
+            print("=" * 100)
+            print(f"{title}   [rotation of {arn.rsplit(':', 1)[-1]}, token {token}]")
+            print("-" * 100)
+            for name in h.ROTATION_STEPS:
+                inv = fn.invoke(h.rotation_event(name, arn, token), timeout_s=120)
+                result = inv.result if inv.kind == "response" else None
+                ok = ok and result is not None
+                outcome = result["Outcome"] if result else f"FAILED: {inv.body.decode(errors='replace')}"
+                print(f"  {name:<13} {(inv.duration_s or 0):5.2f}s  {outcome}")
+            current = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+            print(f"  AWSCURRENT is now version {token}: user {current['username']}, "
+                  f"a new {len(current['password'])}-character password")
+
+        # Rotation: the secret names the user; Secrets Manager calls the function once per step.
+        sm = emulator.client("secretsmanager")
+        emulator.config(transition_seconds=args.transition_seconds, reboot_seconds=2.0)
+        emulator.client("elasticache").create_user(
+            UserId="demo-rotated", UserName="rotated", Engine="redis", AccessString="on ~* +@all",
+            Passwords=["Demo-Password-0123456789"])
+        ec_secret = sm.create_secret(Name="userkeeper/demo/elasticache", SecretString=json.dumps(
+            {"engine": "elasticache", "user_id": "demo-rotated", "username": "rotated",
+             "password": "Demo-Password-0123456789"}))["ARN"]
+        emulator.enable_rotation(ec_secret)
+        rotate("rotation: ElastiCache user (two passwords: the old one keeps working)", ec_secret)
+        user = next(u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == "demo-rotated")
+        print(f"  the user now holds {len(user['Passwords'])} passwords: the new one and the previous one")
+
+        emulator.client("mq").create_user(BrokerId=broker, Username="demo-rotated", Password="Demo-Password-0123",
+                                          Groups=["apps"])
+        emulator.client("mq").reboot_broker(BrokerId=broker)
+        mq_secret = sm.create_secret(Name="userkeeper/demo/mq", SecretString=json.dumps(
+            {"engine": "mq", "broker_id": broker, "username": "demo-rotated", "password": "Demo-Password-0123",
+             "reboot": True}))["ARN"]
+        emulator.enable_rotation(mq_secret)
+
+        def reboots() -> int:
+            return next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)["reboots"]
+
+        before = reboots()
+        for i in (1, 2):
+            rotate(f"rotation {i}: Amazon MQ user (alternating users, one reboot)", mq_secret)
+        print(f"  broker reboots for the two rotations: {reboots() - before}")
         print("=" * 100)
         print("all steps SUCCESS" if ok else "SOME STEPS DID NOT SUCCEED")
     finally:
