@@ -279,6 +279,17 @@ pub enum RotationError {
     },
 }
 
+impl RotationError {
+    /// A rotator's failure in `step`, with the chain of its causes.
+    fn service(step: Step, arn: &str, e: ServiceError) -> Self {
+        Self::Service {
+            step: step.as_str(),
+            arn: arn.to_owned(),
+            message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
+        }
+    }
+}
+
 /// A failed step: the typed error, and its message with every secret value masked.
 #[derive(thiserror::Error)]
 #[error("{message}")]
@@ -396,11 +407,7 @@ impl<S: SecretStore> Rotation<S> {
                 token: token.to_owned(),
             });
         }
-        let service = |e: ServiceError| RotationError::Service {
-            step: step.as_str(),
-            arn: arn.to_owned(),
-            message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
-        };
+        let service = |e| RotationError::service(step, arn, e);
         match step {
             Step::Create => self.create(event, arn, cx).await,
             Step::Set => {
@@ -495,11 +502,7 @@ impl<S: SecretStore> Rotation<S> {
         rotator
             .precheck(&current, cx)
             .await
-            .map_err(|e| RotationError::Service {
-                step: Step::Create.as_str(),
-                arn: arn.to_owned(),
-                message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
-            })?;
+            .map_err(|e| RotationError::service(Step::Create, arn, e))?;
         let request = PasswordRequest {
             length,
             exclude: rules.exclude,
