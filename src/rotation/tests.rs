@@ -199,42 +199,11 @@ fn secret() -> Value {
            "host": "cache.example", "extra": {"kept": true}})
 }
 
-fn rotation(store: Store, rotator: Recorder) -> (Rotation<Arc<Store>>, Arc<Store>, Arc<Recorder>) {
-    let store = Arc::new(store);
+fn rotation(store: Store, rotator: Recorder) -> (Rotation<Store>, Arc<Recorder>) {
     let rotator = Arc::new(rotator);
     let mut rotators = Rotators::default();
     rotators.by_engine.insert("elasticache", rotator.clone());
-    (Rotation::new(store.clone(), rotators), store, rotator)
-}
-
-#[async_trait]
-impl SecretStore for Arc<Store> {
-    async fn describe(&self, id: &str) -> Result<SecretInfo, StoreError> {
-        (**self).describe(id).await
-    }
-    async fn value(
-        &self,
-        id: &str,
-        v: Option<&str>,
-        s: &str,
-    ) -> Result<Option<Secret>, StoreError> {
-        (**self).value(id, v, s).await
-    }
-    async fn random_password(&self, r: &PasswordRequest) -> Result<Secret, StoreError> {
-        (**self).random_password(r).await
-    }
-    async fn put_pending(
-        &self,
-        id: &str,
-        t: &str,
-        v: &Secret,
-        r: Option<&str>,
-    ) -> Result<(), StoreError> {
-        (**self).put_pending(id, t, v, r).await
-    }
-    async fn move_current(&self, id: &str, to: &str, from: &str) -> Result<(), StoreError> {
-        (**self).move_current(id, to, from).await
-    }
+    (Rotation::new(store, rotators), rotator)
 }
 
 async fn step<S: SecretStore>(r: &Rotation<S>, step: &str) -> Result<Value, RotationFailure> {
@@ -250,24 +219,24 @@ async fn step<S: SecretStore>(r: &Rotation<S>, step: &str) -> Result<Value, Rota
 
 #[tokio::test]
 async fn a_full_rotation_run_twice_per_step_changes_things_once() {
-    let (r, store, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
+    let (r, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
     for name in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         step(&r, name).await.unwrap();
         step(&r, name).await.unwrap();
     }
     assert_eq!(
-        *store.puts.lock().unwrap(),
+        *r.store.puts.lock().unwrap(),
         vec![("tok".to_string(), Some("rot-token".to_string()))],
         "one PutSecretValue, with the RotationToken passed back"
     );
     assert_eq!(
-        *store.requests.lock().unwrap(),
+        *r.store.requests.lock().unwrap(),
         vec![PasswordRequest {
             length: 32,
             exclude: ",@"
         }]
     );
-    let pending = store.value_of("tok").unwrap();
+    let pending = r.store.value_of("tok").unwrap();
     assert_eq!(pending["password"], NEW);
     assert_eq!(pending["extra"], json!({"kept": true}), "other keys kept");
     assert_eq!(
@@ -282,7 +251,7 @@ async fn a_full_rotation_run_twice_per_step_changes_things_once() {
         "set and test are the service's to make idempotent; finishSecret never reaches it"
     );
     assert_eq!(
-        *store.moves.lock().unwrap(),
+        *r.store.moves.lock().unwrap(),
         vec![("v1".to_string(), "tok".to_string())]
     );
 }
@@ -291,13 +260,13 @@ async fn a_full_rotation_run_twice_per_step_changes_things_once() {
 async fn entry_checks_refuse_before_any_change() {
     let mut disabled = Store::with(secret(), "tok");
     disabled.enabled = false;
-    let (r, store, rotator) = rotation(disabled, Recorder::default());
+    let (r, rotator) = rotation(disabled, Recorder::default());
     let e = step(&r, "createSecret").await.unwrap_err();
     assert!(matches!(e.error, RotationError::NotEnabled(_)), "{e}");
-    assert_eq!(store.writes(), 0);
+    assert_eq!(r.store.writes(), 0);
     assert!(rotator.calls.lock().unwrap().is_empty());
 
-    let (r, store, _) = rotation(Store::with(secret(), "other"), Recorder::default());
+    let (r, _) = rotation(Store::with(secret(), "other"), Recorder::default());
     let e = step(&r, "setSecret").await.unwrap_err();
     assert!(
         matches!(e.error, RotationError::UnknownVersion { .. }),
@@ -305,10 +274,11 @@ async fn entry_checks_refuse_before_any_change() {
     );
     assert!(e.message.contains("is not a version of secret"), "{e}");
 
-    store.version("tok", &["AWSPREVIOUS"], Some(secret().to_string()));
+    r.store
+        .version("tok", &["AWSPREVIOUS"], Some(secret().to_string()));
     let e = step(&r, "finishSecret").await.unwrap_err();
     assert!(matches!(e.error, RotationError::NotPending { .. }), "{e}");
-    assert_eq!(store.writes(), 0);
+    assert_eq!(r.store.writes(), 0);
 
     let e = step(&r, "renameSecret").await.unwrap_err();
     assert!(e.message.contains("unknown Step \"renameSecret\""), "{e}");
@@ -319,7 +289,7 @@ async fn a_token_that_is_current_already_is_done() {
     let store = Store::with(secret(), "tok");
     store.version("tok", &[AWSCURRENT, AWSPENDING], Some(secret().to_string()));
     store.version("v1", &["AWSPREVIOUS"], Some(secret().to_string()));
-    let (r, store, rotator) = rotation(store, Recorder::default());
+    let (r, rotator) = rotation(store, Recorder::default());
     for name in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         let out = step(&r, name).await.unwrap();
         assert!(
@@ -329,13 +299,13 @@ async fn a_token_that_is_current_already_is_done() {
                 .contains("AWSCURRENT already")
         );
     }
-    assert_eq!(store.writes(), 0);
+    assert_eq!(r.store.writes(), 0);
     assert!(rotator.calls.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn test_secret_alone_on_a_fresh_pending_version_tests_the_current_credentials() {
-    let (r, store, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
+    let (r, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
     let out = step(&r, "testSecret").await.unwrap();
     assert!(
         out["Outcome"]
@@ -344,12 +314,12 @@ async fn test_secret_alone_on_a_fresh_pending_version_tests_the_current_credenti
             .contains("createSecret has not run")
     );
     assert_eq!(*rotator.calls.lock().unwrap(), vec![format!("test {OLD}")]);
-    assert_eq!(store.writes(), 0);
+    assert_eq!(r.store.writes(), 0);
 }
 
 #[tokio::test]
 async fn set_secret_needs_create_secret_first_and_skips_an_unchanged_password() {
-    let (r, _, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
+    let (r, rotator) = rotation(Store::with(secret(), "tok"), Recorder::default());
     let e = step(&r, "finishSecret").await.unwrap_err();
     assert!(
         e.message
@@ -365,7 +335,7 @@ async fn set_secret_needs_create_secret_first_and_skips_an_unchanged_password() 
     // moto's RotateImmediately=false copies the current value into the pending version.
     let store = Store::with(secret(), "tok");
     store.version("tok", &[AWSPENDING], Some(secret().to_string()));
-    let (r, _, rotator2) = rotation(store, Recorder::default());
+    let (r, rotator2) = rotation(store, Recorder::default());
     let out = step(&r, "setSecret").await.unwrap();
     assert!(out["Outcome"].as_str().unwrap().contains("nothing to set"));
     assert!(rotator.calls.lock().unwrap().is_empty());
@@ -393,12 +363,12 @@ async fn bad_secrets_are_named_and_change_nothing() {
         ),
     ];
     for (value, want) in cases {
-        let (r, store, rotator) = rotation(Store::with(value.clone(), "tok"), Recorder::default());
+        let (r, rotator) = rotation(Store::with(value.clone(), "tok"), Recorder::default());
         let e = step(&r, "createSecret").await.unwrap_err();
         assert!(e.message.contains(want), "{value}: {e}");
         assert!(e.message.contains("Nothing was changed"), "{e}");
         assert!(!e.message.contains(OLD), "{e}");
-        assert_eq!(store.writes(), 0);
+        assert_eq!(r.store.writes(), 0);
         assert!(rotator.calls.lock().unwrap().is_empty());
     }
 }
@@ -407,11 +377,11 @@ async fn bad_secrets_are_named_and_change_nothing() {
 async fn a_generated_password_the_service_would_reject_is_never_stored() {
     let store = Store::with(secret(), "tok");
     *store.passwords.lock().unwrap() = vec!["has,a,comma,in-it-1234".into()];
-    let (r, store, _) = rotation(store, Recorder::default());
+    let (r, _) = rotation(store, Recorder::default());
     let e = step(&r, "createSecret").await.unwrap_err();
     assert!(matches!(e.error, RotationError::BadPassword { .. }), "{e}");
     assert!(!e.message.contains("comma"), "{e}");
-    assert_eq!(store.writes(), 0);
+    assert_eq!(r.store.writes(), 0);
 }
 
 #[tokio::test]
@@ -420,7 +390,7 @@ async fn service_errors_are_masked_and_timeouts_name_the_wait() {
         fail_quoting_password: true,
         ..Default::default()
     };
-    let (r, _, _) = rotation(Store::with(secret(), "tok"), rotator);
+    let (r, _) = rotation(Store::with(secret(), "tok"), rotator);
     step(&r, "createSecret").await.unwrap();
     let e = step(&r, "setSecret").await.unwrap_err();
     assert!(e.message.contains("setSecret for secret"), "{e}");
@@ -433,7 +403,7 @@ async fn service_errors_are_masked_and_timeouts_name_the_wait() {
         hang: true,
         ..Default::default()
     };
-    let (r, _, _) = rotation(Store::with(secret(), "tok"), rotator);
+    let (r, _) = rotation(Store::with(secret(), "tok"), rotator);
     step(&r, "createSecret").await.unwrap();
     let event = RotationEvent {
         step: "setSecret".into(),
