@@ -6,6 +6,7 @@
 //! the error), and so that keys userkeeper does not know are kept as they are: a secret may
 //! carry a connection string or a database name for its applications.
 
+use crate::login::Target;
 use crate::redact::{Redactor, Secret};
 use serde_json::{Map, Value};
 
@@ -140,6 +141,16 @@ impl SecretDoc {
         next.username = username.to_owned();
         next.password = password;
         next
+    }
+
+    /// Where testSecret logs in (`port` defaulting to the service's), if the secret names a
+    /// host.
+    pub fn login_target(&self, default_port: u16) -> Option<Target<'_>> {
+        self.host.as_deref().map(|host| Target {
+            host,
+            port: self.port.unwrap_or(default_port),
+            tls: self.tls,
+        })
     }
 
     /// The JSON to store as the secret's value.

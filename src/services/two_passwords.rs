@@ -4,7 +4,7 @@
 //! ([`PasswordUsers`]) and gets its [`Rotator`] from here: the steps are the same.
 
 use super::rules::check_password;
-use crate::login::{Login, Target};
+use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
@@ -18,6 +18,9 @@ const RULES: PasswordRules = PasswordRules {
     max_length: 128,
     exclude: ",\"/@'\\",
 };
+
+/// Where testSecret logs in when the secret names a host but no port.
+const REDIS_PORT: u16 = 6379;
 
 const STRATEGY: &str = "two-passwords";
 
@@ -147,15 +150,6 @@ fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// Where testSecret logs in, if the secret says.
-fn target(doc: &SecretDoc) -> Option<Target<'_>> {
-    doc.host.as_deref().map(|host| Target {
-        host,
-        port: doc.port.unwrap_or(6379),
-        tls: doc.tls,
-    })
-}
-
 async fn set<U: PasswordUsers>(
     users: &U,
     current: &SecretDoc,
@@ -173,7 +167,7 @@ async fn set<U: PasswordUsers>(
     }
     // Neither service reads passwords back, so only a login can tell that a retried setSecret
     // did its work already; without a host the same list is simply sent again.
-    if let Some(to) = target(pending)
+    if let Some(to) = pending.login_target(REDIS_PORT)
         && users
             .login()
             .redis(to, &pending.username, &pending.password)
@@ -209,7 +203,7 @@ async fn test<U: PasswordUsers>(
     current: &SecretDoc,
 ) -> Result<Outcome, ServiceError> {
     let id = users.id(doc);
-    if let Some(to) = target(doc) {
+    if let Some(to) = doc.login_target(REDIS_PORT) {
         users
             .login()
             .redis(to, &doc.username, &doc.password)

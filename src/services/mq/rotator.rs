@@ -17,7 +17,7 @@
 //! the change again nor reboot again.
 
 use super::{AmazonMqUser, api, check_mq_password, is_broker_id, is_mq_name};
-use crate::login::{Login, Target};
+use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
@@ -27,6 +27,8 @@ use aws_sdk_mq::Client;
 use aws_sdk_mq::types::ChangeType;
 use std::sync::Arc;
 
+/// Amazon MQ's STOMP endpoint (`stomp+ssl`), where testSecret logs in by default.
+const STOMP_TLS_PORT: u16 = 61614;
 const CLONE_SUFFIX: &str = "_clone";
 const ALTERNATING: &str = "alternating";
 const SINGLE: &str = "single";
@@ -133,14 +135,6 @@ fn now_secs() -> u64 {
 /// taken to be one whose reboot never started (the function died between recording it and
 /// calling RebootBroker). Well beyond the moment a started reboot shows in the broker's state.
 const REBOOT_GRACE_SECS: u64 = 120;
-
-fn stomp_target(doc: &SecretDoc) -> Option<Target<'_>> {
-    doc.host.as_deref().map(|host| Target {
-        host,
-        port: doc.port.unwrap_or(61614),
-        tls: doc.tls,
-    })
-}
 
 impl MqRotator {
     /// Gives `pending.username` the pending password: an update, or (first use of the clone)
@@ -378,7 +372,7 @@ impl Rotator for MqRotator {
             }
             Some(None) => {}
         }
-        if let Some(to) = stomp_target(doc) {
+        if let Some(to) = doc.login_target(STOMP_TLS_PORT) {
             self.login.stomp(to, user, &doc.password).await?;
             return Ok(format!(
                 "logged in to {}:{} (STOMP) as {user} with the tested password",
