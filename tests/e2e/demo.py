@@ -187,7 +187,7 @@ def main() -> int:
         emulator.enable_rotation(mq_secret)
 
         def reboots() -> int:
-            return next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)["reboots"]
+            return emulator.mq_broker(broker)["reboots"]
 
         before = reboots()
         for i in (1, 2):

@@ -729,6 +729,17 @@ class Emulator:
             body["token"] = token
         return self._call("POST", "/_emulator/secretsmanager/pending", body)["token"]
 
+    def mq_broker(self, broker_id: str) -> dict[str, Any]:
+        """The broker's part of the state (``reboots``, ``Tags``, ``users``...)."""
+        brokers = [b for b in self.state()["mq"]["brokers"] if b["BrokerId"] == broker_id]
+        assert len(brokers) == 1, f"broker {broker_id} is not in the emulator: {brokers}"
+        return brokers[0]
+
+    def mq_user(self, broker_id: str, username: str) -> dict[str, Any] | None:
+        """One broker user's state (``Password`` live, ``Pending``), None if there is none."""
+        users = [u for u in self.mq_broker(broker_id)["users"] if u["Username"] == username]
+        return users[0] if users else None
+
     def secret_versions(self, secret_arn: str) -> dict[str, Any]:
         """``{version id: {"Stages", "HasValue", "SecretString", "RotationToken"}}`` from the state."""
         for s in self.state()["secretsmanager"]["secrets"]:

@@ -145,9 +145,8 @@ def sync_redis_user(emulator: h.Emulator, redis_server: Any, rotated: Rotated) -
 
 
 def live_mq_users(emulator: h.Emulator, broker_id: str) -> dict[str, str]:
-    brokers = [b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker_id]
-    assert len(brokers) == 1, f"broker {broker_id} is not in the emulator"
-    return {u["Username"]: u["Password"] for u in brokers[0]["users"] if u["Password"] is not None}
+    users = emulator.mq_broker(broker_id)["users"]
+    return {u["Username"]: u["Password"] for u in users if u["Password"] is not None}
 
 
 def sync_mq_users(emulator: h.Emulator, activemq_server: Any, broker_id: str) -> dict[str, str]:

@@ -56,15 +56,6 @@ def make_broker(emulator: h.Emulator) -> str:
     )["BrokerId"]
 
 
-def broker_state(emulator: h.Emulator, broker_id: str) -> dict[str, Any]:
-    return next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker_id)
-
-
-def mq_user(emulator: h.Emulator, broker_id: str, username: str = "app-mq") -> dict[str, Any] | None:
-    users = [u for u in broker_state(emulator, broker_id)["users"] if u["Username"] == username]
-    return users[0] if users else None
-
-
 def progress(inv: h.Invocation) -> dict[str, Any]:
     return inv.event["UserkeeperContinuation"]
 
@@ -168,9 +159,9 @@ def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnD
         assert progress(inv).get("Created") == f"{broker}/app-mq", progress(inv)
     acts = emulator.actions("mq")
     assert count(acts, "RebootBroker") == 1 and count(acts, "CreateUser") == 1
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["reboots"] == 1 and b["BrokerState"] == "RUNNING"
-    u = mq_user(emulator, broker)
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None and u["Password"] == MQ_PW1
     assert_no_leaks(cfn, emulator, MQ_PW1)
 
@@ -185,7 +176,7 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     props = {"BrokerId": broker, "Username": "app-mq", "Password": MQ_PW1, "ApplyImmediately": "true",
              "ServiceTimeout": "40"}
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))  # reboot_seconds 0: at once
-    assert broker_state(emulator, broker)["reboots"] == 1
+    assert emulator.mq_broker(broker)["reboots"] == 1
     emulator.config(reboot_seconds=10)
     emulator.clear_calls()
     new = {**props, "Password": MQ_PW2}
@@ -195,12 +186,12 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     acts = emulator.actions("mq")
     assert count(acts, "RebootBroker") == 1, acts
     assert count(acts, "UpdateUser") == 1, f"UpdateUser sent {count(acts, 'UpdateUser')} times across " \
-                                           f"{len(chain.invocations)} invocations; the user: {mq_user(emulator, broker)}"
+                                           f"{len(chain.invocations)} invocations; the user: {emulator.mq_user(broker, 'app-mq')}"
     assert_success(chain)
     assert chain.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
     assert 9.5 <= chain.answered_after_s <= 24, chain.answered_after_s
-    assert broker_state(emulator, broker)["reboots"] == 2
-    u = mq_user(emulator, broker)
+    assert emulator.mq_broker(broker)["reboots"] == 2
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None and u["Password"] == MQ_PW2
 
 
@@ -221,8 +212,8 @@ def test_mq_apply_immediately_delete_reboots_once_across_continuations(cfn: CfnD
     assert 9.5 <= chain.answered_after_s <= 24, chain.answered_after_s
     acts = emulator.actions("mq")
     assert count(acts, "RebootBroker") == 1 and count(acts, "DeleteUser") == 1 and count(acts, "DeleteTags") == 1
-    b = broker_state(emulator, broker)
-    assert b["reboots"] == 2 and mq_user(emulator, broker) is None and b["Tags"] == {}
+    b = emulator.mq_broker(broker)
+    assert b["reboots"] == 2 and emulator.mq_user(broker, "app-mq") is None and b["Tags"] == {}
 
 
 # ------------------------------------------------------------------------------------------

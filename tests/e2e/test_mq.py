@@ -48,17 +48,6 @@ def mq_props(broker_id: str, username: str = "app-mq", password: str | None = PW
     return props
 
 
-def broker_state(emulator: h.Emulator, broker_id: str) -> dict[str, Any]:
-    brokers = [b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker_id]
-    assert len(brokers) == 1, brokers
-    return brokers[0]
-
-
-def user_state(emulator: h.Emulator, broker_id: str, username: str) -> dict[str, Any] | None:
-    users = [u for u in broker_state(emulator, broker_id)["users"] if u["Username"] == username]
-    return users[0] if users else None
-
-
 def owner_tag(username: str) -> str:
     return "userkeeper:user:" + username.replace("~", "+")
 
@@ -92,14 +81,14 @@ def test_create_leaves_the_user_pending_without_reboot(cfn: CfnDriver, emulator:
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "RebootBroker") == 0
     assert acts.index("CreateTags") < acts.index("CreateUser"), "ownership is recorded before the user exists"
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["reboots"] == 0 and b["BrokerState"] == "RUNNING"
     assert owners(b["Tags"]) == {owner_tag("app-mq"): f"{STACK_GUID}/QueueUser"}
-    u = user_state(emulator, broker, "app-mq")
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Password"] is None, "not live before a reboot"
     assert u["Pending"] == {"PendingChange": "CREATE", "Password": PW1, "Groups": ["apps", "admins"],
                             "ConsoleAccess": True, "ReplicationUser": False}
-    assert user_state(emulator, broker, "admin")["Password"] == ADMIN_PW
+    assert emulator.mq_user(broker, "admin")["Password"] == ADMIN_PW
 
 
 def test_update_password_left_pending(cfn: CfnDriver, emulator: h.Emulator):
@@ -107,7 +96,7 @@ def test_update_password_left_pending(cfn: CfnDriver, emulator: h.Emulator):
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     emulator.client("mq").reboot_broker(BrokerId=broker)  # the maintenance window: now live
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW1
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
     emulator.clear_calls()
     new = {**props, "Password": PW2}
     upd = cfn.update(MQUSER, pid(broker), new, props, logical_id="QueueUser")
@@ -116,10 +105,10 @@ def test_update_password_left_pending(cfn: CfnDriver, emulator: h.Emulator):
     assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "UPDATE"}
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1 and count(acts, "RebootBroker") == 0 and count(acts, "CreateUser") == 0
-    u = user_state(emulator, broker, "app-mq")
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Password"] == PW1, "the live password changes only at a reboot"
     assert u["Pending"]["PendingChange"] == "UPDATE" and u["Pending"]["Password"] == PW2
-    assert broker_state(emulator, broker)["reboots"] == 1  # the one above only
+    assert emulator.mq_broker(broker)["reboots"] == 1  # the one above only
 
 
 def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, emulator: h.Emulator):
@@ -145,16 +134,16 @@ def test_update_without_password_change_keeps_a_rotated_password(cfn: CfnDriver,
     mq.update_user(BrokerId=broker, Username="app-mq", Password=PW3)
     mq.reboot_broker(BrokerId=broker)
     time.sleep(0.7)
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW3
-    reboots = broker_state(emulator, broker)["reboots"]
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW3
+    reboots = emulator.mq_broker(broker)["reboots"]
     emulator.clear_calls()
     new = {**props, "ConsoleAccess": "true", "Groups": ["apps"]}
     upd = cfn.update(MQUSER, pid(broker), new, props, logical_id="QueueUser")
     assert_success(upd)
     assert upd.data["PendingChange"] == ""
     assert count(emulator.actions("mq"), "UpdateUser") == 1
-    assert broker_state(emulator, broker)["reboots"] == reboots + 1
-    u = user_state(emulator, broker, "app-mq")
+    assert emulator.mq_broker(broker)["reboots"] == reboots + 1
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None
     assert u["ConsoleAccess"] is True and u["Groups"] == ["apps"]
     assert u["Password"] == PW3, "the Update re-sent the template's password although it did not change"
@@ -172,9 +161,9 @@ def test_delete_leaves_the_deletion_pending(cfn: CfnDriver, emulator: h.Emulator
     acts = emulator.actions("mq")
     assert count(acts, "DeleteUser") == 1 and count(acts, "RebootBroker") == 0
     assert count(acts, "DeleteTags") == 1
-    u = user_state(emulator, broker, "app-mq")
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] == {"PendingChange": "DELETE"} and u["Password"] == PW1
-    assert owner_tag("app-mq") not in broker_state(emulator, broker)["Tags"]
+    assert owner_tag("app-mq") not in emulator.mq_broker(broker)["Tags"]
 
 
 def test_delete_of_a_pending_create_drops_it(cfn: CfnDriver, emulator: h.Emulator):
@@ -183,9 +172,9 @@ def test_delete_of_a_pending_create_drops_it(cfn: CfnDriver, emulator: h.Emulato
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     dele = cfn.delete(MQUSER, pid(broker), props, logical_id="QueueUser")
     assert_success(dele)
-    assert user_state(emulator, broker, "app-mq") is None
-    assert broker_state(emulator, broker)["Tags"] == {}
-    assert broker_state(emulator, broker)["reboots"] == 0
+    assert emulator.mq_user(broker, "app-mq") is None
+    assert emulator.mq_broker(broker)["Tags"] == {}
+    assert emulator.mq_broker(broker)["reboots"] == 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -205,9 +194,9 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: h.Emul
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "RebootBroker") == 1
     assert acts.index("CreateUser") < acts.index("RebootBroker")
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["reboots"] == 1 and b["BrokerState"] == "RUNNING"
-    u = user_state(emulator, broker, "app-mq")
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None and u["Password"] == PW1 and u["Groups"] == ["apps"]
 
     emulator.clear_calls()
@@ -218,8 +207,8 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: h.Emul
     assert upd.invocation.duration_s >= 1.9, upd.invocation
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1 and count(acts, "RebootBroker") == 1
-    assert broker_state(emulator, broker)["reboots"] == 2
-    u = user_state(emulator, broker, "app-mq")
+    assert emulator.mq_broker(broker)["reboots"] == 2
+    u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None and u["Password"] == PW2
 
     emulator.clear_calls()
@@ -228,24 +217,24 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: h.Emul
     assert dele.invocation.duration_s >= 1.9, dele.invocation
     acts = emulator.actions("mq")
     assert count(acts, "DeleteUser") == 1 and count(acts, "RebootBroker") == 1 and count(acts, "DeleteTags") == 1
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["reboots"] == 3 and b["BrokerState"] == "RUNNING"
-    assert user_state(emulator, broker, "app-mq") is None
+    assert emulator.mq_user(broker, "app-mq") is None
     assert b["Tags"] == {}
-    assert user_state(emulator, broker, "admin")["Password"] == ADMIN_PW
+    assert emulator.mq_user(broker, "admin")["Password"] == ADMIN_PW
 
 
 def test_apply_immediately_without_pending_change_does_not_reboot(cfn: CfnDriver, emulator: h.Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker, ApplyImmediately="true")
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
-    assert broker_state(emulator, broker)["reboots"] == 1
+    assert emulator.mq_broker(broker)["reboots"] == 1
     emulator.clear_calls()
     upd = cfn.update(MQUSER, pid(broker), {**props, "ServiceTimeout": "900"}, props, logical_id="QueueUser")
     assert_success(upd)
     assert upd.data["PendingChange"] == ""
     assert mutations(emulator) == []
-    assert broker_state(emulator, broker)["reboots"] == 1
+    assert emulator.mq_broker(broker)["reboots"] == 1
 
 
 def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emulator: h.Emulator):
@@ -262,8 +251,8 @@ def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emula
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1
     assert count(acts, "RebootBroker") == 1
-    assert broker_state(emulator, broker)["reboots"] == 1
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW1
+    assert emulator.mq_broker(broker)["reboots"] == 1
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
 
 
 def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emulator: h.Emulator):
@@ -274,7 +263,7 @@ def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emula
     old = mq_props(broker, ApplyImmediately="true")
     assert_success(cfn.create(MQUSER, old, logical_id="QueueUser"))
     emulator.clear_calls()
-    reboots_before = broker_state(emulator, broker)["reboots"]
+    reboots_before = emulator.mq_broker(broker)["reboots"]
     new = mq_props(broker, password=PW2, ApplyImmediately="true")
     ev = cfn.event("Update", MQUSER, new, logical_id="QueueUser", physical_id=pid(broker), old_props=old)
     first = cfn.send(ev)
@@ -285,8 +274,8 @@ def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emula
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1, acts
     assert count(acts, "RebootBroker") == 1, acts
-    assert broker_state(emulator, broker)["reboots"] == reboots_before + 1
-    user = user_state(emulator, broker, "app-mq")
+    assert emulator.mq_broker(broker)["reboots"] == reboots_before + 1
+    user = emulator.mq_user(broker, "app-mq")
     assert user["Password"] == PW2 and user["Pending"] is None, user
 
 
@@ -307,9 +296,9 @@ def test_redelivered_create_during_the_reboot_reboots_once(start_function, runti
     copy = dict(ev, ResponseURL=receiver.url("redelivered"))
     first = runtime.submit(ev, 30)
     end = time.monotonic() + 10
-    while broker_state(emulator, broker)["BrokerState"] != "REBOOT_IN_PROGRESS" and time.monotonic() < end:
+    while emulator.mq_broker(broker)["BrokerState"] != "REBOOT_IN_PROGRESS" and time.monotonic() < end:
         time.sleep(0.05)
-    assert broker_state(emulator, broker)["BrokerState"] == "REBOOT_IN_PROGRESS"
+    assert emulator.mq_broker(broker)["BrokerState"] == "REBOOT_IN_PROGRESS"
     second = runtime.submit(copy, 30)
     for inv in (first, second):
         runtime.wait(inv)
@@ -326,8 +315,8 @@ def test_redelivered_create_during_the_reboot_reboots_once(start_function, runti
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1
     assert count(acts, "RebootBroker") == 1
-    assert broker_state(emulator, broker)["reboots"] == 1
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW1
+    assert emulator.mq_broker(broker)["reboots"] == 1
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
 
 
 def test_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
@@ -338,14 +327,14 @@ def test_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
     res = cfn.create(MQUSER, props, logical_id="QueueUser")
     assert_success(res)
     assert "GetSecretValue" in emulator.actions("secretsmanager")
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW2
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW2
     assert PW2 not in json.dumps(res.response) and PW2 not in cfn.fn.log_text()
 
     # A new secret (the ARN changed): the password is set again, the new secret's current one.
     arn2 = sm.create_secret(Name="app/mq-2", SecretString=json.dumps({"password": PW3}))["ARN"]
     new = {**props, "PasswordSecretArn": arn2}
     assert_success(cfn.update(MQUSER, pid(broker), new, props, logical_id="QueueUser"))
-    assert user_state(emulator, broker, "app-mq")["Password"] == PW3
+    assert emulator.mq_user(broker, "app-mq")["Password"] == PW3
 
 
 def test_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulator: h.Emulator):
@@ -357,7 +346,7 @@ def test_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulato
     assert_failed(res, "PasswordSecretArn")
     assert "has:colon-in-it" not in res.reason
     assert count(emulator.actions("mq"), "CreateUser") == 0
-    assert user_state(emulator, broker, "app-mq") is None
+    assert emulator.mq_user(broker, "app-mq") is None
 
 
 # ------------------------------------------------------------------------------------------
@@ -376,17 +365,17 @@ def test_username_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
     assert upd.data == {"BrokerId": broker, "Username": "app-mq-v2", "PendingChange": "CREATE"}
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "DeleteUser") == 0 and count(acts, "UpdateUser") == 0
-    assert user_state(emulator, broker, "app-mq") is not None, "the old user stays until CloudFormation's cleanup"
-    tags = broker_state(emulator, broker)["Tags"]
+    assert emulator.mq_user(broker, "app-mq") is not None, "the old user stays until CloudFormation's cleanup"
+    tags = emulator.mq_broker(broker)["Tags"]
     tags = owners(tags)
     assert tags[owner_tag("app-mq")] == tags[owner_tag("app-mq-v2")] == f"{STACK_GUID}/QueueUser"
 
     cleanup = cfn.delete(MQUSER, pid(broker), old, logical_id="QueueUser")
     assert_success(cleanup)
     assert cleanup.physical_id == pid(broker)
-    assert user_state(emulator, broker, "app-mq") is None
-    assert user_state(emulator, broker, "app-mq-v2") is not None
-    assert set(broker_state(emulator, broker)["Tags"]) == {owner_tag("app-mq-v2")}
+    assert emulator.mq_user(broker, "app-mq") is None
+    assert emulator.mq_user(broker, "app-mq-v2") is not None
+    assert set(emulator.mq_broker(broker)["Tags"]) == {owner_tag("app-mq-v2")}
 
 
 def test_broker_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
@@ -401,10 +390,10 @@ def test_broker_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
     assert upd.physical_id == pid(b2)
     assert upd.data["BrokerId"] == b2
     assert count(emulator.actions("mq"), "CreateUser") == 1 and count(emulator.actions("mq"), "DeleteUser") == 0
-    assert user_state(emulator, b1, "app-mq") is not None and user_state(emulator, b2, "app-mq") is not None
+    assert emulator.mq_user(b1, "app-mq") is not None and emulator.mq_user(b2, "app-mq") is not None
     assert_success(cfn.delete(MQUSER, pid(b1), old, logical_id="QueueUser"))
-    assert user_state(emulator, b1, "app-mq") is None
-    assert user_state(emulator, b2, "app-mq") is not None
+    assert emulator.mq_user(b1, "app-mq") is None
+    assert emulator.mq_user(b2, "app-mq") is not None
 
 
 def test_username_with_tilde_is_tagged_with_plus(cfn: CfnDriver, emulator: h.Emulator):
@@ -413,10 +402,10 @@ def test_username_with_tilde_is_tagged_with_plus(cfn: CfnDriver, emulator: h.Emu
     res = cfn.create(MQUSER, props, logical_id="QueueUser")
     assert_success(res)
     assert res.physical_id == pid(broker, "app~mq")
-    assert owners(broker_state(emulator, broker)["Tags"]) == {"userkeeper:user:app+mq": f"{STACK_GUID}/QueueUser"}
+    assert owners(emulator.mq_broker(broker)["Tags"]) == {"userkeeper:user:app+mq": f"{STACK_GUID}/QueueUser"}
     assert_success(cfn.delete(MQUSER, pid(broker, "app~mq"), props, logical_id="QueueUser"))
-    assert user_state(emulator, broker, "app~mq") is None
-    assert broker_state(emulator, broker)["Tags"] == {}
+    assert emulator.mq_user(broker, "app~mq") is None
+    assert emulator.mq_broker(broker)["Tags"] == {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -468,7 +457,7 @@ def test_limits_accepted(cfn: CfnDriver, emulator: h.Emulator):
     for username in ("ab", "U" * 100):
         res = cfn.create(MQUSER, mq_props(broker, username, "aabbccddaabb", Groups=groups), logical_id=f"L{len(username)}")
         assert_success(res)
-        u = user_state(emulator, broker, username)
+        u = emulator.mq_user(broker, username)
         assert u["Pending"]["Groups"] == groups and u["Pending"]["Password"] == "aabbccddaabb"
 
 
@@ -486,7 +475,7 @@ def test_rabbitmq_broker_fails_at_once(cfn: CfnDriver, emulator: h.Emulator):
     assert res.physical_id == marker(ev)
     assert res.invocation.duration_s < 5, res.invocation
     assert {"CreateUser", "CreateTags", "RebootBroker"}.isdisjoint(emulator.actions("mq"))
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["Tags"] == {} and b["reboots"] == 0
     dele = cfn.delete(MQUSER, res.physical_id, ev["ResourceProperties"], logical_id="QueueUser")
     assert_success(dele)
@@ -509,16 +498,16 @@ def test_collision_with_a_user_the_stack_did_not_create(cfn: CfnDriver, emulator
     assert_failed(res, "not managed by this stack")
     assert res.physical_id == marker(ev)
     assert mutations(emulator) == []
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["Tags"] == {} and b["reboots"] == 0
-    assert user_state(emulator, broker, "app-mq")["Pending"]["Password"] == PW3
+    assert emulator.mq_user(broker, "app-mq")["Pending"]["Password"] == PW3
 
     emulator.clear_calls()
     dele = cfn.delete(MQUSER, res.physical_id, ev["ResourceProperties"], logical_id="QueueUser")
     assert_success(dele)
     assert dele.physical_id == res.physical_id
     assert emulator.actions() == []
-    assert user_state(emulator, broker, "app-mq")["Pending"]["Password"] == PW3
+    assert emulator.mq_user(broker, "app-mq")["Pending"]["Password"] == PW3
 
 
 def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: h.Emulator):
@@ -528,13 +517,13 @@ def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: h
     res = cfn.send(ev)
     assert_failed(res, "not managed by this stack")
     assert res.physical_id == marker(ev)
-    assert owners(broker_state(emulator, broker)["Tags"]) == {owner_tag("app-mq"): f"{STACK_GUID}/FirstUser"}
-    assert user_state(emulator, broker, "app-mq")["Pending"]["Password"] == PW1
+    assert owners(emulator.mq_broker(broker)["Tags"]) == {owner_tag("app-mq"): f"{STACK_GUID}/FirstUser"}
+    assert emulator.mq_user(broker, "app-mq")["Pending"]["Password"] == PW1
     # the other resource's Delete of that id leaves the user alone
     emulator.clear_calls()
     assert_success(cfn.delete(MQUSER, pid(broker), mq_props(broker), logical_id="SecondUser"))
     assert mutations(emulator) == []
-    assert user_state(emulator, broker, "app-mq") is not None
+    assert emulator.mq_user(broker, "app-mq") is not None
 
 
 def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: h.Emulator):
@@ -547,7 +536,7 @@ def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: h.E
     res = cfn.delete(MQUSER, pid(BROKER_ID), mq_props(BROKER_ID, ApplyImmediately="true"))
     assert_success(res)
     assert res.physical_id == pid(BROKER_ID)
-    assert broker_state(emulator, broker)["reboots"] == 0
+    assert emulator.mq_broker(broker)["reboots"] == 0
 
 
 def test_delete_of_user_removed_out_of_band_clears_the_tag(cfn: CfnDriver, emulator: h.Emulator):
@@ -557,10 +546,10 @@ def test_delete_of_user_removed_out_of_band_clears_the_tag(cfn: CfnDriver, emula
     mq = emulator.client("mq")
     mq.delete_user(BrokerId=broker, Username="app-mq")
     mq.reboot_broker(BrokerId=broker)
-    assert user_state(emulator, broker, "app-mq") is None
-    reboots = broker_state(emulator, broker)["reboots"]
+    assert emulator.mq_user(broker, "app-mq") is None
+    reboots = emulator.mq_broker(broker)["reboots"]
     res = cfn.delete(MQUSER, pid(broker), props, logical_id="QueueUser")
     assert_success(res)
-    b = broker_state(emulator, broker)
+    b = emulator.mq_broker(broker)
     assert b["reboots"] == reboots
     assert b["Tags"] == {}

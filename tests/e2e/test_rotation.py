@@ -202,19 +202,8 @@ def mdb_user(emulator: h.Emulator, name: str = MDB_USER) -> dict[str, Any]:
     return users[0]
 
 
-def broker_state(emulator: h.Emulator, broker: str) -> dict[str, Any]:
-    brokers = [b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker]
-    assert len(brokers) == 1, brokers
-    return brokers[0]
-
-
-def mq_user(emulator: h.Emulator, broker: str, username: str) -> dict[str, Any] | None:
-    users = [u for u in broker_state(emulator, broker)["users"] if u["Username"] == username]
-    return users[0] if users else None
-
-
 def reboots(emulator: h.Emulator, broker: str) -> int:
-    return broker_state(emulator, broker)["reboots"]
+    return emulator.mq_broker(broker)["reboots"]
 
 
 def calls(emulator: h.Emulator) -> list[tuple[str, str]]:
@@ -254,15 +243,15 @@ def assert_service_uses(emulator: h.Emulator, case: Case, new: dict[str, Any]) -
         assert mdb_user(emulator)["Passwords"] == [new["password"], old["password"]]
         assert mdb_user(emulator)["Status"] == "active"
     else:
-        b = broker_state(emulator, case.broker)
+        b = emulator.mq_broker(case.broker)
         assert b["BrokerState"] == "RUNNING"
-        u = mq_user(emulator, case.broker, new["username"])
+        u = emulator.mq_user(case.broker, new["username"])
         assert u is not None, f"no user {new['username']}"
         assert u["Pending"] is None, "the change is live"
         assert u["Password"] == new["password"], "the broker runs with the new password"
         if case.alternating:
             assert new["username"] == MQ_USER + "_clone"
-            other = mq_user(emulator, case.broker, MQ_USER)
+            other = emulator.mq_user(case.broker, MQ_USER)
             assert other["Password"] == old["password"] and other["Pending"] is None, \
                 "the current user is never touched"
         else:
@@ -294,8 +283,8 @@ def assert_unchanged(drv: Driver, emulator: h.Emulator, case: Case, current_vers
         assert mdb_user(emulator)["Passwords"] == [case.doc["password"]]
     else:
         assert reboots(emulator, case.broker) == 0
-        assert mq_user(emulator, case.broker, MQ_USER)["Pending"] is None
-        assert mq_user(emulator, case.broker, MQ_USER + "_clone") is None
+        assert emulator.mq_user(case.broker, MQ_USER)["Pending"] is None
+        assert emulator.mq_user(case.broker, MQ_USER + "_clone") is None
 
 
 def assert_once_per_token(emulator: h.Emulator, case: Case) -> None:
@@ -420,7 +409,7 @@ def test_mq_set_secret_cut_off_during_the_reboot_does_not_reboot_again(kind: str
     drv.ok("createSecret", token)
     msg = drv.fails("setSecret", token, timeout_s=5.5)  # 2.5 s of work before the 3 s reserve
     assert "ran out of time" in msg, msg
-    b = broker_state(emulator, case.broker)
+    b = emulator.mq_broker(case.broker)
     assert b["reboots"] == 1 and b["BrokerState"] == "REBOOT_IN_PROGRESS"
     assert drv.stage("AWSCURRENT")[1] == case.doc
     drv.rotate(token)
@@ -445,8 +434,8 @@ def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(k
     assert "RebootBroker" in msg, msg
     assert reboots(emulator, case.broker) == 0
     pending_user = MQ_USER + "_clone" if case.alternating else MQ_USER
-    assert mq_user(emulator, case.broker, pending_user)["Pending"] is not None
-    b = broker_state(emulator, case.broker)
+    assert emulator.mq_user(case.broker, pending_user)["Pending"] is not None
+    b = emulator.mq_broker(case.broker)
     emulator.client("mq").create_tags(ResourceArn=b["BrokerArn"],
                                       Tags={f"userkeeper:rotation:{pending_user}": f"{token} reboot"})
     assert drv.stage("AWSCURRENT")[1] == case.doc
@@ -498,9 +487,9 @@ def test_mq_alternating_users_take_turns(emulator: h.Emulator, drive):
         assert_password_rule("mq", cur["password"])
         assert cur == {**case.doc, "username": want, "password": cur["password"]}
         assert drv.stage("AWSPREVIOUS")[1]["username"] == previous_user
-        live = mq_user(emulator, case.broker, want)
+        live = emulator.mq_user(case.broker, want)
         assert live["Password"] == cur["password"] and live["Pending"] is None
-        other = mq_user(emulator, case.broker, previous_user)
+        other = emulator.mq_user(case.broker, previous_user)
         assert other["Password"] == passwords[previous_user] and other["Pending"] is None, \
             "the user not in AWSCURRENT keeps its password until the next rotation"
         assert count(emulator, "CreateUser", "mq") == (1 if i == 0 else 0), "the clone is created once"
@@ -509,7 +498,7 @@ def test_mq_alternating_users_take_turns(emulator: h.Emulator, drive):
         assert reboots(emulator, case.broker) == i + 1
         passwords[want] = cur["password"]
         previous_user = want
-    clone, original = (mq_user(emulator, case.broker, u) for u in ("app_clone", MQ_USER))
+    clone, original = (emulator.mq_user(case.broker, u) for u in ("app_clone", MQ_USER))
     assert clone["Groups"] == original["Groups"] == MQ_GROUPS
     assert clone["ConsoleAccess"] is original["ConsoleAccess"] is True
     assert clone["ReplicationUser"] is False
@@ -529,7 +518,7 @@ def test_mq_without_reboot_waits_for_the_broker_to_reboot(kind: str, emulator: h
     pending = json.loads(drv.versions()[token]["SecretString"])
     outcome = drv.ok("setSecret", token)
     assert "reboot" in outcome, outcome
-    user = mq_user(emulator, case.broker, pending["username"])
+    user = emulator.mq_user(case.broker, pending["username"])
     if case.alternating:
         assert user["Pending"]["PendingChange"] == "CREATE" and user["Password"] is None
     else:

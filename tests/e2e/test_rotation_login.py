@@ -200,7 +200,7 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
     assert value["username"] == clone and value["password"] != r.password
     assert activemq_server.stomp_login(clone, value["password"])
     assert activemq_server.stomp_login(r.username, r.password), "the original user must keep working"
-    broker = next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == r.broker_id)
+    broker = emulator.mq_broker(r.broker_id)
     assert broker["reboots"] == 1 and broker["BrokerState"] == "RUNNING"
     assert live_mq_users(emulator, r.broker_id) == {r.username: r.password, clone: value["password"]}
     figures = record(downtime_report, "mq", run, probe, reboot_seconds=TRANSITION_S,
