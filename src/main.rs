@@ -2,12 +2,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::SystemTime;
-use userkeeper::cfn::continuation::SelfInvoke;
+use userkeeper::aws::{Secrets, SelfInvoke};
 use userkeeper::cfn::{Invocation, Provider, responder::Responder};
 use userkeeper::dispatch::Dispatcher;
 use userkeeper::login::Login;
 use userkeeper::rotation::{Rotation, Rotators};
-use userkeeper::secrets::Secrets;
 use userkeeper::services::{Registry, Shared};
 
 #[tokio::main(flavor = "current_thread")]

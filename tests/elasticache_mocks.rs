@@ -18,11 +18,11 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use serde_json::json;
 use std::time::Duration;
 use support::*;
+use userkeeper::aws::Secrets;
 use userkeeper::cfn::props::{self, Diff};
 use userkeeper::cfn::responder::Responder;
 use userkeeper::cfn::{Cx, Owner, Provider, Resource};
 use userkeeper::redact::Redactor;
-use userkeeper::secrets::Secrets;
 use userkeeper::services::elasticache::{User, UserProps};
 
 const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/app/guid";

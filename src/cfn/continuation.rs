@@ -42,42 +42,10 @@ pub fn next_event(event: &Value, progress: &Continuation) -> Value {
     next
 }
 
-/// Starts a new invocation of this function.
+/// Starts a new invocation of this function (`crate::aws::SelfInvoke` in the Lambda).
 #[async_trait]
 pub trait Continuer: Send + Sync {
     async fn invoke_async(&self, function_arn: &str, event: &Value) -> Result<(), String>;
-}
-
-/// The real one: Lambda's `Invoke` with `InvocationType: Event`.
-pub struct SelfInvoke {
-    client: aws_sdk_lambda::Client,
-}
-
-impl SelfInvoke {
-    pub fn new(client: aws_sdk_lambda::Client) -> Self {
-        Self { client }
-    }
-}
-
-#[async_trait]
-impl Continuer for SelfInvoke {
-    async fn invoke_async(&self, function_arn: &str, event: &Value) -> Result<(), String> {
-        use aws_sdk_lambda::error::ProvideErrorMetadata;
-        let payload = serde_json::to_vec(event).map_err(|e| e.to_string())?;
-        self.client
-            .invoke()
-            .function_name(function_arn)
-            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| match (e.code(), e.message()) {
-                (Some(code), Some(msg)) => format!("{code}: {msg}"),
-                (Some(code), None) => code.to_owned(),
-                _ => crate::sdk_error_message(&e),
-            })
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What a resource type implements, and what the protocol gives it while it works.
 
 use super::props::{self, Diff, PropsError};
+use crate::error::chain;
 use crate::redact::Redactor;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -218,30 +219,6 @@ fn parse<R: Resource>(raw: &Map<String, Value>) -> Result<R::Props, PropsError> 
     Ok(props)
 }
 
-/// The error and its sources, each once, as one line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    with_causes(e.to_string(), e.source())
-}
-
-/// `head`, then each cause in `source`'s chain that `head` does not already say, joined by
-/// ": ". Display forms only: the Debug forms libraries print can carry request details.
-pub(crate) fn with_causes(
-    head: String,
-    source: Option<&(dyn std::error::Error + 'static)>,
-) -> String {
-    let mut out = head;
-    let mut source = source;
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 #[async_trait]
 impl<R: Resource> Handler for R {
     fn resource_type(&self) -> &'static str {
@@ -257,7 +234,7 @@ impl<R: Resource> Handler for R {
                     physical_id: marker.clone(),
                 })?;
                 self.create(props, cx).await.map_err(|e| Failure {
-                    reason: error_chain(&e),
+                    reason: chain(&e),
                     physical_id: cx.created_id().unwrap_or(marker),
                 })
             }
@@ -279,14 +256,11 @@ impl<R: Resource> Handler for R {
                         new_physical_id = %new_id,
                         "replacement: creating the new resource; CloudFormation deletes the old one later"
                     );
-                    return self
-                        .create(props, cx)
-                        .await
-                        .map_err(|e| fail(error_chain(&e)));
+                    return self.create(props, cx).await.map_err(|e| fail(chain(&e)));
                 }
                 self.update(&physical_id, props, &diff, cx)
                     .await
-                    .map_err(|e| fail(error_chain(&e)))
+                    .map_err(|e| fail(chain(&e)))
             }
             Operation::Delete { physical_id, props } => {
                 if physical_id.starts_with(FAILED_CREATE_PREFIX)
@@ -307,7 +281,7 @@ impl<R: Resource> Handler for R {
                         ..Outcome::default()
                     }),
                     Err(e) => Err(Failure {
-                        reason: error_chain(&e),
+                        reason: chain(&e),
                         physical_id,
                     }),
                 }

@@ -181,6 +181,11 @@ impl Waiting for StepCx {
 pub trait Rotator: Send + Sync {
     /// The secret's `engine` value this rotator serves.
     fn engine(&self) -> &'static str;
+    /// Whether a secret that names no `engine` is this rotator's by its shape (AWS's own
+    /// rotation templates keep the user's ARN instead).
+    fn recognises(&self, _doc: &SecretDoc) -> bool {
+        false
+    }
     /// Checks the keys this engine needs, naming the key and the form expected, and fills in
     /// what can be derived (an id from an ARN, a default strategy).
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError>;
@@ -285,7 +290,7 @@ impl RotationError {
         Self::Service {
             step: step.as_str(),
             arn: arn.to_owned(),
-            message: crate::cfn::resource::with_causes(e.to_string(), e.source()),
+            message: crate::error::with_causes(e.to_string(), e.source()),
         }
     }
 }
@@ -318,8 +323,20 @@ impl Rotators {
     pub fn register(&mut self, rotator: impl Rotator + 'static) {
         self.by_engine.insert(rotator.engine(), Arc::new(rotator));
     }
-    fn get(&self, engine: &str) -> Option<&Arc<dyn Rotator>> {
-        self.by_engine.get(engine)
+    /// The rotator for `doc`: the one its `engine` names, or the one that recognises it.
+    fn for_doc(&self, doc: &SecretDoc) -> Result<&Arc<dyn Rotator>, FormatError> {
+        let expected = || format!("one of {}", self.engines());
+        match &doc.engine {
+            Some(engine) => self
+                .by_engine
+                .get(engine.as_str())
+                .ok_or_else(|| FormatError::key("engine", expected())),
+            None => self
+                .by_engine
+                .values()
+                .find(|r| r.recognises(doc))
+                .ok_or_else(|| FormatError::missing("engine", expected())),
+        }
     }
     fn engines(&self) -> String {
         let names: Vec<_> = self.by_engine.keys().map(|e| format!("\"{e}\"")).collect();
@@ -549,12 +566,7 @@ impl<S: SecretStore> Rotation<S> {
             error,
         };
         let mut doc = SecretDoc::parse(text.expose(), &cx.redactor).map_err(format)?;
-        let rotator = self.rotators.get(&doc.engine).cloned().ok_or_else(|| {
-            format(FormatError::key(
-                "engine",
-                format!("one of {}", self.rotators.engines()),
-            ))
-        })?;
+        let rotator = self.rotators.for_doc(&doc).map_err(format)?.clone();
         rotator.check(&mut doc).map_err(format)?;
         Ok((doc, rotator))
     }
@@ -576,7 +588,11 @@ impl<S: SecretStore> Rotation<S> {
             error,
         };
         let mut doc = SecretDoc::parse(text.expose(), &cx.redactor).map_err(format)?;
-        if doc.engine != rotator.engine() {
+        let same = match &doc.engine {
+            Some(engine) => engine == rotator.engine(),
+            None => rotator.recognises(&doc),
+        };
+        if !same {
             return Err(format(FormatError::key(
                 "engine",
                 format!(

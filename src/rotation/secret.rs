@@ -30,23 +30,32 @@ impl FormatError {
     }
 }
 
-/// A parsed secret. Engine-specific rules (which keys each engine needs) belong to the
-/// service's rotator; this type only checks that each key present has the right form.
-#[derive(Clone, Debug)]
+/// A parsed secret: the keys every engine shares. A service's own keys (`user_id`,
+/// `broker_id`, ...) are read by its rotator through [`SecretDoc::str_key`] and
+/// [`SecretDoc::bool_key`], so a new service adds no field here.
+#[derive(Clone)]
 pub struct SecretDoc {
-    pub engine: String,
+    /// `None` when the secret does not say: a rotator may still recognise its shape
+    /// (`Rotator::recognises`).
+    pub engine: Option<String>,
     pub username: String,
     pub password: Secret,
-    pub user_id: Option<String>,
-    pub user_arn: Option<String>,
-    pub broker_id: Option<String>,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub tls: bool,
     pub strategy: Option<String>,
     pub password_length: Option<u32>,
-    pub reboot: bool,
     raw: Map<String, Value>,
+}
+
+/// The keys only: the values may be anything, passwords included.
+impl std::fmt::Debug for SecretDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretDoc")
+            .field("engine", &self.engine)
+            .field("keys", &self.raw.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SecretDoc {
@@ -67,23 +76,6 @@ impl SecretDoc {
                           \"username\": ..., \"password\": ...}"
                     .into(),
             });
-        };
-        let user_arn = opt_str(&raw, "user_arn", "an ARN string")?;
-        let engine = match opt_str(&raw, "engine", "a string")? {
-            Some(e) => e,
-            // The secrets of AWS's own ElastiCache rotation template have no engine: the user's
-            // ARN says which service it is.
-            None => user_arn
-                .as_deref()
-                .and_then(arn_service)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    FormatError::missing(
-                        "engine",
-                        "\"elasticache\", \"memorydb\" or \"mq\" (or a \"user_arn\" of an \
-                         ElastiCache or MemoryDB user)",
-                    )
-                })?,
         };
         let password = match raw.get("password") {
             Some(Value::String(p)) if !p.is_empty() => Secret::new(p.clone()),
@@ -112,20 +104,30 @@ impl SecretDoc {
             ),
         };
         Ok(Self {
-            engine,
+            engine: opt_str(&raw, "engine", "a string")?,
             username,
             password,
-            user_id: opt_str(&raw, "user_id", "a string")?,
-            user_arn,
-            broker_id: opt_str(&raw, "broker_id", "a string")?,
             host: opt_str(&raw, "host", "a host name or IP address")?.filter(|h| !h.is_empty()),
             port,
             tls: opt_bool(&raw, "tls")?.unwrap_or(true),
             strategy: opt_str(&raw, "strategy", "a string")?,
             password_length,
-            reboot: opt_bool(&raw, "reboot")?.unwrap_or(false),
             raw,
         })
+    }
+
+    /// A string key of the service's own; `None` when absent (or null).
+    pub fn str_key(&self, key: &str) -> Result<Option<&str>, FormatError> {
+        match self.raw.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(FormatError::key(key, "a string")),
+        }
+    }
+
+    /// A boolean key of the service's own (`true` or `"true"`); `None` when absent.
+    pub fn bool_key(&self, key: &str) -> Result<Option<bool>, FormatError> {
+        opt_bool(&self.raw, key)
     }
 
     /// The same secret with another password (and, for an alternating strategy, another
@@ -215,26 +217,25 @@ mod tests {
                              "password": "p".repeat(20), "host": "h.example", "port": "6380"}),
         )
         .unwrap();
-        assert_eq!(d.engine, "elasticache");
-        assert_eq!(d.user_id.as_deref(), Some("app"));
+        assert_eq!(d.engine.as_deref(), Some("elasticache"));
+        assert_eq!(d.str_key("user_id").unwrap(), Some("app"));
         assert_eq!(d.port, Some(6380));
         assert!(d.tls, "tls defaults to true");
-        assert!(!d.reboot);
+        assert_eq!(d.bool_key("reboot").unwrap(), None);
         assert_eq!(d.strategy, None);
     }
 
     #[test]
-    fn aws_template_secret_takes_the_engine_from_the_arn() {
+    fn aws_template_secret_parses_without_an_engine() {
         let d = parse(
             json!({"user_arn": "arn:aws:elasticache:eu-west-1:123456789012:user:app",
                              "username": "app", "password": "p".repeat(20)}),
         )
         .unwrap();
-        assert_eq!(d.engine, "elasticache");
-        assert_eq!(
-            arn_resource_name(d.user_arn.as_deref().unwrap(), "user"),
-            Some("app")
-        );
+        assert_eq!(d.engine, None);
+        let arn = d.str_key("user_arn").unwrap().unwrap();
+        assert_eq!(arn_service(arn), Some("elasticache"));
+        assert_eq!(arn_resource_name(arn, "user"), Some("app"));
         assert_eq!(
             arn_resource_name(
                 "arn:aws:memorydb:us-east-1:123456789012:user/my-user",
@@ -249,10 +250,6 @@ mod tests {
     fn errors_name_the_key_and_never_the_value() {
         let secret = "hunter2-hunter2-hunter2";
         let cases = [
-            (
-                json!({"username": "u", "password": secret}),
-                "key \"engine\" is missing",
-            ),
             (
                 json!({"engine": "mq", "password": secret}),
                 "key \"username\" is missing",
@@ -294,6 +291,24 @@ mod tests {
         assert!(
             err.contains("not JSON") && !err.contains("hunter2"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn service_keys_are_typed_and_named_never_quoted() {
+        let secret = "hunter2-hunter2-hunter2";
+        let d = parse(json!({"engine": "mq", "username": "u", "password": secret,
+                             "broker_id": 7, "reboot": secret, "user_id": "x"}))
+        .unwrap();
+        let e = d.str_key("broker_id").unwrap_err().to_string();
+        assert_eq!(e, "key \"broker_id\": expected a string");
+        let e = d.bool_key("reboot").unwrap_err().to_string();
+        assert!(e.contains("\"reboot\"") && !e.contains(secret), "{e}");
+        assert_eq!(d.str_key("absent").unwrap(), None);
+        let debug = format!("{d:?}");
+        assert!(
+            !debug.contains(secret) && debug.contains("password"),
+            "{debug}"
         );
     }
 

@@ -137,10 +137,12 @@ impl Rotator for Recorder {
     fn engine(&self) -> &'static str {
         "elasticache"
     }
+    fn recognises(&self, doc: &SecretDoc) -> bool {
+        doc.str_key("user_arn").is_ok_and(|a| a.is_some())
+    }
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        doc.user_id
-            .is_some()
-            .then_some(())
+        doc.str_key("user_id")?
+            .map(|_| ())
             .ok_or_else(|| FormatError::missing("user_id", "the user id"))
     }
     fn rules(&self) -> PasswordRules {
@@ -352,6 +354,10 @@ async fn bad_secrets_are_named_and_change_nothing() {
         (
             json!({"engine": "elasticache", "username": "u", "password": OLD}),
             "key \"user_id\" is missing",
+        ),
+        (
+            json!({"username": "u", "password": OLD}),
+            "key \"engine\" is missing: expected one of \"elasticache\"",
         ),
         (
             json!({"engine": "elasticache", "user_id": "u", "username": "u", "password": OLD, "password_length": 8}),

@@ -1,16 +1,19 @@
-//! The services userkeeper manages. Each module owns its resource types and its rotator;
-//! adding a service is one module plus one line in [`register_all`].
+//! The services userkeeper manages. Every service is one folder of the same shape: `mod.rs`
+//! (its registration and its SDK adapters), one file per resource type, `rotator.rs`, and
+//! where needed `rules.rs` (validation) and a module of API calls its resource and rotator
+//! share. Adding a service is one folder plus one line in [`register_all`]. `common` is the
+//! scaffolding services share; `error` the one error module they all answer with.
 
+pub mod common;
 pub mod elasticache;
+pub mod error;
 pub mod memorydb;
 pub mod mq;
-pub(crate) mod rules;
-pub(crate) mod two_passwords;
 
+use crate::aws::Secrets;
 use crate::cfn::Provider;
 use crate::login::Login;
 use crate::rotation::Rotators;
-use crate::secrets::Secrets;
 use std::sync::Arc;
 
 /// What every service is built from, once per execution environment.
@@ -31,39 +34,4 @@ pub fn register_all(registry: &mut Registry<'_>, shared: &Shared<'_>) {
     elasticache::register(registry, shared);
     memorydb::register(registry, shared);
     mq::register(registry, shared);
-}
-
-/// Whether `e` is the service error `is` recognises (typed, so it works the same for the
-/// service's wire format and for errors built in tests).
-pub(crate) fn is<E, R>(
-    e: &aws_sdk_secretsmanager::error::SdkError<E, R>,
-    is: impl Fn(&E) -> bool,
-) -> bool {
-    e.as_service_error().is_some_and(is)
-}
-
-/// A failed AWS call: which service and operation, and what the service (or the way to it)
-/// said.
-#[derive(Debug, thiserror::Error)]
-#[error("{service} {op} failed: {message}")]
-pub struct ApiError {
-    pub service: &'static str,
-    pub op: &'static str,
-    pub message: String,
-}
-
-pub(crate) fn api_error<E, R>(
-    service: &'static str,
-    op: &'static str,
-    e: aws_sdk_secretsmanager::error::SdkError<E, R>,
-) -> ApiError
-where
-    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    ApiError {
-        service,
-        op,
-        message: crate::api_error_message(&e),
-    }
 }

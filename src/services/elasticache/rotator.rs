@@ -1,76 +1,71 @@
 //! Rotation of ElastiCache (Redis OSS / Valkey RBAC) user passwords, strategy
-//! `two-passwords` (see `services::two_passwords`).
+//! `two-passwords` (see `services::common::two_passwords`).
 
-use super::{User, api, is, is_valid_id};
-use crate::login::Login;
-use crate::rotation::secret::arn_resource_name;
-use crate::rotation::{FormatError, SecretDoc, ServiceError, StepCx};
-use crate::services::two_passwords::{PasswordUsers, UserState};
+use super::{User, api};
+use crate::error::is;
+use crate::rotation::secret::{arn_resource_name, arn_service};
+use crate::rotation::{FormatError, SecretDoc, ServiceError};
+use crate::services::common::rules::is_valid_id;
+use crate::services::common::two_passwords::{PasswordUsers, TwoPasswords, UserState};
 use async_trait::async_trait;
-use aws_sdk_elasticache::Client;
-use std::sync::Arc;
 
-pub struct ElastiCacheRotator {
-    pub(super) client: Client,
-    pub(super) users: User,
-    pub(super) login: Arc<Login>,
-}
+const ENGINE: &str = "elasticache";
 
-fn state(user: &aws_sdk_elasticache::types::User) -> UserState {
-    let auth = user.authentication();
-    UserState {
-        status: user.status().unwrap_or("unknown").to_owned(),
-        auth: auth
-            .and_then(|a| a.r#type())
-            .map_or("no", |t| t.as_str())
-            .to_owned(),
-        password_count: auth.and_then(|a| a.password_count()).unwrap_or(0),
+pub type Rotator = TwoPasswords<User>;
+
+/// The user id: `user_id`, or the last part of `user_arn` (AWS's own rotation template keeps
+/// the user's ARN instead of its id).
+fn user_id(doc: &SecretDoc) -> Result<&str, FormatError> {
+    let from_arn = || {
+        doc.str_key("user_arn")
+            .map(|arn| arn.and_then(|a| arn_resource_name(a, "user")))
+    };
+    match doc
+        .str_key("user_id")?
+        .map_or_else(from_arn, |id| Ok(Some(id)))?
+    {
+        None => Err(FormatError::missing(
+            "user_id",
+            "the ElastiCache user id (or \"user_arn\", the user's ARN)",
+        )),
+        Some(id) if !is_valid_id(id) => Err(FormatError::key(
+            "user_id",
+            "an ElastiCache user id: lowercase letters, digits and single hyphens, starting \
+             with a letter",
+        )),
+        Some(id) => Ok(id),
     }
 }
 
 #[async_trait]
-impl PasswordUsers for ElastiCacheRotator {
-    const ENGINE: &'static str = "elasticache";
+impl PasswordUsers for User {
+    const ENGINE: &'static str = ENGINE;
     const SERVICE: &'static str = "ElastiCache";
     const ID_KEY: &'static str = "user_id";
 
-    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        if doc.user_id.is_none() {
-            // AWS's own rotation template keeps the user's ARN instead of its id.
-            doc.user_id = doc
-                .user_arn
-                .as_deref()
-                .and_then(|arn| arn_resource_name(arn, "user"))
-                .map(str::to_owned);
-        }
-        match doc.user_id.as_deref() {
-            None => Err(FormatError::missing(
-                "user_id",
-                "the ElastiCache user id (or \"user_arn\", the user's ARN)",
-            )),
-            Some(id) if !is_valid_id(id) => Err(FormatError::key(
-                "user_id",
-                "an ElastiCache user id: lowercase letters, digits and single hyphens, \
-                 starting with a letter",
-            )),
-            Some(_) => Ok(()),
-        }
+    fn recognises(&self, doc: &SecretDoc) -> bool {
+        let arn = doc.str_key("user_arn").ok().flatten();
+        arn.and_then(arn_service) == Some(ENGINE)
     }
 
-    fn login(&self) -> &Login {
-        &self.login
+    fn check_user(&self, doc: &SecretDoc) -> Result<(), FormatError> {
+        user_id(doc).map(|_| ())
     }
 
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str {
-        doc.user_id.as_deref().unwrap_or_default()
+        user_id(doc).unwrap_or_default()
     }
 
-    async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError> {
-        Ok(self.users.describe(id).await?.as_ref().map(state))
-    }
-
-    async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError> {
-        Ok(state(&self.users.wait_active(id, cx).await?))
+    fn state(user: &Self::Item) -> UserState {
+        let auth = user.authentication();
+        UserState {
+            status: user.status().unwrap_or("unknown").to_owned(),
+            auth: auth
+                .and_then(|a| a.r#type())
+                .map_or("no", |t| t.as_str())
+                .to_owned(),
+            password_count: auth.and_then(|a| a.password_count()).unwrap_or(0),
+        }
     }
 
     async fn set_passwords(&self, id: &str, passwords: Vec<String>) -> Result<bool, ServiceError> {

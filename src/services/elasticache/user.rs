@@ -1,12 +1,18 @@
 //! `Custom::ElastiCacheUser`.
 
-use super::{Error, Tags, api, check_id, check_passwords, check_tags, is, tags_with_owner};
+use super::api;
+use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt};
 use crate::cfn::resource::CHANGE_SENT;
 use crate::cfn::{Cx, Outcome, Resource};
+use crate::error::is;
 use crate::redact::Secret;
-use crate::secrets::Secrets;
-use crate::wait::{self, Poll, Waiting};
+use crate::services::common::auth::{self, Auth, Method};
+use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
+use crate::services::common::tags::{self, check_tags};
+use crate::services::error::Error;
+use crate::wait::Waiting;
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{AuthenticationMode, InputAuthenticationType};
@@ -67,15 +73,6 @@ pub enum AuthType {
     Iam,
 }
 
-/// How the user authenticates, resolved from the four properties that can say it.
-#[derive(Debug, PartialEq, Eq)]
-enum Auth {
-    Passwords(Vec<Secret>),
-    FromSecret(String),
-    NoPassword,
-    Iam,
-}
-
 /// Properties that decide the user's authentication: re-set only when one of them changed,
 /// so that an unchanged template never reverts a password that rotation has changed since.
 const AUTH_PROPERTIES: [&str; 4] = [
@@ -86,6 +83,7 @@ const AUTH_PROPERTIES: [&str; 4] = [
 ];
 
 impl UserProps {
+    /// How the user authenticates, resolved from the four properties that can say it.
     fn auth(&self) -> Result<Auth, PropsError> {
         let mode_passwords = self
             .authentication_mode
@@ -155,7 +153,8 @@ impl UserProps {
 }
 
 pub struct User {
-    client: Client,
+    /// Also the rotator's (`rotator.rs`).
+    pub(super) client: Client,
     secrets: Secrets,
 }
 
@@ -169,32 +168,34 @@ impl User {
         props: &UserProps,
         cx: &Cx,
     ) -> Result<AuthenticationMode, Error> {
-        let (kind, passwords) = match props.auth()? {
-            Auth::Passwords(p) => (InputAuthenticationType::Password, p),
-            Auth::FromSecret(arn) => {
-                let password = self.secrets.current_password(&arn, &cx.redactor).await?;
-                let passwords = vec![password];
-                // The secret's value gets the same checks as an inline password, before
-                // any change is made with it.
-                check_passwords("PasswordSecretArn (its password)", &passwords)?;
-                (InputAuthenticationType::Password, passwords)
-            }
-            Auth::NoPassword => (InputAuthenticationType::NoPassword, vec![]),
-            Auth::Iam => (InputAuthenticationType::Iam, vec![]),
-        };
+        let (method, passwords) = props.auth()?.resolve(&self.secrets, cx).await?;
         Ok(AuthenticationMode::builder()
-            .r#type(kind)
-            .set_passwords(
-                (!passwords.is_empty())
-                    .then(|| passwords.iter().map(|p| p.expose().to_owned()).collect()),
-            )
+            .r#type(match method {
+                Method::Password => InputAuthenticationType::Password,
+                Method::NoPassword => InputAuthenticationType::NoPassword,
+                Method::Iam => InputAuthenticationType::Iam,
+            })
+            .set_passwords(auth::exposed(&passwords))
             .build())
     }
 
-    pub(super) async fn describe(
+    async fn wait_active(
         &self,
         id: &str,
-    ) -> Result<Option<aws_sdk_elasticache::types::User>, Error> {
+        cx: &impl Waiting,
+    ) -> Result<aws_sdk_elasticache::types::User, Error> {
+        lifecycle::wait_active(self, id, cx).await
+    }
+}
+
+#[async_trait]
+impl Kind for User {
+    type Item = aws_sdk_elasticache::types::User;
+    type Tags = Client;
+    const NOUN: &'static str = "user";
+    const ID_WORD: &'static str = "id";
+
+    async fn describe(&self, id: &str) -> Result<Option<Self::Item>, Error> {
         match self.client.describe_users().user_id(id).send().await {
             Ok(out) => Ok(out
                 .users()
@@ -202,60 +203,22 @@ impl User {
                 .find(|u| u.user_id() == Some(id))
                 .cloned()),
             Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(None),
-            Err(e) => Err(api("DescribeUsers", e)),
+            Err(e) => Err(api("DescribeUsers", e).into()),
         }
     }
-
-    /// Accepts an existing user only if this resource made it.
-    async fn adopt(&self, user: &aws_sdk_elasticache::types::User, cx: &Cx) -> Result<(), Error> {
-        let id = user.user_id().unwrap_or_default();
-        if !Tags(&self.client)
-            .owned_by(user.arn().unwrap_or_default(), &cx.owner)
-            .await?
-        {
-            return Err(Error::NotOwned {
-                kind: "user",
-                id: id.to_owned(),
-            });
-        }
-        tracing::info!(
-            user_id = id,
-            "user exists already and belongs to this resource; not creating it again"
-        );
-        Ok(())
+    fn status(user: &Self::Item) -> &str {
+        user.status().unwrap_or("unknown")
     }
-
-    pub(super) async fn wait_active(
-        &self,
-        id: &str,
-        cx: &impl Waiting,
-    ) -> Result<aws_sdk_elasticache::types::User, Error> {
-        wait::until(cx, &format!("user {id} to become active"), || async {
-            match self.describe(id).await? {
-                None => Err(Error::Missing {
-                    kind: "user",
-                    id: id.to_owned(),
-                }),
-                Some(u) if u.status() == Some("active") => Ok(Poll::Ready(u)),
-                Some(u) => Ok(Poll::Pending(u.status().unwrap_or("unknown").to_owned())),
-            }
-        })
-        .await
+    fn arn(user: &Self::Item) -> &str {
+        user.arn().unwrap_or_default()
     }
-
-    async fn wait_gone(&self, id: &str, cx: &Cx) -> Result<(), Error> {
-        wait::until(cx, &format!("user {id} to be deleted"), || async {
-            Ok(match self.describe(id).await? {
-                None => Poll::Ready(()),
-                Some(u) => Poll::Pending(u.status().unwrap_or("unknown").to_owned()),
-            })
-        })
-        .await
+    fn tag_api(&self) -> &Client {
+        &self.client
     }
 }
 
 fn outcome(user: &aws_sdk_elasticache::types::User) -> Outcome {
-    let mut data = serde_json::Map::new();
+    let mut data = Map::new();
     data.insert("Arn".into(), json!(user.arn().unwrap_or_default()));
     data.insert("UserId".into(), json!(user.user_id().unwrap_or_default()));
     data.insert(
@@ -294,16 +257,12 @@ impl Resource for User {
     }
 
     fn could_have_issued(id: &str) -> bool {
-        super::is_valid_id(id)
+        is_valid_id(id)
     }
 
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_id.as_str();
-        // Look before creating: a redelivered event, or a rollback recreating what it still
-        // has, finds the user this resource made; anyone else's is refused without a write.
-        if let Some(existing) = self.describe(id).await? {
-            self.adopt(&existing, cx).await?;
-        } else {
+        let user = lifecycle::create_once(self, id, cx, || async {
             let mode = self.authentication_mode(&props, cx).await?;
             let created = self
                 .client
@@ -313,23 +272,22 @@ impl Resource for User {
                 .engine(props.engine.as_str())
                 .access_string(&props.access_string)
                 .authentication_mode(mode)
-                .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
+                .set_tags(Some(super::sdk_tags(tags::with_owner(
+                    &props.tags,
+                    &cx.owner,
+                ))))
                 .send()
                 .await;
             match created {
-                Ok(_) => cx.created(id),
-                // Created by someone between our look and our create.
+                Ok(_) => Ok(Creation::Created),
                 Err(e) if is(&e, |e| e.is_user_already_exists_fault()) => {
-                    let existing = self
-                        .describe(id)
-                        .await?
-                        .ok_or_else(|| api("CreateUser", e))?;
-                    self.adopt(&existing, cx).await?;
+                    Ok(Creation::Exists(api("CreateUser", e).into()))
                 }
-                Err(e) => return Err(api("CreateUser", e)),
+                Err(e) => Err(api("CreateUser", e).into()),
             }
-        }
-        Ok(outcome(&self.wait_active(id, cx).await?))
+        })
+        .await?;
+        Ok(outcome(&user))
     }
 
     async fn update(
@@ -363,28 +321,20 @@ impl Resource for User {
             changes.push("authentication");
         }
         // A continuation of this request finds the change sent already: waiting is what is left.
-        let sent = cx.is_done(CHANGE_SENT);
-        if !changes.is_empty() && !sent {
+        if !changes.is_empty() && !cx.is_done(CHANGE_SENT) {
             tracing::info!(user_id = id, changes = ?changes, "modifying user");
-            loop {
+            lifecycle::when_active(self, id, cx, || async {
                 match modify.clone().send().await {
-                    Ok(_) => {
-                        cx.mark_done(CHANGE_SENT);
-                        break;
-                    }
-                    // A rotation may be changing the same user right now: wait, then again.
-                    Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => {
-                        tracing::info!(user_id = id, "user is busy; waiting before modifying it");
-                        self.wait_active(id, cx).await?;
-                    }
-                    Err(e) => return Err(api("ModifyUser", e)),
+                    Ok(_) => Ok(Attempt::Done(())),
+                    Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
+                    Err(e) => Err(api("ModifyUser", e).into()),
                 }
-            }
+            })
+            .await?;
+            cx.mark_done(CHANGE_SENT);
         }
         if diff.changed(&["Tags"]) {
-            Tags(&self.client)
-                .sync(current.arn().unwrap_or_default(), &props.tags)
-                .await?;
+            tags::sync(&self.client, User::arn(&current), &props.tags).await?;
         }
         let user = if changes.is_empty() {
             current
@@ -395,37 +345,16 @@ impl Resource for User {
     }
 
     async fn delete(&self, id: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
-        let Some(user) = self.describe(id).await? else {
-            tracing::info!(user_id = id, "user does not exist; nothing to delete");
-            return Ok(());
-        };
-        if !Tags(&self.client)
-            .owned_by(user.arn().unwrap_or_default(), &cx.owner)
-            .await?
-        {
-            tracing::warn!(
-                user_id = id,
-                "user is not managed by this resource; leaving it alone"
-            );
-            return Ok(());
-        }
-        if user.status() != Some("deleting") {
-            if user.status() != Some("active") {
-                self.wait_active(id, cx).await?;
+        lifecycle::delete_owned(self, id, cx, || async {
+            match self.client.delete_user().user_id(id).send().await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(Attempt::Gone),
+                // Changed since we looked (a rotation, say): wait for it, then again.
+                Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
+                Err(e) => Err(api("DeleteUser", e).into()),
             }
-            loop {
-                match self.client.delete_user().user_id(id).send().await {
-                    Ok(_) => break,
-                    Err(e) if is(&e, |e| e.is_user_not_found_fault()) => return Ok(()),
-                    // Changed since we looked (a rotation, say): wait for it, then again.
-                    Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => {
-                        self.wait_active(id, cx).await?;
-                    }
-                    Err(e) => return Err(api("DeleteUser", e)),
-                }
-            }
-        }
-        self.wait_gone(id, cx).await
+        })
+        .await
     }
 }
 

@@ -1,16 +1,20 @@
 //! `Custom::ElastiCacheUserGroup`.
 
-use super::{Error, Tags, api, check_id, check_tags, is, is_valid_id, tags_with_owner};
+use super::api;
+use super::user::Engine;
 use crate::cfn::props::{Diff, PropsError, Tag, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
-use crate::wait::{self, Poll};
+use crate::error::is;
+use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::membership;
+use crate::services::common::rules::{check_id, is_valid_id};
+use crate::services::common::tags::{self, check_tags};
+use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::UserGroup as Group;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-
-use super::user::Engine;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
@@ -31,6 +35,24 @@ impl UserGroup {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+}
+
+fn in_use(id: &str, replication_groups: &[String]) -> Option<Error> {
+    (!replication_groups.is_empty()).then(|| Error::InUse {
+        kind: "user group",
+        id: id.to_owned(),
+        used_by: "associated with replication group(s)",
+        users: replication_groups.join(", "),
+        fix: "remove it from their UserGroupIds (or delete them) before deleting the group",
+    })
+}
+
+#[async_trait]
+impl Kind for UserGroup {
+    type Item = Group;
+    type Tags = Client;
+    const NOUN: &'static str = "user group";
+    const ID_WORD: &'static str = "id";
 
     async fn describe(&self, id: &str) -> Result<Option<Group>, Error> {
         match self
@@ -46,56 +68,25 @@ impl UserGroup {
                 .find(|g| g.user_group_id() == Some(id))
                 .cloned()),
             Err(e) if is(&e, |e| e.is_user_group_not_found_fault()) => Ok(None),
-            Err(e) => Err(api("DescribeUserGroups", e)),
+            Err(e) => Err(api("DescribeUserGroups", e).into()),
         }
     }
-
-    /// Accepts an existing group only if this resource made it.
-    async fn adopt(&self, group: &Group, cx: &Cx) -> Result<(), Error> {
-        let id = group.user_group_id().unwrap_or_default();
-        if !Tags(&self.client)
-            .owned_by(group.arn().unwrap_or_default(), &cx.owner)
-            .await?
-        {
-            return Err(Error::NotOwned {
-                kind: "user group",
-                id: id.to_owned(),
-            });
-        }
-        tracing::info!(
-            user_group_id = id,
-            "user group exists already and belongs to this resource; not creating it again"
-        );
-        Ok(())
+    fn status(group: &Group) -> &str {
+        group.status().unwrap_or("unknown")
     }
-
-    async fn wait_active(&self, id: &str, cx: &Cx) -> Result<Group, Error> {
-        wait::until(cx, &format!("user group {id} to become active"), || async {
-            match self.describe(id).await? {
-                None => Err(Error::Missing {
-                    kind: "user group",
-                    id: id.to_owned(),
-                }),
-                Some(g) if g.status() == Some("active") => Ok(Poll::Ready(g)),
-                Some(g) => Ok(Poll::Pending(g.status().unwrap_or("unknown").to_owned())),
-            }
-        })
-        .await
+    fn arn(group: &Group) -> &str {
+        group.arn().unwrap_or_default()
     }
-
-    async fn wait_gone(&self, id: &str, cx: &Cx) -> Result<(), Error> {
-        wait::until(cx, &format!("user group {id} to be deleted"), || async {
-            Ok(match self.describe(id).await? {
-                None => Poll::Ready(()),
-                Some(g) => Poll::Pending(g.status().unwrap_or("unknown").to_owned()),
-            })
-        })
-        .await
+    fn tag_api(&self) -> &Client {
+        &self.client
+    }
+    fn in_use(group: &Group, id: &str) -> Option<Error> {
+        in_use(id, group.replication_groups())
     }
 }
 
 fn outcome(group: &Group) -> Outcome {
-    let mut data = serde_json::Map::new();
+    let mut data = Map::new();
     data.insert("Arn".into(), json!(group.arn().unwrap_or_default()));
     data.insert(
         "UserGroupId".into(),
@@ -107,23 +98,6 @@ fn outcome(group: &Group) -> Outcome {
         data,
         no_echo: false,
     }
-}
-
-/// The membership change that turns `have` into `want`: (to add, to remove), in the order
-/// given, without duplicates.
-pub(crate) fn membership_diff(have: &[String], want: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut add: Vec<String> = Vec::new();
-    for id in want {
-        if !have.contains(id) && !add.contains(id) {
-            add.push(id.clone());
-        }
-    }
-    let remove = have
-        .iter()
-        .filter(|id| !want.contains(id))
-        .cloned()
-        .collect();
-    (add, remove)
 }
 
 #[async_trait]
@@ -150,32 +124,29 @@ impl Resource for UserGroup {
 
     async fn create(&self, props: UserGroupProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_group_id.as_str();
-        // Look before creating, as for users.
-        if let Some(existing) = self.describe(id).await? {
-            self.adopt(&existing, cx).await?;
-        } else {
+        let group = lifecycle::create_once(self, id, cx, || async {
             let created = self
                 .client
                 .create_user_group()
                 .user_group_id(id)
                 .engine(props.engine.as_str())
                 .set_user_ids(Some(props.user_ids.clone()))
-                .set_tags(Some(tags_with_owner(&props.tags, &cx.owner)))
+                .set_tags(Some(super::sdk_tags(tags::with_owner(
+                    &props.tags,
+                    &cx.owner,
+                ))))
                 .send()
                 .await;
             match created {
-                Ok(_) => cx.created(id),
+                Ok(_) => Ok(Creation::Created),
                 Err(e) if is(&e, |e| e.is_user_group_already_exists_fault()) => {
-                    let existing = self
-                        .describe(id)
-                        .await?
-                        .ok_or_else(|| api("CreateUserGroup", e))?;
-                    self.adopt(&existing, cx).await?;
+                    Ok(Creation::Exists(api("CreateUserGroup", e).into()))
                 }
-                Err(e) => return Err(api("CreateUserGroup", e)),
+                Err(e) => Err(api("CreateUserGroup", e).into()),
             }
-        }
-        Ok(outcome(&self.wait_active(id, cx).await?))
+        })
+        .await?;
+        Ok(outcome(&group))
     }
 
     async fn update(
@@ -185,7 +156,7 @@ impl Resource for UserGroup {
         diff: &Diff,
         cx: &Cx,
     ) -> Result<Outcome, Error> {
-        let current = self.wait_active(id, cx).await?;
+        let current = lifecycle::wait_active(self, id, cx).await?;
         if current.engine() != Some(props.engine.as_str()) {
             return Err(Error::NeedsNewId {
                 kind: "user group",
@@ -193,9 +164,7 @@ impl Resource for UserGroup {
                 id_property: "UserGroupId",
             });
         }
-        // Diff against what the group holds now, not the old template: that also repairs
-        // drift and stays right during a rollback.
-        let (add, remove) = membership_diff(current.user_ids(), &props.user_ids);
+        let (add, remove) = membership::diff(current.user_ids(), &props.user_ids, |_| false);
         let changed = !add.is_empty() || !remove.is_empty();
         if changed {
             tracing::info!(user_group_id = id, add = ?add, remove = ?remove, "modifying user group");
@@ -209,12 +178,10 @@ impl Resource for UserGroup {
                 .map_err(|e| api("ModifyUserGroup", e))?;
         }
         if diff.changed(&["Tags"]) {
-            Tags(&self.client)
-                .sync(current.arn().unwrap_or_default(), &props.tags)
-                .await?;
+            tags::sync(&self.client, UserGroup::arn(&current), &props.tags).await?;
         }
         let group = if changed {
-            self.wait_active(id, cx).await?
+            lifecycle::wait_active(self, id, cx).await?
         } else {
             current
         };
@@ -222,33 +189,7 @@ impl Resource for UserGroup {
     }
 
     async fn delete(&self, id: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
-        let Some(group) = self.describe(id).await? else {
-            tracing::info!(
-                user_group_id = id,
-                "user group does not exist; nothing to delete"
-            );
-            return Ok(());
-        };
-        if !Tags(&self.client)
-            .owned_by(group.arn().unwrap_or_default(), &cx.owner)
-            .await?
-        {
-            tracing::warn!(
-                user_group_id = id,
-                "user group is not managed by this resource; leaving it alone"
-            );
-            return Ok(());
-        }
-        if !group.replication_groups().is_empty() {
-            return Err(Error::GroupInUse {
-                id: id.to_owned(),
-                groups: group.replication_groups().join(", "),
-            });
-        }
-        if group.status() != Some("deleting") {
-            if group.status() != Some("active") {
-                self.wait_active(id, cx).await?;
-            }
+        lifecycle::delete_owned(self, id, cx, || async {
             match self
                 .client
                 .delete_user_group()
@@ -256,27 +197,19 @@ impl Resource for UserGroup {
                 .send()
                 .await
             {
-                Ok(_) => {}
-                Err(e) if is(&e, |e| e.is_user_group_not_found_fault()) => return Ok(()),
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is(&e, |e| e.is_user_group_not_found_fault()) => Ok(Attempt::Gone),
                 Err(e) if is(&e, |e| e.is_invalid_user_group_state_fault()) => {
                     // Associated since we looked, or a state we did not see: say which.
-                    let groups = self
-                        .describe(id)
-                        .await?
-                        .map(|g| g.replication_groups().join(", "))
-                        .filter(|g| !g.is_empty());
-                    return Err(match groups {
-                        Some(groups) => Error::GroupInUse {
-                            id: id.to_owned(),
-                            groups,
-                        },
-                        None => api("DeleteUserGroup", e),
-                    });
+                    let now = self.describe(id).await?;
+                    Err(now
+                        .and_then(|g| in_use(id, g.replication_groups()))
+                        .unwrap_or_else(|| api("DeleteUserGroup", e).into()))
                 }
-                Err(e) => return Err(api("DeleteUserGroup", e)),
+                Err(e) => Err(api("DeleteUserGroup", e).into()),
             }
-        }
-        self.wait_gone(id, cx).await
+        })
+        .await
     }
 }
 
@@ -288,16 +221,6 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn membership_diff_adds_and_removes_only_the_difference() {
-        let (add, remove) =
-            membership_diff(&s(&["default", "a", "b"]), &s(&["default", "b", "c", "c"]));
-        assert_eq!(add, s(&["c"]));
-        assert_eq!(remove, s(&["a"]));
-        let (add, remove) = membership_diff(&s(&["default"]), &s(&["default"]));
-        assert!(add.is_empty() && remove.is_empty());
     }
 
     #[test]

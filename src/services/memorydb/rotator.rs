@@ -1,44 +1,33 @@
 //! Rotation of MemoryDB user passwords, strategy `two-passwords` (see
-//! `services::two_passwords`). MemoryDB names a user by `username`; there is no separate id.
+//! `services::common::two_passwords`). MemoryDB names a user by `username`; there is no
+//! separate id.
 
-use super::{MemoryDbUser, api};
-use crate::login::Login;
-use crate::rotation::secret::arn_resource_name;
-use crate::rotation::{FormatError, SecretDoc, ServiceError, StepCx};
-use crate::services::is;
-use crate::services::rules::is_valid_id;
-use crate::services::two_passwords::{PasswordUsers, UserState};
+use super::{User, api};
+use crate::error::is;
+use crate::rotation::secret::{arn_resource_name, arn_service};
+use crate::rotation::{FormatError, SecretDoc, ServiceError};
+use crate::services::common::rules::is_valid_id;
+use crate::services::common::two_passwords::{PasswordUsers, TwoPasswords, UserState};
 use async_trait::async_trait;
-use aws_sdk_memorydb::Client;
-use aws_sdk_memorydb::types::{AuthenticationMode, InputAuthenticationType, User};
-use std::sync::Arc;
+use aws_sdk_memorydb::types::{AuthenticationMode, InputAuthenticationType};
 
-pub struct MemoryDbRotator {
-    pub(super) client: Client,
-    pub(super) users: MemoryDbUser,
-    pub(super) login: Arc<Login>,
-}
+const ENGINE: &str = "memorydb";
 
-fn state(user: &User) -> UserState {
-    let auth = user.authentication();
-    UserState {
-        status: user.status().unwrap_or("unknown").to_owned(),
-        auth: auth
-            .and_then(|a| a.r#type())
-            .map_or("no", |t| t.as_str())
-            .to_owned(),
-        password_count: auth.and_then(|a| a.password_count()).unwrap_or(0),
-    }
-}
+pub type Rotator = TwoPasswords<User>;
 
 #[async_trait]
-impl PasswordUsers for MemoryDbRotator {
-    const ENGINE: &'static str = "memorydb";
+impl PasswordUsers for User {
+    const ENGINE: &'static str = ENGINE;
     const SERVICE: &'static str = "MemoryDB";
     const ID_KEY: &'static str = "username";
 
-    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        if let Some(arn) = doc.user_arn.as_deref()
+    fn recognises(&self, doc: &SecretDoc) -> bool {
+        let arn = doc.str_key("user_arn").ok().flatten();
+        arn.and_then(arn_service) == Some(ENGINE)
+    }
+
+    fn check_user(&self, doc: &SecretDoc) -> Result<(), FormatError> {
+        if let Some(arn) = doc.str_key("user_arn")?
             && arn_resource_name(arn, "user") != Some(doc.username.as_str())
         {
             return Err(FormatError::key(
@@ -56,20 +45,20 @@ impl PasswordUsers for MemoryDbRotator {
         Ok(())
     }
 
-    fn login(&self) -> &Login {
-        &self.login
-    }
-
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str {
         &doc.username
     }
 
-    async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError> {
-        Ok(self.users.describe(id).await?.as_ref().map(state))
-    }
-
-    async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError> {
-        Ok(state(&self.users.wait_active(id, cx).await?))
+    fn state(user: &Self::Item) -> UserState {
+        let auth = user.authentication();
+        UserState {
+            status: user.status().unwrap_or("unknown").to_owned(),
+            auth: auth
+                .and_then(|a| a.r#type())
+                .map_or("no", |t| t.as_str())
+                .to_owned(),
+            password_count: auth.and_then(|a| a.password_count()).unwrap_or(0),
+        }
     }
 
     async fn set_passwords(&self, id: &str, passwords: Vec<String>) -> Result<bool, ServiceError> {

@@ -16,14 +16,16 @@
 //! MQ cannot tell whether a pending change holds our password, and a retry must neither send
 //! the change again nor reboot again.
 
-use super::{AmazonMqUser, api, check_mq_password, is_broker_id, is_mq_name};
+use super::api;
+use super::broker::Brokers;
+use super::rules::{check_mq_password, is_broker_id, is_mq_name};
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
-    FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
+    self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
 };
+use crate::services::error::RotateError;
 use async_trait::async_trait;
-use aws_sdk_mq::Client;
 use aws_sdk_mq::types::ChangeType;
 use std::sync::Arc;
 
@@ -35,6 +37,9 @@ const SINGLE: &str = "single";
 const ROTATION_TAG_PREFIX: &str = "userkeeper:rotation:";
 const SENT: &str = "sent";
 const REBOOT: &str = "reboot";
+/// The secret's own keys for Amazon MQ.
+const BROKER_ID: &str = "broker_id";
+const REBOOT_KEY: &str = "reboot";
 
 /// Amazon MQ's rule (at least 12 characters, no `, : =`); 128 is userkeeper's own ceiling.
 const MQ_PASSWORDS: PasswordRules = PasswordRules {
@@ -43,49 +48,19 @@ const MQ_PASSWORDS: PasswordRules = PasswordRules {
     exclude: ",:=",
 };
 
-pub struct MqRotator {
-    pub(super) client: Client,
-    pub(super) users: AmazonMqUser,
+pub struct Rotator {
+    pub(super) brokers: Brokers,
     pub(super) login: Arc<Login>,
 }
 
-#[derive(Debug, thiserror::Error)]
-enum RotateError {
-    #[error(
-        "the pending version is for user {pending:?} on broker {pending_broker:?}, which is not \
-         what AWSCURRENT ({current:?} on {broker:?}) rotates to; start a new rotation"
-    )]
-    OtherUser {
-        current: String,
-        broker: String,
-        pending: String,
-        pending_broker: String,
-    },
-    #[error(
-        "user {username:?} does not exist on broker {broker_id:?}; setSecret creates or \
-         updates it, so run setSecret first (Secrets Manager does on its next attempt)"
-    )]
-    NoUser { broker_id: String, username: String },
-    #[error(
-        "user {username:?} (the secret's AWSCURRENT user) does not exist on broker \
-         {broker_id:?}; check \"username\" and \"broker_id\" in the secret. Nothing was changed"
-    )]
-    NoCurrentUser { broker_id: String, username: String },
-    #[error(
-        "user {username:?} on broker {broker_id:?} has a pending change ({change}) that goes \
-         live only when the broker reboots; AWSCURRENT stays on the credentials that work. \
-         Reboot the broker (or wait for its maintenance window) and let Secrets Manager retry \
-         the rotation, or set \"reboot\": true in the secret to let userkeeper reboot it"
-    )]
-    Pending {
-        broker_id: String,
-        username: String,
-        change: String,
-    },
+/// The broker the secret names (checked by `check` first).
+fn broker_id(doc: &SecretDoc) -> &str {
+    doc.str_key(BROKER_ID).ok().flatten().unwrap_or_default()
 }
 
-fn broker_id(doc: &SecretDoc) -> &str {
-    doc.broker_id.as_deref().unwrap_or_default()
+/// Whether the secret lets setSecret reboot the broker.
+fn may_reboot(doc: &SecretDoc) -> bool {
+    doc.bool_key(REBOOT_KEY).ok().flatten().unwrap_or(false)
 }
 
 fn alternating(doc: &SecretDoc) -> bool {
@@ -136,7 +111,7 @@ fn now_secs() -> u64 {
 /// calling RebootBroker). Well beyond the moment a started reboot shows in the broker's state.
 const REBOOT_GRACE_SECS: u64 = 120;
 
-impl MqRotator {
+impl Rotator {
     /// Gives `pending.username` the pending password: an update, or (first use of the clone)
     /// a new user with the current user's groups and console access.
     async fn send_change(
@@ -146,12 +121,13 @@ impl MqRotator {
     ) -> Result<(), ServiceError> {
         let broker_id = broker_id(current);
         let exists = self
-            .users
+            .brokers
             .user(broker_id, &pending.username)
             .await?
             .is_some();
         if exists {
-            self.client
+            self.brokers
+                .client
                 .update_user()
                 .broker_id(broker_id)
                 .username(&pending.username)
@@ -162,6 +138,7 @@ impl MqRotator {
             return Ok(());
         }
         let model = self
+            .brokers
             .client
             .describe_user()
             .broker_id(broker_id)
@@ -174,7 +151,8 @@ impl MqRotator {
             username = pending.username,
             "creating the alternate user with the current user's groups and console access"
         );
-        self.client
+        self.brokers
+            .client
             .create_user()
             .broker_id(broker_id)
             .username(&pending.username)
@@ -189,17 +167,18 @@ impl MqRotator {
 }
 
 #[async_trait]
-impl Rotator for MqRotator {
+impl rotation::Rotator for Rotator {
     fn engine(&self) -> &'static str {
         "mq"
     }
 
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        match doc.broker_id.as_deref() {
-            None => return Err(FormatError::missing("broker_id", "the Amazon MQ broker id")),
+        doc.bool_key(REBOOT_KEY)?;
+        match doc.str_key(BROKER_ID)? {
+            None => return Err(FormatError::missing(BROKER_ID, "the Amazon MQ broker id")),
             Some(id) if !is_broker_id(id) => {
                 return Err(FormatError::key(
-                    "broker_id",
+                    BROKER_ID,
                     "a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
                 ));
             }
@@ -255,9 +234,9 @@ impl Rotator for MqRotator {
 
     async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
         let id = broker_id(current);
-        self.users.activemq(id).await?;
-        if self.users.user(id, &current.username).await?.is_none() {
-            return Err(RotateError::NoCurrentUser {
+        self.brokers.activemq(id).await?;
+        if self.brokers.user(id, &current.username).await?.is_none() {
+            return Err(RotateError::NoCurrentBrokerUser {
                 broker_id: id.to_owned(),
                 username: current.username.clone(),
             }
@@ -277,7 +256,7 @@ impl Rotator for MqRotator {
         if broker_id(pending) != id
             || (pending.username != expected && pending.username != current.username)
         {
-            return Err(RotateError::OtherUser {
+            return Err(RotateError::OtherBrokerUser {
                 current: current.username.clone(),
                 broker: id.to_owned(),
                 pending: pending.username.clone(),
@@ -286,26 +265,26 @@ impl Rotator for MqRotator {
             .into());
         }
         let user = pending.username.as_str();
-        self.users.activemq(id).await?;
+        self.brokers.activemq(id).await?;
         // MQ refuses user changes while the broker reboots.
-        let broker = self.users.wait_running(id, cx).await?;
+        let broker = self.brokers.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
-        let tag = self.users.broker_tag(arn, &rotation_key(user)).await?;
+        let tag = self.brokers.tag(arn, &rotation_key(user)).await?;
         let mut phase = progress(tag.as_deref(), &cx.token).map(|(p, at)| (p.to_owned(), at));
         if phase.is_none() {
             self.send_change(current, pending).await?;
-            self.users
-                .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
+            self.brokers
+                .set_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
                 .await?;
             phase = Some((SENT.into(), now_secs()));
         }
-        let change = self.users.user(id, user).await?.flatten();
+        let change = self.brokers.user(id, user).await?.flatten();
         let Some(change) = change else {
             return Ok(format!(
                 "user {user} on broker {id} runs with the pending password"
             ));
         };
-        if !pending.reboot {
+        if !may_reboot(pending) {
             return Ok(format!(
                 "sent the pending password for user {user}; the change ({}) goes live at the \
                  broker's next reboot or maintenance window, and testSecret fails until then \
@@ -323,23 +302,23 @@ impl Rotator for MqRotator {
         if reboot {
             // Recorded first, so that a retry after a crash between the two calls waits for
             // the reboot that did start instead of starting another.
-            self.users
-                .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, REBOOT))
+            self.brokers
+                .set_tag(arn, rotation_key(user), tag_value(&cx.token, REBOOT))
                 .await?;
             tracing::info!(
                 broker_id = id,
                 username = user,
                 "rebooting the broker to apply the rotated password"
             );
-            if let Err(e) = self.client.reboot_broker().broker_id(id).send().await {
+            if let Err(e) = self.brokers.reboot(id).await {
                 // No reboot started: say so, so that the retry asks again.
-                self.users
-                    .set_broker_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
+                self.brokers
+                    .set_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
                     .await?;
-                return Err(Box::new(api("RebootBroker", e)));
+                return Err(Box::new(e));
             }
         }
-        self.users.wait_applied(id, user, cx).await?;
+        self.brokers.wait_applied(id, user, cx).await?;
         Ok(format!(
             "rebooted broker {id} once for this rotation; user {user} runs with the pending \
              password"
@@ -354,9 +333,9 @@ impl Rotator for MqRotator {
     ) -> Result<Outcome, ServiceError> {
         let id = broker_id(doc);
         let user = doc.username.as_str();
-        match self.users.user(id, user).await? {
+        match self.brokers.user(id, user).await? {
             None => {
-                return Err(RotateError::NoUser {
+                return Err(RotateError::NoBrokerUser {
                     broker_id: id.to_owned(),
                     username: user.to_owned(),
                 }

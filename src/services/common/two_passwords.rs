@@ -1,15 +1,19 @@
 //! The `two-passwords` rotation strategy, shared by ElastiCache and MemoryDB: a user holds two
 //! passwords, so setSecret gives it `[pending, current]` and clients still holding the current
-//! password keep working until the next rotation. Each service supplies its user calls
-//! ([`PasswordUsers`]) and gets its [`Rotator`] from here: the steps are the same.
+//! password keep working until the next rotation. Each service implements [`PasswordUsers`]
+//! for its user resource (the secret's keys, the user's state, the password call) and gets
+//! its rotator, [`TwoPasswords`], from here: the steps are the same.
 
+use super::lifecycle::{self, Kind};
 use super::rules::check_password;
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     FormatError, Outcome, PasswordRules, Rotator, SecretDoc, ServiceError, StepCx, check_rules,
 };
+use crate::services::error::RotateError as Error;
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// The services reject `, " / @`; `'`, `\` and space are excluded too because they break
 /// shell and client quoting.
@@ -25,73 +29,71 @@ const REDIS_PORT: u16 = 6379;
 const STRATEGY: &str = "two-passwords";
 
 /// A user as rotation sees it.
-pub(crate) struct UserState {
+pub struct UserState {
     pub status: String,
     /// `password`, `iam`, `no-password`...
     pub auth: String,
     pub password_count: i32,
 }
 
-/// One service's user calls.
+/// One service's users, as rotation needs them.
 #[async_trait]
-pub(crate) trait PasswordUsers: Send + Sync {
+pub trait PasswordUsers: Kind {
     /// The secret's `engine` value.
     const ENGINE: &'static str;
     /// The service's name, for messages.
     const SERVICE: &'static str;
     /// The secret key that names the user (`user_id` or `username`).
     const ID_KEY: &'static str;
+    /// The user the secret names (checked by `check_user` first).
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str;
-    /// Checks (and completes) the keys that name the user.
-    fn check_user(&self, doc: &mut SecretDoc) -> Result<(), FormatError>;
-    fn login(&self) -> &Login;
-    async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError>;
-    async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError>;
+    /// Whether a secret without `engine` is this service's (see `Rotator::recognises`).
+    fn recognises(&self, _doc: &SecretDoc) -> bool {
+        false
+    }
+    /// Checks the keys that name the user.
+    fn check_user(&self, doc: &SecretDoc) -> Result<(), FormatError>;
+    fn state(user: &Self::Item) -> UserState;
     /// Sets the user's passwords; `Ok(false)` if the user was busy (its state changed since
     /// the last wait) and the call should be retried after waiting again.
     async fn set_passwords(&self, id: &str, passwords: Vec<String>) -> Result<bool, ServiceError>;
 }
 
-#[derive(Debug, thiserror::Error)]
-enum Error {
-    #[error(
-        "the pending version names {key} {pending:?} but AWSCURRENT names {current:?}; a \
-         rotation changes one user's password. Start a new rotation"
-    )]
-    OtherUser {
-        key: &'static str,
-        current: String,
-        pending: String,
-    },
-    #[error("user {0:?} authenticates with {1}, not passwords; rotation applies to password users")]
-    NotPasswordUser(String, String),
-    #[error(
-        "user {id:?} is {status} with {count} password(s); expected active with {want} after \
-         setSecret. Run setSecret again (Secrets Manager does on its next attempt)"
-    )]
-    NotSet {
-        id: String,
-        status: String,
-        count: i32,
-        want: i32,
-    },
-    #[error("user {id:?} does not exist in {service}; check {key} in the secret")]
-    NoUser {
-        id: String,
-        service: &'static str,
-        key: &'static str,
-    },
+/// The `two-passwords` rotator of one service's users.
+pub struct TwoPasswords<U> {
+    users: U,
+    login: Arc<Login>,
+}
+
+impl<U: PasswordUsers> TwoPasswords<U> {
+    pub(crate) fn new(users: U, login: Arc<Login>) -> Self {
+        Self { users, login }
+    }
+
+    async fn state(&self, id: &str) -> Result<Option<UserState>, ServiceError> {
+        Ok(self.users.describe(id).await?.as_ref().map(U::state))
+    }
+
+    async fn wait_active(&self, id: &str, cx: &StepCx) -> Result<UserState, ServiceError> {
+        Ok(U::state(
+            &lifecycle::wait_active(&self.users, id, cx).await?,
+        ))
+    }
 }
 
 #[async_trait]
-impl<U: PasswordUsers> Rotator for U {
+impl<U: PasswordUsers> Rotator for TwoPasswords<U> {
     fn engine(&self) -> &'static str {
         U::ENGINE
     }
 
+    fn recognises(&self, doc: &SecretDoc) -> bool {
+        self.users.recognises(doc)
+    }
+
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        self.check_user(doc)?;
-        check_strategy(doc)
+        self.users.check_user(doc)?;
+        check_strategy(doc, U::ENGINE)
     }
 
     fn rules(&self) -> PasswordRules {
@@ -104,7 +106,7 @@ impl<U: PasswordUsers> Rotator for U {
     }
 
     async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
-        let id = self.id(current);
+        let id = self.users.id(current);
         let user = self.state(id).await?.ok_or_else(|| Error::NoUser {
             id: id.to_owned(),
             service: U::SERVICE,
@@ -136,14 +138,14 @@ impl<U: PasswordUsers> Rotator for U {
 }
 
 /// Checks the secret's `strategy` and fills in the default.
-fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
+fn check_strategy(doc: &mut SecretDoc, engine: &str) -> Result<(), FormatError> {
     match doc.strategy.as_deref() {
         None => doc.strategy = Some(STRATEGY.into()),
         Some(STRATEGY) => {}
         Some(_) => {
             return Err(FormatError::key(
                 "strategy",
-                format!("\"{STRATEGY}\" (the only strategy for {})", doc.engine),
+                format!("\"{STRATEGY}\" (the only strategy for {engine})"),
             ));
         }
     }
@@ -151,25 +153,25 @@ fn check_strategy(doc: &mut SecretDoc) -> Result<(), FormatError> {
 }
 
 async fn set<U: PasswordUsers>(
-    users: &U,
+    rotator: &TwoPasswords<U>,
     current: &SecretDoc,
     pending: &SecretDoc,
     cx: &StepCx,
 ) -> Result<Outcome, ServiceError> {
-    let id = users.id(current);
-    if users.id(pending) != id {
+    let id = rotator.users.id(current);
+    if rotator.users.id(pending) != id {
         return Err(Error::OtherUser {
             key: U::ID_KEY,
             current: id.to_owned(),
-            pending: users.id(pending).to_owned(),
+            pending: rotator.users.id(pending).to_owned(),
         }
         .into());
     }
     // Neither service reads passwords back, so only a login can tell that a retried setSecret
     // did its work already; without a host the same list is simply sent again.
     if let Some(to) = pending.login_target(REDIS_PORT)
-        && users
-            .login()
+        && rotator
+            .login
             .redis(to, &pending.username, &pending.password)
             .await
             .is_ok()
@@ -179,7 +181,7 @@ async fn set<U: PasswordUsers>(
             to.host, to.port
         ));
     }
-    let user = users.wait_active(id, cx).await?;
+    let user = rotator.wait_active(id, cx).await?;
     if user.auth != "password" {
         return Err(Error::NotPasswordUser(id.to_owned(), user.auth).into());
     }
@@ -187,10 +189,10 @@ async fn set<U: PasswordUsers>(
         pending.password.expose().to_owned(),
         current.password.expose().to_owned(),
     ];
-    while !users.set_passwords(id, passwords.clone()).await? {
-        users.wait_active(id, cx).await?;
+    while !rotator.users.set_passwords(id, passwords.clone()).await? {
+        rotator.wait_active(id, cx).await?;
     }
-    users.wait_active(id, cx).await?;
+    rotator.wait_active(id, cx).await?;
     Ok(format!(
         "user {id} now has the pending and the current password; the current one keeps \
          working until the next rotation"
@@ -198,14 +200,14 @@ async fn set<U: PasswordUsers>(
 }
 
 async fn test<U: PasswordUsers>(
-    users: &U,
+    rotator: &TwoPasswords<U>,
     doc: &SecretDoc,
     current: &SecretDoc,
 ) -> Result<Outcome, ServiceError> {
-    let id = users.id(doc);
+    let id = rotator.users.id(doc);
     if let Some(to) = doc.login_target(REDIS_PORT) {
-        users
-            .login()
+        rotator
+            .login
             .redis(to, &doc.username, &doc.password)
             .await?;
         return Ok(format!(
@@ -213,7 +215,7 @@ async fn test<U: PasswordUsers>(
             to.host, to.port, doc.username
         ));
     }
-    let user = users.state(id).await?.ok_or_else(|| Error::NoUser {
+    let user = rotator.state(id).await?.ok_or_else(|| Error::NoUser {
         id: id.to_owned(),
         service: U::SERVICE,
         key: U::ID_KEY,

@@ -1,8 +1,7 @@
-//! Credential and naming rules shared by the Redis-family services (ElastiCache and MemoryDB),
+//! Id and password rules shared by the Redis-family services (ElastiCache and MemoryDB),
 //! checked locally so that bad input fails before any AWS call and never with the value quoted.
 
-use crate::cfn::Owner;
-use crate::cfn::props::{PropsError, Tag};
+use crate::cfn::props::PropsError;
 use crate::redact::Secret;
 
 /// The ids ElastiCache and MemoryDB keep for users, user groups and ACLs: a letter, then
@@ -77,39 +76,6 @@ pub(crate) fn check_passwords(path: &str, passwords: &[Secret]) -> Result<(), Pr
     Ok(())
 }
 
-pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), PropsError> {
-    match tags.iter().find(|t| Owner::is_reserved_key(&t.key)) {
-        Some(t) => Err(PropsError::field(
-            "Tags",
-            format!(
-                "tag key {:?} is reserved for userkeeper's ownership tags",
-                t.key
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The tag changes that make a resource's template tags `want` from `have` (key, value pairs
-/// read from it), leaving the ownership tags alone: (to set, keys to remove).
-pub(crate) fn tag_changes(have: &[(String, String)], want: &[Tag]) -> (Vec<Tag>, Vec<String>) {
-    let have: Vec<&(String, String)> = have
-        .iter()
-        .filter(|(k, _)| !Owner::is_reserved_key(k))
-        .collect();
-    let remove = have
-        .iter()
-        .filter(|(k, _)| !want.iter().any(|t| &t.key == k))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let set = want
-        .iter()
-        .filter(|t| !have.iter().any(|(k, v)| k == &t.key && v == &t.value))
-        .cloned()
-        .collect();
-    (set, remove)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,39 +125,5 @@ mod tests {
         assert!(e.contains("one or two"), "{e}");
         let three = vec![Secret::new("a".repeat(20)); 3];
         assert!(check_passwords("Passwords", &three).is_err());
-    }
-
-    #[test]
-    fn ownership_tags_are_reserved() {
-        let tags = vec![Tag {
-            key: "userkeeper:stack-id".into(),
-            value: "x".into(),
-        }];
-        assert!(
-            check_tags(&tags)
-                .unwrap_err()
-                .to_string()
-                .contains("reserved")
-        );
-    }
-
-    #[test]
-    fn tag_changes_set_new_and_changed_remove_gone_and_keep_ownership() {
-        let have = vec![
-            ("userkeeper:stack-id".to_owned(), "s".to_owned()),
-            ("team".to_owned(), "old".to_owned()),
-            ("gone".to_owned(), "x".to_owned()),
-            ("same".to_owned(), "v".to_owned()),
-        ];
-        let tag = |k: &str, v: &str| Tag {
-            key: k.into(),
-            value: v.into(),
-        };
-        let (set, remove) = tag_changes(
-            &have,
-            &[tag("team", "new"), tag("same", "v"), tag("added", "a")],
-        );
-        assert_eq!(set, vec![tag("team", "new"), tag("added", "a")]);
-        assert_eq!(remove, vec!["gone".to_owned()]);
     }
 }

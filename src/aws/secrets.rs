@@ -1,11 +1,11 @@
 //! Secrets Manager: the passwords templates keep there (`PasswordSecretArn`), and the store the
 //! rotation protocol works on.
 
+use crate::error::sdk_message;
 use crate::redact::{Redactor, Secret};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, PasswordRequest, SecretInfo, SecretStore, StoreError,
 };
-use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -47,10 +47,7 @@ impl Secrets {
             .await
             .map_err(|e| SecretError::Read {
                 arn: arn.to_owned(),
-                message: match e.code() {
-                    Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-                    None => crate::sdk_error_message(&e),
-                },
+                message: sdk_message(&e),
             })?;
         let shape = |problem| SecretError::Shape {
             arn: arn.to_owned(),
@@ -186,11 +183,11 @@ fn store_error<E, R>(
     e: aws_sdk_secretsmanager::error::SdkError<E, R>,
 ) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     StoreError {
         op,
-        message: crate::api_error_message(&e),
+        message: sdk_message(&e),
     }
 }

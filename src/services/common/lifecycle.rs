@@ -1,0 +1,199 @@
+//! The life of a resource that has an id, an ARN, a status and ownership tags (ElastiCache
+//! users and user groups, MemoryDB users and ACLs): look before creating, wait until it
+//! settles, send a change when it is not busy, delete only what this stack owns. Each resource
+//! describes itself through [`Kind`]; what it creates and changes stays in its own file.
+
+use super::tags::{self, TagApi};
+use crate::cfn::Cx;
+use crate::services::error::Error;
+use crate::wait::{self, Poll, Waiting};
+use async_trait::async_trait;
+use std::future::Future;
+
+/// How a resource type is looked up and what the shared steps need to know of it.
+#[async_trait]
+pub trait Kind: Send + Sync {
+    /// What the service returns for one resource.
+    type Item: Send + Sync;
+    type Tags: TagApi;
+    /// For messages: "user", "user group", "ACL".
+    const NOUN: &'static str;
+    /// What the template calls the id, for "pick another ...": "id" or "name".
+    const ID_WORD: &'static str;
+
+    async fn describe(&self, id: &str) -> Result<Option<Self::Item>, Error>;
+    fn status(item: &Self::Item) -> &str;
+    fn arn(item: &Self::Item) -> &str;
+    fn tag_api(&self) -> &Self::Tags;
+    /// Why the resource cannot be deleted now (something still uses it), if anything.
+    fn in_use(_item: &Self::Item, _id: &str) -> Option<Error> {
+        None
+    }
+}
+
+const ACTIVE: &str = "active";
+const DELETING: &str = "deleting";
+
+/// One try of a call that the service refuses while the resource is busy with another change.
+pub enum Attempt<T> {
+    Done(T),
+    /// Refused because the resource is not settled: wait for it, then try again.
+    Busy,
+    /// The resource is gone (a Delete that found nothing to delete).
+    Gone,
+}
+
+/// What a create call did.
+pub enum Creation {
+    Created,
+    /// Someone created it between our look and our call; the error is the one to report if
+    /// it cannot be found after all.
+    Exists(Error),
+}
+
+/// Waits until the resource is `active` and returns it.
+pub(crate) async fn wait_active<K: Kind>(
+    kind: &K,
+    id: &str,
+    cx: &impl Waiting,
+) -> Result<K::Item, Error> {
+    let what = format!("{} {id} to become active", K::NOUN);
+    wait::until(cx, &what, || async {
+        match kind.describe(id).await? {
+            None => Err(Error::Missing {
+                kind: K::NOUN,
+                id: id.to_owned(),
+            }),
+            Some(item) if K::status(&item) == ACTIVE => Ok(Poll::Ready(item)),
+            Some(item) => Ok(Poll::Pending(K::status(&item).to_owned())),
+        }
+    })
+    .await
+}
+
+/// Waits until the resource is gone.
+pub(crate) async fn wait_gone<K: Kind>(kind: &K, id: &str, cx: &impl Waiting) -> Result<(), Error> {
+    let what = format!("{} {id} to be deleted", K::NOUN);
+    wait::until(cx, &what, || async {
+        Ok(match kind.describe(id).await? {
+            None => Poll::Ready(()),
+            Some(item) => Poll::Pending(K::status(&item).to_owned()),
+        })
+    })
+    .await
+}
+
+/// Whether this request's stack and logical id own `item`.
+pub(crate) async fn owned<K: Kind>(kind: &K, item: &K::Item, cx: &Cx) -> Result<bool, Error> {
+    Ok(tags::owned_by(kind.tag_api(), K::arn(item), &cx.owner).await?)
+}
+
+/// Accepts an existing resource only if this resource made it (a redelivered Create, or a
+/// rollback recreating what it still has); anyone else's is refused without a write.
+async fn adopt<K: Kind>(kind: &K, item: &K::Item, id: &str, cx: &Cx) -> Result<(), Error> {
+    if !owned(kind, item, cx).await? {
+        return Err(Error::NotOwned {
+            kind: K::NOUN,
+            id: id.to_owned(),
+            id_word: K::ID_WORD,
+        });
+    }
+    tracing::info!(
+        id,
+        "{} exists already and belongs to this resource; not creating it again",
+        K::NOUN
+    );
+    Ok(())
+}
+
+/// Looks before creating, creates with `create` if nothing is there, and waits until the
+/// resource is active.
+pub(crate) async fn create_once<K, F, Fut>(
+    kind: &K,
+    id: &str,
+    cx: &Cx,
+    create: F,
+) -> Result<K::Item, Error>
+where
+    K: Kind,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Creation, Error>>,
+{
+    if let Some(existing) = kind.describe(id).await? {
+        adopt(kind, &existing, id, cx).await?;
+    } else {
+        match create().await? {
+            Creation::Created => cx.created(id),
+            Creation::Exists(e) => {
+                let existing = kind.describe(id).await?.ok_or(e)?;
+                adopt(kind, &existing, id, cx).await?;
+            }
+        }
+    }
+    wait_active(kind, id, cx).await
+}
+
+/// Runs `call` until the resource is not busy: each refusal waits for it to be active, then
+/// tries again (a rotation may be changing the same user right now).
+pub(crate) async fn when_active<K, T, F, Fut>(
+    kind: &K,
+    id: &str,
+    cx: &impl Waiting,
+    mut call: F,
+) -> Result<Option<T>, Error>
+where
+    K: Kind,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<T>, Error>>,
+{
+    loop {
+        match call().await? {
+            Attempt::Done(v) => return Ok(Some(v)),
+            Attempt::Gone => return Ok(None),
+            Attempt::Busy => {
+                tracing::info!(id, "{} is busy; waiting before trying again", K::NOUN);
+                wait_active(kind, id, cx).await?;
+            }
+        }
+    }
+}
+
+/// Deletes the resource if this stack owns it (someone else's is left alone, and absent is
+/// success), waiting for a change in progress to settle first, then until it is gone.
+pub(crate) async fn delete_owned<K, F, Fut>(
+    kind: &K,
+    id: &str,
+    cx: &Cx,
+    delete: F,
+) -> Result<(), Error>
+where
+    K: Kind,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<()>, Error>>,
+{
+    let Some(item) = kind.describe(id).await? else {
+        tracing::info!(id, "{} does not exist; nothing to delete", K::NOUN);
+        return Ok(());
+    };
+    if !owned(kind, &item, cx).await? {
+        tracing::warn!(
+            id,
+            "{} is not managed by this resource; leaving it alone",
+            K::NOUN
+        );
+        return Ok(());
+    }
+    if let Some(e) = K::in_use(&item, id) {
+        return Err(e);
+    }
+    if K::status(&item) != DELETING {
+        // The services refuse to delete what is in the middle of another change.
+        if K::status(&item) != ACTIVE {
+            wait_active(kind, id, cx).await?;
+        }
+        if when_active(kind, id, cx, delete).await?.is_none() {
+            return Ok(());
+        }
+    }
+    wait_gone(kind, id, cx).await
+}

@@ -1,0 +1,122 @@
+//! Tags on resources addressed by ARN (ElastiCache users and groups, MemoryDB users and ACLs):
+//! the ownership tags that keep userkeeper from touching what it did not create, and the
+//! template's own tags. Each service adapts its SDK client to [`TagApi`]; everything else about
+//! tags is here, once.
+
+use crate::cfn::Owner;
+use crate::cfn::props::{PropsError, Tag};
+use crate::error::ApiError;
+use async_trait::async_trait;
+
+/// A service's three tag calls, in plain types.
+#[async_trait]
+pub trait TagApi: Send + Sync {
+    async fn list(&self, arn: &str) -> Result<Vec<(String, String)>, ApiError>;
+    async fn add(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), ApiError>;
+    async fn remove(&self, arn: &str, keys: Vec<String>) -> Result<(), ApiError>;
+}
+
+/// The template's tags plus the ownership tags, for a create call.
+pub(crate) fn with_owner(tags: &[Tag], owner: &Owner) -> Vec<(String, String)> {
+    owner
+        .tags()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(tags.iter().map(|t| (t.key.clone(), t.value.clone())))
+        .collect()
+}
+
+/// Whether the resource `arn` carries `owner`'s ownership tags.
+pub(crate) async fn owned_by(
+    api: &impl TagApi,
+    arn: &str,
+    owner: &Owner,
+) -> Result<bool, ApiError> {
+    let tags = api.list(arn).await?;
+    Ok(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+}
+
+/// Makes the template's tags on `arn` match `want`, leaving the ownership tags alone.
+pub(crate) async fn sync(api: &impl TagApi, arn: &str, want: &[Tag]) -> Result<(), ApiError> {
+    let (set, remove) = tag_changes(&api.list(arn).await?, want);
+    if !remove.is_empty() {
+        api.remove(arn, remove).await?;
+    }
+    if !set.is_empty() {
+        api.add(arn, set.into_iter().map(|t| (t.key, t.value)).collect())
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), PropsError> {
+    match tags.iter().find(|t| Owner::is_reserved_key(&t.key)) {
+        Some(t) => Err(PropsError::field(
+            "Tags",
+            format!(
+                "tag key {:?} is reserved for userkeeper's ownership tags",
+                t.key
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The tag changes that make a resource's template tags `want` from `have` (key, value pairs
+/// read from it), leaving the ownership tags alone: (to set, keys to remove).
+pub(crate) fn tag_changes(have: &[(String, String)], want: &[Tag]) -> (Vec<Tag>, Vec<String>) {
+    let have: Vec<&(String, String)> = have
+        .iter()
+        .filter(|(k, _)| !Owner::is_reserved_key(k))
+        .collect();
+    let remove = have
+        .iter()
+        .filter(|(k, _)| !want.iter().any(|t| &t.key == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let set = want
+        .iter()
+        .filter(|t| !have.iter().any(|(k, v)| k == &t.key && v == &t.value))
+        .cloned()
+        .collect();
+    (set, remove)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_tags_are_reserved() {
+        let tags = vec![Tag {
+            key: "userkeeper:stack-id".into(),
+            value: "x".into(),
+        }];
+        assert!(
+            check_tags(&tags)
+                .unwrap_err()
+                .to_string()
+                .contains("reserved")
+        );
+    }
+
+    #[test]
+    fn tag_changes_set_new_and_changed_remove_gone_and_keep_ownership() {
+        let have = vec![
+            ("userkeeper:stack-id".to_owned(), "s".to_owned()),
+            ("team".to_owned(), "old".to_owned()),
+            ("gone".to_owned(), "x".to_owned()),
+            ("same".to_owned(), "v".to_owned()),
+        ];
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        let (set, remove) = tag_changes(
+            &have,
+            &[tag("team", "new"), tag("same", "v"), tag("added", "a")],
+        );
+        assert_eq!(set, vec![tag("team", "new"), tag("added", "a")]);
+        assert_eq!(remove, vec!["gone".to_owned()]);
+    }
+}

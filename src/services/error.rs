@@ -1,0 +1,145 @@
+//! What can go wrong in a service, for its resources and its rotator: one enum each, shared by
+//! every service, each message saying what to do next. Built on `crate::error` (the cause
+//! chain and `ApiError`).
+
+use crate::aws::SecretError;
+use crate::cfn::Owner;
+use crate::cfn::props::PropsError;
+pub use crate::error::ApiError;
+
+/// A custom resource's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(
+        "{kind} {id:?} already exists and is not managed by this stack and logical id (it lacks \
+         the tags {stack_tag}/{logical_tag} naming them); pick another {id_word}, or delete the \
+         existing {kind} first",
+        stack_tag = Owner::STACK_TAG, logical_tag = Owner::LOGICAL_TAG
+    )]
+    NotOwned {
+        kind: &'static str,
+        id: String,
+        /// What the template calls the id: "id" or "name".
+        id_word: &'static str,
+    },
+    #[error(
+        "changing {property} replaces the {kind}, and the replacement needs a new {id_property} \
+         because ElastiCache identifies a {kind} by its {id_property}; change {id_property} \
+         together with {property}"
+    )]
+    NeedsNewId {
+        kind: &'static str,
+        property: &'static str,
+        id_property: &'static str,
+    },
+    #[error("{kind} {id:?} does not exist; it may have been deleted outside CloudFormation")]
+    Missing { kind: &'static str, id: String },
+    #[error("{kind} {id:?} is still {used_by} {users}; {fix}")]
+    InUse {
+        kind: &'static str,
+        id: String,
+        /// "associated with replication group(s)", "used by cluster(s)".
+        used_by: &'static str,
+        users: String,
+        fix: &'static str,
+    },
+    #[error("broker {0:?} does not exist; check BrokerId")]
+    NoBroker(String),
+    #[error(
+        "broker {0:?} is a RabbitMQ broker: Amazon MQ has no user API for RabbitMQ. Its users \
+         live in RabbitMQ itself; manage them with the RabbitMQ management API or rabbitmqctl"
+    )]
+    RabbitMq(String),
+    #[error(
+        "user {username:?} already exists on broker {broker_id:?} and is not managed by this \
+         stack and logical id (the broker has no tag {tag} naming them); pick another Username, \
+         or delete the existing user first"
+    )]
+    NotOwnedOnBroker {
+        broker_id: String,
+        username: String,
+        tag: String,
+    },
+    #[error(
+        "user {username:?} does not exist on broker {broker_id:?}; it may have been deleted \
+         outside CloudFormation"
+    )]
+    MissingOnBroker { broker_id: String, username: String },
+    #[error(transparent)]
+    Props(#[from] PropsError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// A rotator's failure: what the rotation protocol reports for the step.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(transparent)]
+    Service(#[from] Error),
+    #[error(
+        "the pending version names {key} {pending:?} but AWSCURRENT names {current:?}; a \
+         rotation changes one user's password. Start a new rotation"
+    )]
+    OtherUser {
+        key: &'static str,
+        current: String,
+        pending: String,
+    },
+    #[error(
+        "the pending version is for user {pending:?} on broker {pending_broker:?}, which is not \
+         what AWSCURRENT ({current:?} on {broker:?}) rotates to; start a new rotation"
+    )]
+    OtherBrokerUser {
+        current: String,
+        broker: String,
+        pending: String,
+        pending_broker: String,
+    },
+    #[error("user {0:?} authenticates with {1}, not passwords; rotation applies to password users")]
+    NotPasswordUser(String, String),
+    #[error(
+        "user {id:?} is {status} with {count} password(s); expected active with {want} after \
+         setSecret. Run setSecret again (Secrets Manager does on its next attempt)"
+    )]
+    NotSet {
+        id: String,
+        status: String,
+        count: i32,
+        want: i32,
+    },
+    #[error("user {id:?} does not exist in {service}; check {key} in the secret")]
+    NoUser {
+        id: String,
+        service: &'static str,
+        key: &'static str,
+    },
+    #[error(
+        "user {username:?} does not exist on broker {broker_id:?}; setSecret creates or \
+         updates it, so run setSecret first (Secrets Manager does on its next attempt)"
+    )]
+    NoBrokerUser { broker_id: String, username: String },
+    #[error(
+        "user {username:?} (the secret's AWSCURRENT user) does not exist on broker \
+         {broker_id:?}; check \"username\" and \"broker_id\" in the secret. Nothing was changed"
+    )]
+    NoCurrentBrokerUser { broker_id: String, username: String },
+    #[error(
+        "user {username:?} on broker {broker_id:?} has a pending change ({change}) that goes \
+         live only when the broker reboots; AWSCURRENT stays on the credentials that work. \
+         Reboot the broker (or wait for its maintenance window) and let Secrets Manager retry \
+         the rotation, or set \"reboot\": true in the secret to let userkeeper reboot it"
+    )]
+    Pending {
+        broker_id: String,
+        username: String,
+        change: String,
+    },
+}
+
+impl From<ApiError> for RotateError {
+    fn from(e: ApiError) -> Self {
+        Self::Service(e.into())
+    }
+}

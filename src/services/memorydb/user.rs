@@ -1,0 +1,338 @@
+//! `Custom::MemoryDBUser`.
+
+use super::api;
+use crate::aws::Secrets;
+use crate::cfn::props::{Diff, PropsError, Tag};
+use crate::cfn::resource::CHANGE_SENT;
+use crate::cfn::{Cx, Outcome, Resource};
+use crate::error::is;
+use crate::redact::Secret;
+use crate::services::common::auth::{self, Auth, Method};
+use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
+use crate::services::common::tags::{self, check_tags};
+use crate::services::error::Error;
+use crate::wait::Waiting;
+use async_trait::async_trait;
+use aws_sdk_memorydb::Client;
+use aws_sdk_memorydb::types::{AuthenticationMode, InputAuthenticationType};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct UserProps {
+    pub user_name: String,
+    pub access_string: String,
+    #[serde(default)]
+    pub authentication_mode: Option<AuthModeProp>,
+    #[serde(default)]
+    pub password_secret_arn: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct AuthModeProp {
+    pub r#type: AuthType,
+    #[serde(default)]
+    pub passwords: Option<Vec<Secret>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthType {
+    Password,
+    Iam,
+}
+
+/// Properties that decide authentication: re-set only when one of them changed, so that an
+/// unchanged template never reverts a password that rotation has changed since.
+const AUTH_PROPERTIES: [&str; 2] = ["AuthenticationMode", "PasswordSecretArn"];
+
+impl UserProps {
+    fn auth(&self) -> Result<Auth, PropsError> {
+        let secret = self
+            .password_secret_arn
+            .as_deref()
+            .filter(|s| !s.is_empty());
+        let mode = self.authentication_mode.as_ref();
+        match (mode.map(|m| m.r#type), mode.and_then(|m| m.passwords.as_ref()), secret) {
+            (Some(AuthType::Iam), None, None) => Ok(Auth::Iam),
+            (Some(AuthType::Iam), _, _) => Err(PropsError(
+                "AuthenticationMode.Type iam takes no passwords; remove AuthenticationMode.Passwords \
+                 and PasswordSecretArn"
+                    .into(),
+            )),
+            (_, Some(_), Some(_)) => Err(PropsError(
+                "PasswordSecretArn and AuthenticationMode.Passwords are exclusive: keep the \
+                 password in the secret or in the template, not both"
+                    .into(),
+            )),
+            (_, Some(p), None) => {
+                check_passwords("AuthenticationMode.Passwords", p)?;
+                Ok(Auth::Passwords(p.clone()))
+            }
+            (_, None, Some(arn)) => Ok(Auth::FromSecret(arn.to_owned())),
+            (_, None, None) => Err(PropsError(
+                "a password user needs AuthenticationMode.Passwords or PasswordSecretArn (or set \
+                 AuthenticationMode.Type to iam)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+pub struct User {
+    /// Also the rotator's (`rotator.rs`).
+    pub(super) client: Client,
+    secrets: Secrets,
+}
+
+impl User {
+    pub fn new(client: Client, secrets: Secrets) -> Self {
+        Self { client, secrets }
+    }
+
+    async fn authentication_mode(
+        &self,
+        props: &UserProps,
+        cx: &Cx,
+    ) -> Result<AuthenticationMode, Error> {
+        let (method, passwords) = props.auth()?.resolve(&self.secrets, cx).await?;
+        Ok(AuthenticationMode::builder()
+            .r#type(match method {
+                Method::Iam => InputAuthenticationType::Iam,
+                // MemoryDB users always authenticate; `auth()` never yields NoPassword here.
+                Method::Password | Method::NoPassword => InputAuthenticationType::Password,
+            })
+            .set_passwords(auth::exposed(&passwords))
+            .build())
+    }
+
+    async fn wait_active(
+        &self,
+        name: &str,
+        cx: &impl Waiting,
+    ) -> Result<aws_sdk_memorydb::types::User, Error> {
+        lifecycle::wait_active(self, name, cx).await
+    }
+}
+
+#[async_trait]
+impl Kind for User {
+    type Item = aws_sdk_memorydb::types::User;
+    type Tags = Client;
+    const NOUN: &'static str = "user";
+    const ID_WORD: &'static str = "name";
+
+    async fn describe(&self, name: &str) -> Result<Option<Self::Item>, Error> {
+        match self.client.describe_users().user_name(name).send().await {
+            Ok(out) => Ok(out.users().iter().find(|u| u.name() == Some(name)).cloned()),
+            Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(None),
+            Err(e) => Err(api("DescribeUsers", e).into()),
+        }
+    }
+    fn status(user: &Self::Item) -> &str {
+        user.status().unwrap_or("unknown")
+    }
+    fn arn(user: &Self::Item) -> &str {
+        user.arn().unwrap_or_default()
+    }
+    fn tag_api(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn outcome(user: &aws_sdk_memorydb::types::User) -> Outcome {
+    let mut data = Map::new();
+    data.insert("Arn".into(), json!(user.arn().unwrap_or_default()));
+    data.insert("UserName".into(), json!(user.name().unwrap_or_default()));
+    data.insert("Status".into(), json!(user.status().unwrap_or_default()));
+    data.insert(
+        "MinimumEngineVersion".into(),
+        json!(user.minimum_engine_version().unwrap_or_default()),
+    );
+    Outcome {
+        physical_id: user.name().unwrap_or_default().to_owned(),
+        data,
+        no_echo: false,
+    }
+}
+
+#[async_trait]
+impl Resource for User {
+    const TYPE: &'static str = "Custom::MemoryDBUser";
+    type Props = UserProps;
+    type Error = Error;
+
+    fn validate(props: &UserProps) -> Result<(), PropsError> {
+        check_id("UserName", &props.user_name)?;
+        check_tags(&props.tags)?;
+        props.auth().map(|_| ())
+    }
+
+    fn physical_id(props: &UserProps) -> String {
+        props.user_name.clone()
+    }
+
+    fn could_have_issued(id: &str) -> bool {
+        is_valid_id(id)
+    }
+
+    async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
+        let name = props.user_name.as_str();
+        let user = lifecycle::create_once(self, name, cx, || async {
+            let mode = self.authentication_mode(&props, cx).await?;
+            let created = self
+                .client
+                .create_user()
+                .user_name(name)
+                .access_string(&props.access_string)
+                .authentication_mode(mode)
+                .set_tags(Some(super::sdk_tags(tags::with_owner(
+                    &props.tags,
+                    &cx.owner,
+                ))))
+                .send()
+                .await;
+            match created {
+                Ok(_) => Ok(Creation::Created),
+                Err(e) if is(&e, |e| e.is_user_already_exists_fault()) => {
+                    Ok(Creation::Exists(api("CreateUser", e).into()))
+                }
+                Err(e) => Err(api("CreateUser", e).into()),
+            }
+        })
+        .await?;
+        Ok(outcome(&user))
+    }
+
+    async fn update(
+        &self,
+        name: &str,
+        props: UserProps,
+        diff: &Diff,
+        cx: &Cx,
+    ) -> Result<Outcome, Error> {
+        let current = self.wait_active(name, cx).await?;
+        let mut update = self.client.update_user().user_name(name);
+        let mut changes = Vec::new();
+        if diff.changed(&["AccessString"]) {
+            update = update.access_string(&props.access_string);
+            changes.push("AccessString");
+        }
+        if diff.changed(&AUTH_PROPERTIES) {
+            update = update.authentication_mode(self.authentication_mode(&props, cx).await?);
+            changes.push("authentication");
+        }
+        // A continuation of this request finds the change sent already: waiting is what is left.
+        if !changes.is_empty() && !cx.is_done(CHANGE_SENT) {
+            tracing::info!(user_name = name, changes = ?changes, "updating user");
+            lifecycle::when_active(self, name, cx, || async {
+                match update.clone().send().await {
+                    Ok(_) => Ok(Attempt::Done(())),
+                    Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
+                    Err(e) => Err(api("UpdateUser", e).into()),
+                }
+            })
+            .await?;
+            cx.mark_done(CHANGE_SENT);
+        }
+        if diff.changed(&["Tags"]) {
+            tags::sync(&self.client, User::arn(&current), &props.tags).await?;
+        }
+        let user = if changes.is_empty() {
+            current
+        } else {
+            self.wait_active(name, cx).await?
+        };
+        Ok(outcome(&user))
+    }
+
+    async fn delete(&self, name: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
+        lifecycle::delete_owned(self, name, cx, || async {
+            match self.client.delete_user().user_name(name).send().await {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(Attempt::Gone),
+                Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
+                Err(e) => Err(api("DeleteUser", e).into()),
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cfn::props;
+
+    fn user(v: Value) -> Result<UserProps, PropsError> {
+        let p: UserProps = props::parse(v.as_object().unwrap())?;
+        User::validate(&p)?;
+        Ok(p)
+    }
+
+    #[test]
+    fn user_authentication_forms() {
+        let p = user(json!({"UserName": "app", "AccessString": "on ~* +@all",
+            "AuthenticationMode": {"Type": "password", "Passwords": ["a-sixteen-char-pw-1"]}}))
+        .unwrap();
+        assert!(matches!(p.auth().unwrap(), Auth::Passwords(p) if p.len() == 1));
+        let p = user(json!({"UserName": "app", "AccessString": "on ~* +@all",
+            "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:s"}))
+        .unwrap();
+        assert_eq!(
+            p.auth().unwrap(),
+            Auth::FromSecret("arn:aws:secretsmanager:us-east-1:1:secret:s".into())
+        );
+        let p = user(json!({"UserName": "app", "AccessString": "on ~* +@all",
+            "AuthenticationMode": {"Type": "iam"}}))
+        .unwrap();
+        assert_eq!(p.auth().unwrap(), Auth::Iam);
+    }
+
+    #[test]
+    fn user_rules_fail_before_any_call() {
+        let e = user(json!({"UserName": "app", "AccessString": "x"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("needs AuthenticationMode.Passwords or PasswordSecretArn"),
+            "{e}"
+        );
+        let e = user(json!({"UserName": "app", "AccessString": "x",
+            "AuthenticationMode": {"Type": "password", "Passwords": ["short"]}}))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("AuthenticationMode.Passwords[0]") && !e.contains("short\""),
+            "{e}"
+        );
+        let e = user(
+            json!({"UserName": "app", "AccessString": "x", "PasswordSecretArn": "arn:s",
+            "AuthenticationMode": {"Type": "password", "Passwords": ["a-sixteen-char-pw-1"]}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("exclusive"), "{e}");
+        let e = user(json!({"UserName": "app", "AccessString": "x",
+            "AuthenticationMode": {"Type": "no-password-required"}}))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("AuthenticationMode.Type") && e.contains("iam"),
+            "{e}"
+        );
+        let e = user(json!({"UserName": "app_1", "AccessString": "x",
+            "AuthenticationMode": {"Type": "iam"}}))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("invalid ResourceProperties: UserName:"),
+            "{e}"
+        );
+    }
+}

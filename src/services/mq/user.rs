@@ -1,0 +1,523 @@
+//! `Custom::AmazonMQUser`.
+//!
+//! Ownership is one broker tag per user, `userkeeper:user:<Username>` = `<stack guid>/<logical
+//! id> <request id>` (see the module's notes): the request id is the last request whose change
+//! was sent, so that a redelivered copy of it never sends the change again.
+
+use super::api;
+use super::broker::Brokers;
+use super::rules::{check_mq_name, check_mq_password, is_broker_id, is_mq_name};
+use crate::aws::Secrets;
+use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
+use crate::cfn::{Cx, Outcome, Owner, Resource};
+use crate::error::is;
+use crate::redact::Secret;
+use crate::services::error::Error;
+use async_trait::async_trait;
+use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
+use aws_sdk_mq::types::{BrokerState, ChangeType, EngineType};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+const OWNER_TAG_PREFIX: &str = "userkeeper:user:";
+const REBOOT_STEP: &str = "reboot";
+const UPDATE_STEP: &str = "update-sent";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct UserProps {
+    pub broker_id: String,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_secret_arn: Option<String>,
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub console_access: Option<bool>,
+    #[serde(default, deserialize_with = "string_list")]
+    pub groups: Vec<String>,
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub replication_user: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub apply_immediately: Option<bool>,
+}
+
+fn split_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('/')
+        .filter(|(b, u)| is_broker_id(b) && is_mq_name(u))
+}
+
+/// The broker tag key recording who owns `username`. Tag keys cannot hold `~`, which MQ
+/// usernames can; `+` can never appear in a username, so the mapping stays one-to-one.
+fn owner_key(username: &str) -> String {
+    format!("{OWNER_TAG_PREFIX}{}", username.replace('~', "+"))
+}
+
+/// The owner part of the broker tag value: the stack's GUID (the last part of its id,
+/// unique where its name is not) and the logical id, at most 200 characters.
+fn owner_value(owner: &Owner) -> String {
+    let guid = owner.stack_id.rsplit('/').next().unwrap_or(&owner.stack_id);
+    format!("{guid}/{}", owner.logical_id)
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// The whole tag value, within MQ's 256 characters: the owner part, a space, and the request
+/// id (a UUID from CloudFormation; cut to the 55 characters left if ever longer).
+fn owner_tag_value(owner: &Owner, request_id: &str) -> String {
+    let request_id: String = request_id.chars().take(55).collect();
+    format!("{} {request_id}", owner_value(owner))
+}
+
+/// Splits a tag value into (owner part, request id).
+fn parse_owner_tag(value: &str) -> (&str, Option<&str>) {
+    match value.rsplit_once(' ') {
+        Some((owner, request)) => (owner, Some(request)),
+        None => (value, None),
+    }
+}
+
+pub struct User {
+    brokers: Brokers,
+    secrets: Secrets,
+}
+
+impl User {
+    pub(super) fn new(brokers: Brokers, secrets: Secrets) -> Self {
+        Self { brokers, secrets }
+    }
+
+    /// The user's ownership tag on the broker, if any.
+    async fn owner_tag(&self, broker_arn: &str, username: &str) -> Result<Option<String>, Error> {
+        self.brokers.tag(broker_arn, &owner_key(username)).await
+    }
+
+    async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
+        let tag = self.owner_tag(broker_arn, username).await?;
+        Ok(tag
+            .as_deref()
+            .is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner)))
+    }
+
+    /// Records that `cx`'s request sent its change for `username`.
+    async fn record_request(&self, broker_arn: &str, username: &str, cx: &Cx) -> Result<(), Error> {
+        let value = owner_tag_value(&cx.owner, &cx.request_id);
+        self.brokers
+            .set_tag(broker_arn, owner_key(username), value)
+            .await
+    }
+
+    async fn password(&self, props: &UserProps, cx: &Cx) -> Result<Secret, Error> {
+        match (&props.password, &props.password_secret_arn) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(arn)) => {
+                let p = self.secrets.current_password(arn, &cx.redactor).await?;
+                check_mq_password("PasswordSecretArn (its password)", &p)?;
+                Ok(p)
+            }
+            (None, None) => {
+                Err(PropsError("Password or PasswordSecretArn is required".into()).into())
+            }
+        }
+    }
+
+    /// Makes the change live if asked to (one reboot per request, even across continuations
+    /// and redelivered events), and reports where it stands.
+    async fn settle(
+        &self,
+        props: &UserProps,
+        broker: &DescribeBrokerOutput,
+        cx: &Cx,
+    ) -> Result<Outcome, Error> {
+        let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
+        let pending = self
+            .brokers
+            .user(broker_id, username)
+            .await?
+            .ok_or_else(|| Error::MissingOnBroker {
+                broker_id: broker_id.to_owned(),
+                username: username.to_owned(),
+            })?;
+        let pending = match pending {
+            Some(_) if props.apply_immediately == Some(true) => {
+                self.reboot_once(broker_id, broker, cx).await?;
+                self.brokers.wait_applied(broker_id, username, cx).await?;
+                None
+            }
+            Some(change) => {
+                tracing::info!(
+                    broker_id,
+                    username,
+                    pending_change = change.as_str(),
+                    "the change is pending until the broker's next reboot or maintenance window \
+                     (set ApplyImmediately to reboot now)"
+                );
+                Some(change)
+            }
+            None => None,
+        };
+        let mut data = Map::new();
+        data.insert("BrokerId".into(), json!(broker_id));
+        data.insert("Username".into(), json!(username));
+        data.insert(
+            "PendingChange".into(),
+            json!(pending.as_ref().map(ChangeType::as_str).unwrap_or_default()),
+        );
+        Ok(Outcome {
+            physical_id: format!("{broker_id}/{username}"),
+            data,
+            no_echo: false,
+        })
+    }
+
+    async fn reboot_once(
+        &self,
+        broker_id: &str,
+        broker: &DescribeBrokerOutput,
+        cx: &Cx,
+    ) -> Result<(), Error> {
+        if cx.is_done(REBOOT_STEP) {
+            return Ok(());
+        }
+        // A reboot already under way (started for a redelivered copy of this event) applies
+        // this change too: never start a second one.
+        let state = self
+            .brokers
+            .describe(broker_id)
+            .await?
+            .and_then(|b| b.broker_state().cloned());
+        if state.as_ref().or(broker.broker_state()) != Some(&BrokerState::RebootInProgress) {
+            tracing::info!(
+                broker_id,
+                "rebooting the broker to apply the user change (ApplyImmediately)"
+            );
+            self.brokers.reboot(broker_id).await?;
+        }
+        cx.mark_done(REBOOT_STEP);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for User {
+    const TYPE: &'static str = "Custom::AmazonMQUser";
+    type Props = UserProps;
+    type Error = Error;
+
+    fn validate(props: &UserProps) -> Result<(), PropsError> {
+        if !is_broker_id(&props.broker_id) {
+            return Err(PropsError::field(
+                "BrokerId",
+                "expected a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
+            ));
+        }
+        check_mq_name("Username", &props.username)?;
+        match (
+            &props.password,
+            props
+                .password_secret_arn
+                .as_deref()
+                .filter(|s| !s.is_empty()),
+        ) {
+            (Some(p), None) => check_mq_password("Password", p)?,
+            (None, Some(_)) => {}
+            (Some(_), Some(_)) => {
+                return Err(PropsError(
+                    "Password and PasswordSecretArn are exclusive: keep the password in the secret \
+                     or in the template, not both"
+                        .into(),
+                ));
+            }
+            (None, None) => {
+                return Err(PropsError(
+                    "Password or PasswordSecretArn is required".into(),
+                ));
+            }
+        }
+        if props.groups.len() > 20 {
+            return Err(PropsError::field(
+                "Groups",
+                format!("at most 20 groups (got {})", props.groups.len()),
+            ));
+        }
+        for (i, g) in props.groups.iter().enumerate() {
+            check_mq_name(&format!("Groups[{i}]"), g)?;
+        }
+        Ok(())
+    }
+
+    fn physical_id(props: &UserProps) -> String {
+        format!("{}/{}", props.broker_id, props.username)
+    }
+
+    fn could_have_issued(id: &str) -> bool {
+        split_id(id).is_some()
+    }
+
+    async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
+        let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
+        self.brokers.activemq(broker_id).await?;
+        let broker = self.brokers.wait_running(broker_id, cx).await?;
+        let arn = broker.broker_arn().unwrap_or_default().to_owned();
+        let not_owned = || Error::NotOwnedOnBroker {
+            broker_id: broker_id.to_owned(),
+            username: username.to_owned(),
+            tag: owner_key(username),
+        };
+        if self.brokers.user(broker_id, username).await?.is_some() {
+            if !self.owned(&arn, username, &cx.owner).await? {
+                return Err(not_owned());
+            }
+            tracing::info!(
+                broker_id,
+                username,
+                "user exists already and belongs to this resource; not creating it again"
+            );
+        } else {
+            let password = self.password(&props, cx).await?;
+            // Ownership first: a crash between the two leaves a tag without a user (harmless,
+            // the next attempt creates the user), never a user nobody owns.
+            self.record_request(&arn, username, cx).await?;
+            let created = self
+                .brokers
+                .client
+                .create_user()
+                .broker_id(broker_id)
+                .username(username)
+                .password(password.expose())
+                .set_console_access(props.console_access)
+                .set_groups((!props.groups.is_empty()).then(|| props.groups.clone()))
+                .set_replication_user(props.replication_user)
+                .send()
+                .await;
+            match created {
+                Ok(_) => cx.created(format!("{broker_id}/{username}")),
+                Err(e) if is(&e, |e| e.is_conflict_exception()) => {
+                    if !self.owned(&arn, username, &cx.owner).await? {
+                        return Err(not_owned());
+                    }
+                }
+                Err(e) => return Err(api("CreateUser", e).into()),
+            }
+        }
+        self.settle(&props, &broker, cx).await
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        props: UserProps,
+        diff: &Diff,
+        cx: &Cx,
+    ) -> Result<Outcome, Error> {
+        let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
+        self.brokers.activemq(broker_id).await?;
+        let broker = self.brokers.wait_running(broker_id, cx).await?;
+        if self.brokers.user(broker_id, username).await?.is_none() {
+            return Err(Error::MissingOnBroker {
+                broker_id: broker_id.to_owned(),
+                username: username.to_owned(),
+            });
+        }
+        let mut update = self
+            .brokers
+            .client
+            .update_user()
+            .broker_id(broker_id)
+            .username(username);
+        let mut changes = Vec::new();
+        // Never re-sent from an unchanged template: rotation may have changed it since.
+        if diff.changed(&["Password", "PasswordSecretArn"]) {
+            update = update.password(self.password(&props, cx).await?.expose());
+            changes.push("Password");
+        }
+        if diff.changed(&["ConsoleAccess"]) {
+            update = update.console_access(props.console_access.unwrap_or(false));
+            changes.push("ConsoleAccess");
+        }
+        if diff.changed(&["Groups"]) {
+            update = update.set_groups(Some(props.groups.clone()));
+            changes.push("Groups");
+        }
+        if diff.changed(&["ReplicationUser"]) {
+            update = update.replication_user(props.replication_user.unwrap_or(false));
+            changes.push("ReplicationUser");
+        }
+        // Sent already, by an earlier invocation of this request (a continuation) or by a
+        // delivery of this same event (a redelivery): sending it again would queue a new pending
+        // change that the reboot already done would not apply.
+        let arn = broker.broker_arn().unwrap_or_default();
+        let sent = cx.is_done(UPDATE_STEP)
+            || self
+                .owner_tag(arn, username)
+                .await?
+                .as_deref()
+                .and_then(|t| parse_owner_tag(t).1)
+                == Some(cx.request_id.as_str());
+        if !changes.is_empty() && !sent {
+            tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
+            update.send().await.map_err(|e| api("UpdateUser", e))?;
+            self.record_request(arn, username, cx).await?;
+        }
+        cx.mark_done(UPDATE_STEP);
+        self.settle(&props, &broker, cx).await
+    }
+
+    async fn delete(&self, id: &str, props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
+        let Some((broker_id, username)) = split_id(id) else {
+            return Ok(());
+        };
+        let Some(broker) = self.brokers.describe(broker_id).await? else {
+            tracing::info!(broker_id, "broker does not exist; nothing to delete");
+            return Ok(());
+        };
+        if broker.engine_type() == Some(&EngineType::Rabbitmq) {
+            return Ok(()); // this function never creates users there
+        }
+        let arn = broker.broker_arn().unwrap_or_default();
+        if !self.owned(arn, username, &cx.owner).await? {
+            tracing::warn!(
+                broker_id,
+                username,
+                "user is not managed by this resource; leaving it alone"
+            );
+            return Ok(());
+        }
+        match self.brokers.user(broker_id, username).await? {
+            None => {}
+            Some(pending) => {
+                if pending != Some(ChangeType::Delete) {
+                    self.brokers.wait_running(broker_id, cx).await?;
+                    match self
+                        .brokers
+                        .client
+                        .delete_user()
+                        .broker_id(broker_id)
+                        .username(username)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(e) if is(&e, |e| e.is_not_found_exception()) => {}
+                        Err(e) => return Err(api("DeleteUser", e).into()),
+                    }
+                }
+                // Read leniently: a Delete must not fail on properties that no longer parse.
+                let apply = props
+                    .get("ApplyImmediately")
+                    .is_some_and(|v| v == "true" || v == &Value::Bool(true));
+                if apply {
+                    self.reboot_once(broker_id, &broker, cx).await?;
+                    self.brokers.wait_applied(broker_id, username, cx).await?;
+                } else {
+                    tracing::info!(
+                        broker_id,
+                        username,
+                        "the deletion is pending until the broker's next reboot or maintenance window"
+                    );
+                }
+            }
+        }
+        self.brokers.delete_tag(arn, owner_key(username)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cfn::props;
+
+    fn parse(v: Value) -> Result<UserProps, PropsError> {
+        let p: UserProps = props::parse(v.as_object().unwrap())?;
+        User::validate(&p)?;
+        Ok(p)
+    }
+
+    fn base() -> Value {
+        json!({"BrokerId": "b-1234", "Username": "app.user_1~x", "Password": "Twelve-chars-ok",
+               "ConsoleAccess": "true", "Groups": ["admins", "apps"], "ApplyImmediately": "false"})
+    }
+
+    #[test]
+    fn valid_user_parses_string_booleans() {
+        let p = parse(base()).unwrap();
+        assert_eq!(p.console_access, Some(true));
+        assert_eq!(p.apply_immediately, Some(false));
+        assert_eq!(User::physical_id(&p), "b-1234/app.user_1~x");
+    }
+
+    #[test]
+    fn username_password_and_group_rules() {
+        let with = |k: &str, v: Value| {
+            let mut b = base();
+            b[k] = v;
+            parse(b).unwrap_err().to_string()
+        };
+        assert!(with("Username", json!("a")).contains("Username"));
+        assert!(with("Username", json!("bad name")).contains("A-Z a-z 0-9"));
+        let e = with("Password", json!("short-pw"));
+        assert!(e.contains("at least 12") && !e.contains("short-pw"), "{e}");
+        assert!(with("Password", json!("aaaaaaaaaaaaab")).contains("4 different"));
+        let e = with("Password", json!("has:colon-in-it"));
+        assert!(e.contains("contains :"), "{e}");
+        assert!(with("Groups", json!(vec!["gg"; 21])).contains("at most 20"));
+        assert!(with("Groups", json!(["ok", "x"])).contains("Groups[1]"));
+        assert!(with("PasswordSecretArn", json!("arn:s")).contains("exclusive"));
+        let mut b = base();
+        b.as_object_mut().unwrap().remove("Password");
+        assert!(
+            parse(b)
+                .unwrap_err()
+                .to_string()
+                .contains("Password or PasswordSecretArn")
+        );
+    }
+
+    #[test]
+    fn ids_this_type_issues() {
+        assert_eq!(split_id("b-1234/app"), Some(("b-1234", "app")));
+        for bad in [
+            "app",
+            "b-1/a",
+            "userkeeper:failed-create:r",
+            "arn:aws:mq:x/y:z",
+            "/app",
+        ] {
+            assert!(split_id(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn owner_key_maps_the_tilde_tag_keys_cannot_hold() {
+        assert_eq!(owner_key("app.user_1~x"), "userkeeper:user:app.user_1+x");
+        assert_ne!(owner_key("a~b"), owner_key("a-b"));
+    }
+
+    #[test]
+    fn owner_value_is_the_stack_guid_and_logical_id() {
+        let owner = Owner {
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app/0b5c-guid".into(),
+            logical_id: "QueueUser".into(),
+        };
+        assert_eq!(owner_value(&owner), "0b5c-guid/QueueUser");
+        let value = owner_tag_value(&owner, "req-1");
+        assert_eq!(value, "0b5c-guid/QueueUser req-1");
+        assert_eq!(
+            parse_owner_tag(&value),
+            ("0b5c-guid/QueueUser", Some("req-1"))
+        );
+        let long = Owner {
+            logical_id: "L".repeat(300),
+            ..owner
+        };
+        let value = owner_tag_value(&long, "6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01");
+        assert!(value.chars().count() <= 256);
+        assert_eq!(parse_owner_tag(&value).0, owner_value(&long));
+        assert_eq!(
+            parse_owner_tag(&value).1,
+            Some("6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01")
+        );
+    }
+}
