@@ -5,9 +5,13 @@
 
 use super::tags::{self, TagApi};
 use crate::cfn::Cx;
+use crate::cfn::props::Tag;
+use crate::cfn::resource::CHANGE_SENT;
+use crate::error::{ApiError, is};
 use crate::services::error::Error;
 use crate::wait::{self, Poll, Waiting};
 use async_trait::async_trait;
+use aws_smithy_runtime_api::client::result::SdkError;
 use std::future::Future;
 
 /// How a resource type is looked up and what the shared steps need to know of it.
@@ -49,6 +53,36 @@ pub enum Creation {
     /// Someone created it between our look and our call; the error is the one to report if
     /// it cannot be found after all.
     Exists(Error),
+}
+
+/// A create call's result as a [`Creation`]: `exists` recognises the service's "already
+/// exists" error, `api` words any error.
+pub(crate) fn creation<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+    exists: impl Fn(&E) -> bool,
+    api: impl Fn(SdkError<E, R>) -> ApiError,
+) -> Result<Creation, Error> {
+    match result {
+        Ok(_) => Ok(Creation::Created),
+        Err(e) if is(&e, exists) => Ok(Creation::Exists(api(e).into())),
+        Err(e) => Err(api(e).into()),
+    }
+}
+
+/// A call's result as an [`Attempt`]: `busy` recognises the service's "not in a state for
+/// this" error, `gone` its "not found".
+pub(crate) fn attempt<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+    busy: impl Fn(&E) -> bool,
+    gone: impl Fn(&E) -> bool,
+    api: impl Fn(SdkError<E, R>) -> ApiError,
+) -> Result<Attempt<()>, Error> {
+    match result {
+        Ok(_) => Ok(Attempt::Done(())),
+        Err(e) if is(&e, &busy) => Ok(Attempt::Busy),
+        Err(e) if is(&e, &gone) => Ok(Attempt::Gone),
+        Err(e) => Err(api(e).into()),
+    }
 }
 
 /// Waits until the resource is `active` and returns it.
@@ -156,6 +190,37 @@ where
             }
         }
     }
+}
+
+/// The rest of an Update once the resource is `current` (active): sends `change`, if any, at
+/// most once per request (a continuation finds it sent and only waits), waits until the
+/// resource has settled, then makes its template tags `tags`, if given. Tags come last because
+/// the services refuse tag calls on a resource in transition.
+pub(crate) async fn update<K, F, Fut>(
+    kind: &K,
+    id: &str,
+    cx: &Cx,
+    current: K::Item,
+    change: Option<F>,
+    tags: Option<&[Tag]>,
+) -> Result<K::Item, Error>
+where
+    K: Kind,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<()>, Error>>,
+{
+    let mut item = current;
+    if let Some(change) = change {
+        if !cx.is_done(CHANGE_SENT) {
+            when_active(kind, id, cx, change).await?;
+            cx.mark_done(CHANGE_SENT);
+        }
+        item = wait_active(kind, id, cx).await?;
+    }
+    if let Some(want) = tags {
+        tags::sync(kind.tag_api(), K::arn(&item), want).await?;
+    }
+    Ok(item)
 }
 
 /// Deletes the resource if this stack owns it (someone else's is left alone, and absent is

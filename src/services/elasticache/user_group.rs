@@ -5,7 +5,7 @@ use super::user::Engine;
 use crate::cfn::props::{Diff, PropsError, Tag, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
-use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::lifecycle::{self, Attempt, Kind};
 use crate::services::common::membership;
 use crate::services::common::rules::{check_id, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
@@ -137,13 +137,11 @@ impl Resource for UserGroup {
                 ))))
                 .send()
                 .await;
-            match created {
-                Ok(_) => Ok(Creation::Created),
-                Err(e) if is(&e, |e| e.is_user_group_already_exists_fault()) => {
-                    Ok(Creation::Exists(api("CreateUserGroup", e).into()))
-                }
-                Err(e) => Err(api("CreateUserGroup", e).into()),
-            }
+            lifecycle::creation(
+                created,
+                |e| e.is_user_group_already_exists_fault(),
+                |e| api("CreateUserGroup", e),
+            )
         })
         .await?;
         Ok(outcome(&group))
@@ -168,23 +166,24 @@ impl Resource for UserGroup {
         let changed = !add.is_empty() || !remove.is_empty();
         if changed {
             tracing::info!(user_group_id = id, add = ?add, remove = ?remove, "modifying user group");
-            self.client
-                .modify_user_group()
-                .user_group_id(id)
-                .set_user_ids_to_add((!add.is_empty()).then_some(add))
-                .set_user_ids_to_remove((!remove.is_empty()).then_some(remove))
-                .send()
-                .await
-                .map_err(|e| api("ModifyUserGroup", e))?;
         }
-        if diff.changed(&["Tags"]) {
-            tags::sync(&self.client, UserGroup::arn(&current), &props.tags).await?;
-        }
-        let group = if changed {
-            lifecycle::wait_active(self, id, cx).await?
-        } else {
-            current
-        };
+        let modify = self
+            .client
+            .modify_user_group()
+            .user_group_id(id)
+            .set_user_ids_to_add((!add.is_empty()).then_some(add))
+            .set_user_ids_to_remove((!remove.is_empty()).then_some(remove));
+        let send = changed.then_some(|| async {
+            let sent = modify.clone().send().await;
+            lifecycle::attempt(
+                sent,
+                |e| e.is_invalid_user_group_state_fault(),
+                |_| false,
+                |e| api("ModifyUserGroup", e),
+            )
+        });
+        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
+        let group = lifecycle::update(self, id, cx, current, send, tags).await?;
         Ok(outcome(&group))
     }
 

@@ -4,7 +4,7 @@ use super::api;
 use crate::cfn::props::{Diff, PropsError, Tag, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
-use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::lifecycle::{self, Attempt, Kind};
 use crate::services::common::membership;
 use crate::services::common::rules::{check_id, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
@@ -128,13 +128,11 @@ impl Resource for Acl {
                 ))))
                 .send()
                 .await;
-            match created {
-                Ok(_) => Ok(Creation::Created),
-                Err(e) if is(&e, |e| e.is_acl_already_exists_fault()) => {
-                    Ok(Creation::Exists(api("CreateACL", e).into()))
-                }
-                Err(e) => Err(api("CreateACL", e).into()),
-            }
+            lifecycle::creation(
+                created,
+                |e| e.is_acl_already_exists_fault(),
+                |e| api("CreateACL", e),
+            )
         })
         .await?;
         Ok(outcome(&acl))
@@ -154,23 +152,24 @@ impl Resource for Acl {
         let changed = !add.is_empty() || !remove.is_empty();
         if changed {
             tracing::info!(acl_name = name, add = ?add, remove = ?remove, "updating ACL");
-            self.client
-                .update_acl()
-                .acl_name(name)
-                .set_user_names_to_add((!add.is_empty()).then_some(add))
-                .set_user_names_to_remove((!remove.is_empty()).then_some(remove))
-                .send()
-                .await
-                .map_err(|e| api("UpdateACL", e))?;
         }
-        if diff.changed(&["Tags"]) {
-            tags::sync(&self.client, Acl::arn(&current), &props.tags).await?;
-        }
-        let acl = if changed {
-            lifecycle::wait_active(self, name, cx).await?
-        } else {
-            current
-        };
+        let update = self
+            .client
+            .update_acl()
+            .acl_name(name)
+            .set_user_names_to_add((!add.is_empty()).then_some(add))
+            .set_user_names_to_remove((!remove.is_empty()).then_some(remove));
+        let send = changed.then_some(|| async {
+            let sent = update.clone().send().await;
+            lifecycle::attempt(
+                sent,
+                |e| e.is_invalid_acl_state_fault(),
+                |_| false,
+                |e| api("UpdateACL", e),
+            )
+        });
+        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
+        let acl = lifecycle::update(self, name, cx, current, send, tags).await?;
         Ok(outcome(&acl))
     }
 

@@ -3,12 +3,11 @@
 use super::api;
 use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, Tag};
-use crate::cfn::resource::CHANGE_SENT;
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
 use crate::services::common::auth::{self, Auth, Method};
-use crate::services::common::lifecycle::{self, Attempt, Creation, Kind};
+use crate::services::common::lifecycle::{self, Kind};
 use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
 use crate::services::error::Error;
@@ -197,13 +196,11 @@ impl Resource for User {
                 ))))
                 .send()
                 .await;
-            match created {
-                Ok(_) => Ok(Creation::Created),
-                Err(e) if is(&e, |e| e.is_user_already_exists_fault()) => {
-                    Ok(Creation::Exists(api("CreateUser", e).into()))
-                }
-                Err(e) => Err(api("CreateUser", e).into()),
-            }
+            lifecycle::creation(
+                created,
+                |e| e.is_user_already_exists_fault(),
+                |e| api("CreateUser", e),
+            )
         })
         .await?;
         Ok(outcome(&user))
@@ -227,38 +224,31 @@ impl Resource for User {
             update = update.authentication_mode(self.authentication_mode(&props, cx).await?);
             changes.push("authentication");
         }
-        // A continuation of this request finds the change sent already: waiting is what is left.
-        if !changes.is_empty() && !cx.is_done(CHANGE_SENT) {
+        if !changes.is_empty() {
             tracing::info!(user_name = name, changes = ?changes, "updating user");
-            lifecycle::when_active(self, name, cx, || async {
-                match update.clone().send().await {
-                    Ok(_) => Ok(Attempt::Done(())),
-                    Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
-                    Err(e) => Err(api("UpdateUser", e).into()),
-                }
-            })
-            .await?;
-            cx.mark_done(CHANGE_SENT);
         }
-        if diff.changed(&["Tags"]) {
-            tags::sync(&self.client, User::arn(&current), &props.tags).await?;
-        }
-        let user = if changes.is_empty() {
-            current
-        } else {
-            self.wait_active(name, cx).await?
-        };
+        let send = (!changes.is_empty()).then_some(|| async {
+            let sent = update.clone().send().await;
+            lifecycle::attempt(
+                sent,
+                |e| e.is_invalid_user_state_fault(),
+                |_| false,
+                |e| api("UpdateUser", e),
+            )
+        });
+        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
+        let user = lifecycle::update(self, name, cx, current, send, tags).await?;
         Ok(outcome(&user))
     }
 
     async fn delete(&self, name: &str, _props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
         lifecycle::delete_owned(self, name, cx, || async {
-            match self.client.delete_user().user_name(name).send().await {
-                Ok(_) => Ok(Attempt::Done(())),
-                Err(e) if is(&e, |e| e.is_user_not_found_fault()) => Ok(Attempt::Gone),
-                Err(e) if is(&e, |e| e.is_invalid_user_state_fault()) => Ok(Attempt::Busy),
-                Err(e) => Err(api("DeleteUser", e).into()),
-            }
+            lifecycle::attempt(
+                self.client.delete_user().user_name(name).send().await,
+                |e| e.is_invalid_user_state_fault(),
+                |e| e.is_user_not_found_fault(),
+                |e| api("DeleteUser", e),
+            )
         })
         .await
     }
