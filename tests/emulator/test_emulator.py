@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .selftest import Server, client, control, error_of, transition, wait_for
+from .selftest import Server, client, control, error_of, strict, transition, wait_for
 
 PW1, PW2, PW3 = "first-password-0001", "second-password-002", "third-password-0003"
 
@@ -413,14 +413,20 @@ def test_tags_on_users_and_user_groups(ec: Any, members: None) -> None:
 
 
 def test_config(server: Server) -> None:
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
-    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {"transition_seconds": 2.5, "reboot_seconds": 0.0}
-    assert control(server, "POST", "config", {"reboot_seconds": 1}) == {"transition_seconds": 2.5, "reboot_seconds": 1.0}
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "POST", "config", {"reboot_seconds": 1}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": False}
+    assert control(server, "POST", "config", {"strict": True}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": True}
     for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"reboot_seconds": -0.5},
-                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1}):
+                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1},
+                {"strict": 1}, {"strict": "true"}, {"strict": None}, {"strict": False, "transition_seconds": -1}):
         with pytest.raises(urllib.error.HTTPError) as info:
             control(server, "POST", "config", bad)
         assert info.value.code == 400
+    assert control(server, "GET", "config")["strict"] is True  # the refused bodies changed nothing
     with pytest.raises(urllib.error.HTTPError) as info:
         control(server, "GET", "no-such-route")
     assert info.value.code == 404
@@ -431,9 +437,10 @@ def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     sm.create_secret(Name="s1", SecretString="x")
     make_user(ec, "u1")
     transition(server, 3)
+    strict(server)
     control(server, "POST", "fail", {"service": "elasticache", "count": 5})
     control(server, "POST", "reset")
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
     assert control(server, "GET", "calls") == []
     assert control(server, "GET", "fail") == []
     assert [u["UserId"] for u in control(server, "GET", "state")["elasticache"]["users"]] == []
