@@ -2,15 +2,17 @@
 
 moto 5.2.5 has CreateUser/DeleteUser/DescribeUsers only, with every user ``active`` at once,
 no upper password length, a duplicate-user error naming the wrong user, and deleted users
-lingering in ``deleting``. This module replaces those handlers and adds ModifyUser and the
-four user-group actions, makes changes asynchronous (see ``core.begin``), and lets the tag
-actions work on users and user groups. Error codes are those of botocore's
+lingering in ``deleting``; it has no serverless caches. This module replaces those handlers
+and adds ModifyUser, the four user-group actions and Create/Describe/DeleteServerlessCache
+(just enough to use a user group), makes changes asynchronous (see ``core.begin``), and lets
+the tag actions work on users and user groups. Error codes are those of botocore's
 ``elasticache/2015-02-02/service-2.json``.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.common_models import BaseModel
@@ -85,6 +87,18 @@ class TagNotFound(ElastiCacheException):
     code = "TagNotFound"
 
 
+class ServerlessCacheNotFound(ElastiCacheException):
+    code = "ServerlessCacheNotFoundFault"
+
+
+class ServerlessCacheAlreadyExists(ElastiCacheException):
+    code = "ServerlessCacheAlreadyExistsFault"
+
+
+class InvalidServerlessCacheState(ElastiCacheException):
+    code = "InvalidServerlessCacheStateFault"
+
+
 class TagQuotaPerResourceExceeded(ElastiCacheException):
     code = "TagQuotaPerResourceExceeded"
     message = (
@@ -113,6 +127,37 @@ class UserGroup(BaseModel):
         self.to_add, self.to_remove = [], []
 
 
+class ServerlessCache(BaseModel):
+    """What a user group needs of a serverless cache: its name, status and UserGroupId."""
+
+    status = core.AsyncStatus()
+
+    def __init__(self, backend: ElastiCacheBackend, name: str, engine: str, params: dict[str, Any]):
+        self.name = name
+        self.engine = engine
+        self.description = params.get("Description") or ""
+        self.user_group_id = params.get("UserGroupId")
+        self.create_time = datetime.now(timezone.utc)
+        region = backend.region_name
+        self.arn = f"arn:{get_partition(region)}:elasticache:{region}:{backend.account_id}:serverlesscache:{name}"
+        self.status = "available"
+
+    def out(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ServerlessCacheName": self.name,
+            "Description": self.description,
+            "CreateTime": self.create_time,
+            "Status": self.status,
+            "Engine": self.engine,
+            "MajorEngineVersion": {"valkey": "8", "redis": "7", "memcached": "1.6"}[self.engine],
+            "Endpoint": {"Address": f"{self.name}.serverless.emulator.cache.amazonaws.com", "Port": 6379},
+            "ARN": self.arn,
+        }
+        if self.user_group_id:
+            out["UserGroupId"] = self.user_group_id
+        return out
+
+
 # --------------------------------------------------------------------------------------
 # Backend state
 
@@ -126,6 +171,7 @@ _moto_backend_init = ElastiCacheBackend.__init__
 def _backend_init(self: ElastiCacheBackend, region_name: str, account_id: str) -> None:
     _moto_backend_init(self, region_name, account_id)
     self.user_groups: dict[str, UserGroup] = {}
+    self.serverless_caches: dict[str, ServerlessCache] = {}
 
 
 ElastiCacheBackend.__init__ = _backend_init  # type: ignore[method-assign]
@@ -134,8 +180,9 @@ ElastiCacheBackend.__init__ = _backend_init  # type: ignore[method-assign]
 def _sync(backend: ElastiCacheBackend) -> None:
     """Bring the lazily computed state up to date: finish elapsed transitions, drop what
     is gone (with its tags), recompute each user's UserGroupIds."""
-    for gone in core.settle(backend.users) + core.settle(backend.user_groups):
-        backend.tagging_service.delete_all_tags_for_resource(gone.arn)
+    gone = core.settle(backend.users) + core.settle(backend.user_groups) + core.settle(backend.serverless_caches)
+    for resource in gone:
+        backend.tagging_service.delete_all_tags_for_resource(resource.arn)
     core.settle(backend.replication_groups)
     for user in backend.users.values():
         user.user_group_ids = [g.id for g in backend.user_groups.values() if user.id in g.user_ids]
@@ -199,7 +246,7 @@ def _group_out(backend: ElastiCacheBackend, group: UserGroup) -> dict[str, Any]:
         "UserIds": list(group.user_ids),
         "MinimumEngineVersion": "7.2" if group.engine == "valkey" else "6.0",
         "ReplicationGroups": _replication_groups_of(backend, group.id),
-        "ServerlessCaches": [],
+        "ServerlessCaches": _serverless_caches_of(backend, group.id),
         "ARN": group.arn,
     }
     if group.to_add or group.to_remove:
@@ -215,6 +262,10 @@ def _replication_groups_of(backend: ElastiCacheBackend, group_id: str) -> list[s
         for rg in backend.replication_groups.values()
         if group_id in (rg.user_group_ids or [])
     ]
+
+
+def _serverless_caches_of(backend: ElastiCacheBackend, group_id: str) -> list[str]:
+    return [c.name for c in backend.serverless_caches.values() if c.user_group_id == group_id]
 
 
 def _get_user(backend: ElastiCacheBackend, user_id: str) -> User:
@@ -557,6 +608,74 @@ def delete_replication_group(self: ElastiCacheResponse) -> ActionResult:
     rg = self.elasticache_backend.replication_groups[self._get_param("ReplicationGroupId")]
     core.begin(rg, "deleting", None)
     return result
+
+
+# --------------------------------------------------------------------------------------
+# Serverless caches: moto has none. Enough of them to use a user group (UserGroupId), which
+# DescribeUserGroups lists (ServerlessCaches): "creating" -> "available", "deleting" -> gone,
+# each for transition_seconds.
+
+
+def _get_serverless_cache(backend: ElastiCacheBackend, name: str | None) -> ServerlessCache:
+    if name not in backend.serverless_caches:
+        raise ServerlessCacheNotFound(f"Serverless cache {name} not found.")
+    return backend.serverless_caches[name]
+
+
+@core.action(ElastiCacheResponse)
+def create_serverless_cache(self: ElastiCacheResponse) -> ActionResult:
+    params = self._get_params()
+    backend = self.elasticache_backend
+    name = params.get("ServerlessCacheName")
+    if not USER_ID.match(name or ""):
+        raise InvalidParameterValueException(
+            "The serverless cache name must begin with a letter and contain only letters, digits and hyphens."
+        )
+    engine = (params.get("Engine") or "").lower()
+    if engine not in (*ENGINES, "memcached"):
+        raise InvalidParameterValueException(
+            f'Unknown parameter for Engine: "{params.get("Engine")}", must be one of: valkey, redis, memcached'
+        )
+    if name in backend.serverless_caches:
+        raise ServerlessCacheAlreadyExists(f"Serverless cache {name} already exists.")
+    group_id = params.get("UserGroupId")
+    if group_id:
+        if engine == "memcached":
+            raise InvalidParameterCombinationException("UserGroupId is available for Valkey and Redis OSS only.")
+        if _get_group(backend, group_id).status != "active":
+            raise InvalidUserGroupState(f"User group {group_id} is not in active state.")
+    cache = ServerlessCache(backend, name, engine, params)
+    backend.serverless_caches[name] = cache
+    core.begin(cache, "creating", "available")
+    _sync(backend)
+    return ActionResult({"ServerlessCache": cache.out()})
+
+
+@core.action(ElastiCacheResponse)
+def describe_serverless_caches(self: ElastiCacheResponse) -> ActionResult:
+    params = self._get_params()
+    backend = self.elasticache_backend
+    caches = list(backend.serverless_caches.values())
+    if params.get("ServerlessCacheName"):
+        caches = [_get_serverless_cache(backend, params["ServerlessCacheName"])]
+    page, token = core.paginate(
+        caches, lambda c: c.name, params.get("MaxResults"), params.get("NextToken"), size_param="MaxResults"
+    )
+    return ActionResult({"ServerlessCaches": [c.out() for c in page], "NextToken": token})
+
+
+@core.action(ElastiCacheResponse)
+def delete_serverless_cache(self: ElastiCacheResponse) -> ActionResult:
+    backend = self.elasticache_backend
+    cache = _get_serverless_cache(backend, self._get_param("ServerlessCacheName"))
+    if cache.status != "available":
+        raise InvalidServerlessCacheState(
+            f"Serverless cache {cache.name} is in {cache.status} state. It must be available to be deleted."
+        )
+    core.begin(cache, "deleting", None)
+    out = cache.out()
+    _sync(backend)
+    return ActionResult({"ServerlessCache": out})
 
 
 # --------------------------------------------------------------------------------------

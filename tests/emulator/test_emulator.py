@@ -409,6 +409,46 @@ def test_tags_on_users_and_user_groups(ec: Any, members: None) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Serverless caches (just enough to use a user group)
+
+
+def serverless_status(ec: Any, name: str) -> str:
+    try:
+        return ec.describe_serverless_caches(ServerlessCacheName=name)["ServerlessCaches"][0]["Status"]
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def test_serverless_caches(server: Server, ec: Any, members: None) -> None:
+    ec.create_user_group(UserGroupId="g1", Engine="valkey", UserIds=["dflt"])
+    cache = ec.create_serverless_cache(ServerlessCacheName="sc1", Engine="valkey", UserGroupId="g1")["ServerlessCache"]
+    assert (cache["Status"], cache["Engine"], cache["UserGroupId"]) == ("available", "valkey", "g1")
+    assert cache["ARN"] == "arn:aws:elasticache:us-east-1:123456789012:serverlesscache:sc1"
+    ec.create_serverless_cache(ServerlessCacheName="sc2", Engine="redis")
+    assert "UserGroupId" not in ec.describe_serverless_caches(ServerlessCacheName="sc2")["ServerlessCaches"][0]
+    assert [c["ServerlessCacheName"] for c in ec.describe_serverless_caches()["ServerlessCaches"]] == ["sc1", "sc2"]
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == ["sc1"]
+
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc1", Engine="valkey")[:2] == (
+        "ServerlessCacheAlreadyExistsFault", "Serverless cache sc1 already exists.")
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc3", Engine="valkey", UserGroupId="ghost")[0] == (
+        "UserGroupNotFound")
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc3", Engine="memcached", UserGroupId="g1")[0] == (
+        "InvalidParameterCombination")
+    assert error_of(ec.describe_serverless_caches, ServerlessCacheName="ghost")[:3] == (
+        "ServerlessCacheNotFoundFault", "Serverless cache ghost not found.", 404)
+
+    transition(server, 0.5)
+    assert ec.create_serverless_cache(ServerlessCacheName="sc3", Engine="redis")["ServerlessCache"]["Status"] == "creating"
+    assert error_of(ec.delete_serverless_cache, ServerlessCacheName="sc3")[0] == "InvalidServerlessCacheStateFault"
+    wait_for(lambda: serverless_status(ec, "sc3"), "available")
+    assert ec.delete_serverless_cache(ServerlessCacheName="sc1")["ServerlessCache"]["Status"] == "deleting"
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == ["sc1"]  # until gone
+    wait_for(lambda: serverless_status(ec, "sc1"), "ServerlessCacheNotFoundFault")
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == []
+
+
+# --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
 
