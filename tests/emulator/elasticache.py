@@ -7,6 +7,11 @@ and adds ModifyUser, the four user-group actions and Create/Describe/DeleteServe
 (just enough to use a user group), makes changes asynchronous (see ``core.begin``), and lets
 the tag actions work on users and user groups. Error codes are those of botocore's
 ``elasticache/2015-02-02/service-2.json``.
+
+With ``strict`` on (``POST /_emulator/config``) it also does what AWS does and the emulator
+did not, each place marked ``if core.strict()`` with its source:
+
+* tag calls on a user or user group that is not ``active`` are refused;
 """
 
 from __future__ import annotations
@@ -85,6 +90,14 @@ class DuplicateUserName(ElastiCacheException):
 
 class TagNotFound(ElastiCacheException):
     code = "TagNotFound"
+
+
+class NotAvailableForTagging(ElastiCacheException):
+    """A tag call on a user (code ``UserNotFound``) or user group (``UserGroupNotFound``)
+    that exists but is not settled: both 404 in the model, as for one that does not exist."""
+
+    def __init__(self, code: str, resource_id: str):
+        super().__init__(code, f"{resource_id} is not available for tagging")
 
 
 class ServerlessCacheNotFound(ElastiCacheException):
@@ -688,10 +701,19 @@ def _taggable(backend: ElastiCacheBackend, arn: str) -> str:
     if not match:
         raise InvalidARNFault(arn)
     kind, resource_id = match["type"], match["id"]
+    resource: User | UserGroup | None = None
     if kind == "user":
-        _get_user(backend, resource_id)
+        resource = _get_user(backend, resource_id)
     elif kind == "usergroup":
-        _get_group(backend, resource_id)
+        resource = _get_group(backend, resource_id)
+    # AWS refuses tag calls (list too) on a user or group that is not settled: "UserNotFound:
+    # <id> is not available for tagging", 404, while a user is modifying (terraform-provider-aws
+    # #34002, fixed for reads by waiting for active in #34396; #47638 for writes). For user
+    # groups terraform-provider-aws retries UserGroupNotFound on the same race (#47700,
+    # #48919): that code, with the users' wording (inferred).
+    if core.strict() and resource is not None and resource.status != "active":
+        code = "UserNotFound" if kind == "user" else "UserGroupNotFound"
+        raise NotAvailableForTagging(code, resource_id)
     return arn
 
 

@@ -449,6 +449,42 @@ def test_serverless_caches(server: Server, ec: Any, members: None) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# "strict": what AWS refuses while things settle
+
+
+def test_strict_tag_calls_refuse_a_user_or_group_that_is_not_active(server: Server, ec: Any, members: None) -> None:
+    transition(server, 30)
+    user_arn = make_user(ec, "busy")["ARN"]
+    group_arn = ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])["ARN"]
+    tag = [{"Key": "a", "Value": "1"}]
+
+    def tag_calls(arn: str) -> list[tuple[str, str, int] | str]:
+        out: list[tuple[str, str, int] | str] = []
+        for call, kw in ((ec.list_tags_for_resource, {}), (ec.add_tags_to_resource, {"Tags": tag}),
+                         (ec.remove_tags_from_resource, {"TagKeys": ["a"]})):
+            try:
+                call(ResourceName=arn, **kw)
+                out.append("ok")
+            except ClientError as e:
+                err = e.response
+                out.append((err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]))
+        return out
+
+    assert tag_calls(user_arn) == ["ok"] * 3  # strict off: as before
+    assert tag_calls(group_arn) == ["ok"] * 3
+    strict(server)
+    assert tag_calls(user_arn) == [("UserNotFound", "busy is not available for tagging", 404)] * 3
+    assert tag_calls(group_arn) == [("UserGroupNotFound", "g1 is not available for tagging", 404)] * 3
+    assert tag_calls(ec.describe_users(UserId="app1")["Users"][0]["ARN"]) == ["ok"] * 3  # active: fine
+    assert error_of(ec.list_tags_for_resource, ResourceName=user_arn.replace(":busy", ":ghost"))[:2] == (
+        "UserNotFound", "User ghost not found.")
+
+    transition(server, 0)
+    make_user(ec, "quick")  # 0 seconds: active at once, taggable at once
+    assert ec.add_tags_to_resource(ResourceName=ec.describe_users(UserId="quick")["Users"][0]["ARN"], Tags=tag)["TagList"] == tag
+
+
+# --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
 
