@@ -443,7 +443,8 @@ def modify_user(self: ElastiCacheResponse) -> ActionResult:
     if user.id == "default":
         raise InvalidParameterValueException("The default user cannot be modified.")
     if user.status != "active":
-        raise InvalidUserState(f"User {user.id} is not in active state.")
+        # AWS's wording (terraform-provider-aws #49726).
+        raise InvalidUserState(f"User {user.id} has status {user.status}. Only active users can be modified.")
     access, append = params.get("AccessString"), params.get("AppendAccessString")
     if access and append:
         raise InvalidParameterCombinationException(
@@ -551,7 +552,10 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
     backend = self.elasticache_backend
     group = _get_group(backend, params.get("UserGroupId"))
     if group.status != "active":
-        raise InvalidUserGroupState(f"User group {group.id} is not in active state.")
+        # AWS's wording (terraform-provider-aws #37911).
+        raise InvalidUserGroupState(
+            f"User group {group.id} has status {group.status}. Only active user groups can be modified."
+        )
     to_add, to_remove = _unique(params.get("UserIdsToAdd")), _unique(params.get("UserIdsToRemove"))
     if not to_add and not to_remove:
         raise InvalidParameterCombinationException(

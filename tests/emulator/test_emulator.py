@@ -202,8 +202,8 @@ def test_modify_user_errors(server: Server, ec: Any) -> None:
 
     transition(server, 5)
     ec.modify_user(UserId="u1", Passwords=[PW2])
-    code, _, status = error_of(ec.modify_user, UserId="u1", Passwords=[PW3])
-    assert (code, status) == ("InvalidUserState", 400)
+    assert error_of(ec.modify_user, UserId="u1", Passwords=[PW3]) == (
+        "InvalidUserState", "User u1 has status modifying. Only active users can be modified.", 400)
 
 
 def test_user_status_transitions(server: Server, ec: Any) -> None:
@@ -336,8 +336,8 @@ def test_user_group_status_transitions(server: Server, ec: Any, members: None) -
     transition(server, 0.5)
     assert ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])["Status"] == "creating"
     assert group_status(ec, "g1") == "creating"
-    code, _, _ = error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app1"])
-    assert code == "InvalidUserGroupState"
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app1"]) == (
+        "InvalidUserGroupState", "User group g1 has status creating. Only active user groups can be modified.", 400)
     wait_for(lambda: group_status(ec, "g1"), "active")
 
     out = ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["app1"])
