@@ -6,7 +6,8 @@ Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py`
 * :func:`action` to add or replace the handler of one API action of a moto service;
 * :func:`register` to take part in every request of their service (bring lazily computed
   state up to date, serialize requests) and to contribute to ``GET /_emulator/state``;
-* :class:`AsyncStatus`, :func:`begin` and :func:`settle` for AWS's asynchronous changes;
+* :class:`AsyncStatus`, :func:`begin`, :func:`settle` and :func:`ends_at` for AWS's
+  asynchronous changes;
 * :func:`paginate` for Marker/MaxRecords style listings;
 * :func:`add_config` for a number of seconds settable through ``POST /_emulator/config``,
   and :func:`strict` for the one fidelity switch (below);
@@ -172,6 +173,12 @@ def begin(
     at once (as soon as :func:`settle` runs)."""
     deadline = time.monotonic() + (transition_seconds() if seconds is None else float(seconds))
     obj.__dict__[f"_emulator_{attr}"] = _Transition(during, after, deadline, on_done)
+
+
+def ends_at(obj: Any, attr: str = "status") -> float:
+    """When the transition of ``obj`` under way ends (``time.monotonic()``; 0.0: settled)."""
+    t = obj.__dict__.get(f"_emulator_{attr}")
+    return t.deadline if t is not None else 0.0
 
 
 def settle(mapping: MutableMapping[Any, Any], attr: str = "status") -> list[Any]:

@@ -12,11 +12,13 @@ With ``strict`` on (``POST /_emulator/config``) it also does what AWS does and t
 did not, each place marked ``if core.strict()`` with its source:
 
 * tag calls on a user or user group that is not ``active`` are refused;
+* a user group change takes the users it adds or removes through ``modifying``;
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -396,6 +398,21 @@ def _check_membership(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
         )
 
 
+def _unsettle_members(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
+    """AWS takes member users through "modifying" while it applies a user group change, and
+    they refuse ModifyUser and tag calls meanwhile (terraform-provider-aws #37911, #28688,
+    #49976). Which members: the emulator's choice, those the change adds or removes."""
+    if not core.strict():
+        return
+    deadline = time.monotonic() + core.transition_seconds()
+    for user_id in user_ids:
+        user = backend.users.get(user_id)
+        # A user being deleted stays so; one already modifying for longer keeps its end.
+        if user is None or user.status not in ("active", "modifying") or core.ends_at(user) >= deadline:
+            continue
+        core.begin(user, "modifying", "active")
+
+
 def _unique(ids: list[str] | None) -> list[str]:
     return list(dict.fromkeys(ids or []))
 
@@ -531,6 +548,7 @@ def create_user_group(self: ElastiCacheResponse) -> ActionResult:
     backend.user_groups[group_id] = group
     backend.tagging_service.tag_resource(group.arn, tags)
     core.begin(group, "creating", "active")
+    _unsettle_members(backend, user_ids)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 
@@ -580,6 +598,7 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
     _check_membership(backend, [u for u in group.user_ids if u not in to_remove] + to_add)
     group.to_add, group.to_remove = to_add, to_remove
     core.begin(group, "modifying", "active", on_done=group.apply_pending)
+    _unsettle_members(backend, to_add + to_remove)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 

@@ -484,6 +484,40 @@ def test_strict_tag_calls_refuse_a_user_or_group_that_is_not_active(server: Serv
     assert ec.add_tags_to_resource(ResourceName=ec.describe_users(UserId="quick")["Users"][0]["ARN"], Tags=tag)["TagList"] == tag
 
 
+def test_strict_user_group_changes_take_members_through_modifying(server: Server, ec: Any, members: None) -> None:
+    strict(server)
+    transition(server, 0.5)
+    assert ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt", "app1"])["Status"] == "creating"
+    assert (user_status(ec, "dflt"), user_status(ec, "app1"), user_status(ec, "other")) == ("modifying", "modifying", "active")
+    assert error_of(ec.modify_user, UserId="app1", AccessString="on ~* +get")[:3] == (
+        "InvalidUserState", "User app1 has status modifying. Only active users can be modified.", 400)
+    app1_arn = ec.describe_users(UserId="app1")["Users"][0]["ARN"]
+    assert error_of(ec.list_tags_for_resource, ResourceName=app1_arn)[0] == "UserNotFound"
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["other"])[:3] == (
+        "InvalidUserGroupState", "User group g1 has status creating. Only active user groups can be modified.", 400)
+    wait_for(lambda: (group_status(ec, "g1"), user_status(ec, "app1")), ("active", "active"))
+
+    ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["other"], UserIdsToRemove=["app1"])
+    assert (user_status(ec, "other"), user_status(ec, "app1"), user_status(ec, "dflt")) == ("modifying", "modifying", "active")
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app2"])[1] == (
+        "User group g1 has status modifying. Only active user groups can be modified.")
+    wait_for(lambda: (user_status(ec, "other"), user_status(ec, "app1")), ("active", "active"))
+    ec.modify_user(UserId="app1", AccessString="on ~* +get")
+
+    # A user's own longer change is not cut short by a group's.
+    transition(server, 30)
+    ec.modify_user(UserId="app2", AccessString="on ~* +get")
+    transition(server, 0)
+    ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["app2"], UserIdsToRemove=["other"])
+    assert user_status(ec, "app2") == "modifying"
+
+    strict(server, False)  # as before: members keep their status
+    transition(server, 5)
+    ec.create_user_group(UserGroupId="g2", Engine="redis", UserIds=["dflt", "other"])
+    assert user_status(ec, "other") == "active"
+    ec.modify_user(UserId="other", AccessString="on ~* +get")
+
+
 # --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
