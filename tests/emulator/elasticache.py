@@ -13,6 +13,7 @@ did not, each place marked ``if core.strict()`` with its source:
 
 * tag calls on a user or user group that is not ``active`` are refused;
 * a user group change takes the users it adds or removes through ``modifying``;
+* a ``valkey`` user group takes no user that does not authenticate;
 """
 
 from __future__ import annotations
@@ -398,6 +399,21 @@ def _check_membership(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
         )
 
 
+def _check_valkey_members(backend: ElastiCacheBackend, group_engine: str, user_ids: list[str]) -> None:
+    """ElastiCache RBAC guide (Clusters.RBAC): "A user group configured for the VALKEY engine
+    can only contain users that use an authentication mechanism (password or IAM)". The code
+    is the one CreateUserGroup and ModifyUserGroup both list for a bad parameter
+    (InvalidParameterValue, 400); the wording is the emulator's."""
+    if not core.strict() or group_engine != "valkey":
+        return
+    for user_id in user_ids:
+        if backend.users[user_id].no_password_required:
+            raise InvalidParameterValueException(
+                f"User {user_id} does not authenticate (no password required): a user group "
+                "with engine valkey can only contain users with a password or IAM authentication."
+            )
+
+
 def _unsettle_members(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
     """AWS takes member users through "modifying" while it applies a user group change, and
     they refuse ModifyUser and tag calls meanwhile (terraform-provider-aws #37911, #28688,
@@ -541,6 +557,7 @@ def create_user_group(self: ElastiCacheResponse) -> ActionResult:
     for user_id in user_ids:
         _get_user(backend, user_id)
     _check_membership(backend, user_ids)
+    _check_valkey_members(backend, engine, user_ids)
     tags = params.get("Tags") or []
     if len({t["Key"] for t in tags}) > MAX_TAGS:
         raise TagQuotaPerResourceExceeded
@@ -596,6 +613,7 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
                 f"User {user_id} is not a member of user group {group.id}."
             )
     _check_membership(backend, [u for u in group.user_ids if u not in to_remove] + to_add)
+    _check_valkey_members(backend, group.engine, to_add)
     group.to_add, group.to_remove = to_add, to_remove
     core.begin(group, "modifying", "active", on_done=group.apply_pending)
     _unsettle_members(backend, to_add + to_remove)

@@ -518,6 +518,27 @@ def test_strict_user_group_changes_take_members_through_modifying(server: Server
     ec.modify_user(UserId="other", AccessString="on ~* +get")
 
 
+def test_strict_valkey_user_group_takes_only_users_that_authenticate(server: Server, ec: Any) -> None:
+    def valkey_user(user_id: str, name: str, **auth: Any) -> None:
+        ec.create_user(UserId=user_id, UserName=name, Engine="valkey", AccessString="on ~* +@all", **auth)
+
+    valkey_user("vdefault", "default", Passwords=[PW1])
+    valkey_user("vnopass", "nopass", NoPasswordRequired=True)
+    valkey_user("viam", "viam", AuthenticationMode={"Type": "iam"})
+    ec.create_user_group(UserGroupId="off", Engine="valkey", UserIds=["default", "vnopass"])  # strict off: as before
+
+    strict(server)
+    for user_ids, refused in ((["vdefault", "vnopass"], "vnopass"), (["default"], "default")):
+        code, message, status = error_of(ec.create_user_group, UserGroupId="g1", Engine="valkey", UserIds=user_ids)
+        assert (code, status) == ("InvalidParameterValue", 400)
+        assert message.startswith(f"User {refused} does not authenticate") and "valkey" in message
+    assert group_status(ec, "g1") == "UserGroupNotFound"
+    ec.create_user_group(UserGroupId="g1", Engine="valkey", UserIds=["vdefault", "viam"])
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["vnopass"])[0] == "InvalidParameterValue"
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["UserIds"] == ["vdefault", "viam"]
+    ec.create_user_group(UserGroupId="r1", Engine="redis", UserIds=["default", "vnopass"])  # redis groups: no such rule
+
+
 # --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
