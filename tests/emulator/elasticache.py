@@ -14,6 +14,7 @@ did not, each place marked ``if core.strict()`` with its source:
 * tag calls on a user or user group that is not ``active`` are refused;
 * a user group change takes the users it adds or removes through ``modifying``;
 * a ``valkey`` user group takes no user that does not authenticate;
+* DeleteUserGroup is refused while a serverless cache uses the group.
 """
 
 from __future__ import annotations
@@ -633,6 +634,16 @@ def delete_user_group(self: ElastiCacheResponse) -> ActionResult:
             f"User group {group.id} is associated with replication group(s): "
             f"{', '.join(replication_groups)}. Remove the association before deleting the user group."
         )
+    # The project's notes on AWS: "DeleteUserGroup is refused while a replication group or a
+    # serverless cache uses the group"; DescribeUserGroups lists both (ReplicationGroups,
+    # ServerlessCaches), the DeleteUserGroup API reference names replication groups only.
+    # The wording is the emulator's.
+    serverless_caches = _serverless_caches_of(backend, group.id)
+    if core.strict() and serverless_caches:
+        raise InvalidUserGroupState(
+            f"User group {group.id} is associated with serverless cache(s): "
+            f"{', '.join(serverless_caches)}. Remove the association before deleting the user group."
+        )
     core.begin(group, "deleting", None)
     out = _group_out(backend, group)
     _sync(backend)
@@ -666,8 +677,8 @@ def delete_replication_group(self: ElastiCacheResponse) -> ActionResult:
 
 # --------------------------------------------------------------------------------------
 # Serverless caches: moto has none. Enough of them to use a user group (UserGroupId), which
-# DescribeUserGroups lists (ServerlessCaches): "creating" -> "available", "deleting" -> gone,
-# each for transition_seconds.
+# DescribeUserGroups lists (ServerlessCaches) and, with strict, DeleteUserGroup checks:
+# "creating" -> "available", "deleting" -> gone, each for transition_seconds.
 
 
 def _get_serverless_cache(backend: ElastiCacheBackend, name: str | None) -> ServerlessCache:

@@ -539,6 +539,23 @@ def test_strict_valkey_user_group_takes_only_users_that_authenticate(server: Ser
     ec.create_user_group(UserGroupId="r1", Engine="redis", UserIds=["default", "vnopass"])  # redis groups: no such rule
 
 
+def test_strict_delete_user_group_refused_while_a_serverless_cache_uses_it(server: Server, ec: Any, members: None) -> None:
+    for group_id in ("g1", "g2"):
+        ec.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["dflt"])
+        ec.create_serverless_cache(ServerlessCacheName=f"sc-{group_id}", Engine="redis", UserGroupId=group_id)
+    ec.delete_user_group(UserGroupId="g1")  # strict off: as before
+    assert group_status(ec, "g1") == "UserGroupNotFound"
+
+    strict(server)
+    code, message, status = error_of(ec.delete_user_group, UserGroupId="g2")
+    assert (code, status) == ("InvalidUserGroupState", 400)
+    assert message == ("User group g2 is associated with serverless cache(s): sc-g2. "
+                       "Remove the association before deleting the user group.")
+    ec.delete_serverless_cache(ServerlessCacheName="sc-g2")
+    ec.delete_user_group(UserGroupId="g2")
+    assert group_status(ec, "g2") == "UserGroupNotFound"
+
+
 # --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
