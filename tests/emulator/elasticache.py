@@ -2,15 +2,26 @@
 
 moto 5.2.5 has CreateUser/DeleteUser/DescribeUsers only, with every user ``active`` at once,
 no upper password length, a duplicate-user error naming the wrong user, and deleted users
-lingering in ``deleting``. This module replaces those handlers and adds ModifyUser and the
-four user-group actions, makes changes asynchronous (see ``core.begin``), and lets the tag
-actions work on users and user groups. Error codes are those of botocore's
+lingering in ``deleting``; it has no serverless caches. This module replaces those handlers
+and adds ModifyUser, the four user-group actions and Create/Describe/DeleteServerlessCache
+(just enough to use a user group), makes changes asynchronous (see ``core.begin``), and lets
+the tag actions work on users and user groups. Error codes are those of botocore's
 ``elasticache/2015-02-02/service-2.json``.
+
+With ``strict`` on (``POST /_emulator/config``) it also does what AWS does and the emulator
+did not, each place marked ``if core.strict()`` with its source:
+
+* tag calls on a user or user group that is not ``active`` are refused;
+* a user group change takes the users it adds or removes through ``modifying``;
+* a ``valkey`` user group takes no user that does not authenticate;
+* DeleteUserGroup is refused while a serverless cache uses the group.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.common_models import BaseModel
@@ -85,6 +96,26 @@ class TagNotFound(ElastiCacheException):
     code = "TagNotFound"
 
 
+class NotAvailableForTagging(ElastiCacheException):
+    """A tag call on a user (code ``UserNotFound``) or user group (``UserGroupNotFound``)
+    that exists but is not settled: both 404 in the model, as for one that does not exist."""
+
+    def __init__(self, code: str, resource_id: str):
+        super().__init__(code, f"{resource_id} is not available for tagging")
+
+
+class ServerlessCacheNotFound(ElastiCacheException):
+    code = "ServerlessCacheNotFoundFault"
+
+
+class ServerlessCacheAlreadyExists(ElastiCacheException):
+    code = "ServerlessCacheAlreadyExistsFault"
+
+
+class InvalidServerlessCacheState(ElastiCacheException):
+    code = "InvalidServerlessCacheStateFault"
+
+
 class TagQuotaPerResourceExceeded(ElastiCacheException):
     code = "TagQuotaPerResourceExceeded"
     message = (
@@ -113,6 +144,37 @@ class UserGroup(BaseModel):
         self.to_add, self.to_remove = [], []
 
 
+class ServerlessCache(BaseModel):
+    """What a user group needs of a serverless cache: its name, status and UserGroupId."""
+
+    status = core.AsyncStatus()
+
+    def __init__(self, backend: ElastiCacheBackend, name: str, engine: str, params: dict[str, Any]):
+        self.name = name
+        self.engine = engine
+        self.description = params.get("Description") or ""
+        self.user_group_id = params.get("UserGroupId")
+        self.create_time = datetime.now(timezone.utc)
+        region = backend.region_name
+        self.arn = f"arn:{get_partition(region)}:elasticache:{region}:{backend.account_id}:serverlesscache:{name}"
+        self.status = "available"
+
+    def out(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ServerlessCacheName": self.name,
+            "Description": self.description,
+            "CreateTime": self.create_time,
+            "Status": self.status,
+            "Engine": self.engine,
+            "MajorEngineVersion": {"valkey": "8", "redis": "7", "memcached": "1.6"}[self.engine],
+            "Endpoint": {"Address": f"{self.name}.serverless.emulator.cache.amazonaws.com", "Port": 6379},
+            "ARN": self.arn,
+        }
+        if self.user_group_id:
+            out["UserGroupId"] = self.user_group_id
+        return out
+
+
 # --------------------------------------------------------------------------------------
 # Backend state
 
@@ -126,6 +188,7 @@ _moto_backend_init = ElastiCacheBackend.__init__
 def _backend_init(self: ElastiCacheBackend, region_name: str, account_id: str) -> None:
     _moto_backend_init(self, region_name, account_id)
     self.user_groups: dict[str, UserGroup] = {}
+    self.serverless_caches: dict[str, ServerlessCache] = {}
 
 
 ElastiCacheBackend.__init__ = _backend_init  # type: ignore[method-assign]
@@ -134,8 +197,9 @@ ElastiCacheBackend.__init__ = _backend_init  # type: ignore[method-assign]
 def _sync(backend: ElastiCacheBackend) -> None:
     """Bring the lazily computed state up to date: finish elapsed transitions, drop what
     is gone (with its tags), recompute each user's UserGroupIds."""
-    for gone in core.settle(backend.users) + core.settle(backend.user_groups):
-        backend.tagging_service.delete_all_tags_for_resource(gone.arn)
+    gone = core.settle(backend.users) + core.settle(backend.user_groups) + core.settle(backend.serverless_caches)
+    for resource in gone:
+        backend.tagging_service.delete_all_tags_for_resource(resource.arn)
     core.settle(backend.replication_groups)
     for user in backend.users.values():
         user.user_group_ids = [g.id for g in backend.user_groups.values() if user.id in g.user_ids]
@@ -199,7 +263,7 @@ def _group_out(backend: ElastiCacheBackend, group: UserGroup) -> dict[str, Any]:
         "UserIds": list(group.user_ids),
         "MinimumEngineVersion": "7.2" if group.engine == "valkey" else "6.0",
         "ReplicationGroups": _replication_groups_of(backend, group.id),
-        "ServerlessCaches": [],
+        "ServerlessCaches": _serverless_caches_of(backend, group.id),
         "ARN": group.arn,
     }
     if group.to_add or group.to_remove:
@@ -215,6 +279,10 @@ def _replication_groups_of(backend: ElastiCacheBackend, group_id: str) -> list[s
         for rg in backend.replication_groups.values()
         if group_id in (rg.user_group_ids or [])
     ]
+
+
+def _serverless_caches_of(backend: ElastiCacheBackend, group_id: str) -> list[str]:
+    return [c.name for c in backend.serverless_caches.values() if c.user_group_id == group_id]
 
 
 def _get_user(backend: ElastiCacheBackend, user_id: str) -> User:
@@ -332,6 +400,36 @@ def _check_membership(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
         )
 
 
+def _check_valkey_members(backend: ElastiCacheBackend, group_engine: str, user_ids: list[str]) -> None:
+    """ElastiCache RBAC guide (Clusters.RBAC): "A user group configured for the VALKEY engine
+    can only contain users that use an authentication mechanism (password or IAM)". The code
+    is the one CreateUserGroup and ModifyUserGroup both list for a bad parameter
+    (InvalidParameterValue, 400); the wording is the emulator's."""
+    if not core.strict() or group_engine != "valkey":
+        return
+    for user_id in user_ids:
+        if backend.users[user_id].no_password_required:
+            raise InvalidParameterValueException(
+                f"User {user_id} does not authenticate (no password required): a user group "
+                "with engine valkey can only contain users with a password or IAM authentication."
+            )
+
+
+def _unsettle_members(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
+    """AWS takes member users through "modifying" while it applies a user group change, and
+    they refuse ModifyUser and tag calls meanwhile (terraform-provider-aws #37911, #28688,
+    #49976). Which members: the emulator's choice, those the change adds or removes."""
+    if not core.strict():
+        return
+    deadline = time.monotonic() + core.transition_seconds()
+    for user_id in user_ids:
+        user = backend.users.get(user_id)
+        # A user being deleted stays so; one already modifying for longer keeps its end.
+        if user is None or user.status not in ("active", "modifying") or core.ends_at(user) >= deadline:
+            continue
+        core.begin(user, "modifying", "active")
+
+
 def _unique(ids: list[str] | None) -> list[str]:
     return list(dict.fromkeys(ids or []))
 
@@ -379,7 +477,8 @@ def modify_user(self: ElastiCacheResponse) -> ActionResult:
     if user.id == "default":
         raise InvalidParameterValueException("The default user cannot be modified.")
     if user.status != "active":
-        raise InvalidUserState(f"User {user.id} is not in active state.")
+        # AWS's wording (terraform-provider-aws #49726).
+        raise InvalidUserState(f"User {user.id} has status {user.status}. Only active users can be modified.")
     access, append = params.get("AccessString"), params.get("AppendAccessString")
     if access and append:
         raise InvalidParameterCombinationException(
@@ -459,6 +558,7 @@ def create_user_group(self: ElastiCacheResponse) -> ActionResult:
     for user_id in user_ids:
         _get_user(backend, user_id)
     _check_membership(backend, user_ids)
+    _check_valkey_members(backend, engine, user_ids)
     tags = params.get("Tags") or []
     if len({t["Key"] for t in tags}) > MAX_TAGS:
         raise TagQuotaPerResourceExceeded
@@ -466,6 +566,7 @@ def create_user_group(self: ElastiCacheResponse) -> ActionResult:
     backend.user_groups[group_id] = group
     backend.tagging_service.tag_resource(group.arn, tags)
     core.begin(group, "creating", "active")
+    _unsettle_members(backend, user_ids)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 
@@ -487,7 +588,10 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
     backend = self.elasticache_backend
     group = _get_group(backend, params.get("UserGroupId"))
     if group.status != "active":
-        raise InvalidUserGroupState(f"User group {group.id} is not in active state.")
+        # AWS's wording (terraform-provider-aws #37911).
+        raise InvalidUserGroupState(
+            f"User group {group.id} has status {group.status}. Only active user groups can be modified."
+        )
     to_add, to_remove = _unique(params.get("UserIdsToAdd")), _unique(params.get("UserIdsToRemove"))
     if not to_add and not to_remove:
         raise InvalidParameterCombinationException(
@@ -510,8 +614,10 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
                 f"User {user_id} is not a member of user group {group.id}."
             )
     _check_membership(backend, [u for u in group.user_ids if u not in to_remove] + to_add)
+    _check_valkey_members(backend, group.engine, to_add)
     group.to_add, group.to_remove = to_add, to_remove
     core.begin(group, "modifying", "active", on_done=group.apply_pending)
+    _unsettle_members(backend, to_add + to_remove)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 
@@ -527,6 +633,16 @@ def delete_user_group(self: ElastiCacheResponse) -> ActionResult:
         raise InvalidUserGroupState(
             f"User group {group.id} is associated with replication group(s): "
             f"{', '.join(replication_groups)}. Remove the association before deleting the user group."
+        )
+    # The project's notes on AWS: "DeleteUserGroup is refused while a replication group or a
+    # serverless cache uses the group"; DescribeUserGroups lists both (ReplicationGroups,
+    # ServerlessCaches), the DeleteUserGroup API reference names replication groups only.
+    # The wording is the emulator's.
+    serverless_caches = _serverless_caches_of(backend, group.id)
+    if core.strict() and serverless_caches:
+        raise InvalidUserGroupState(
+            f"User group {group.id} is associated with serverless cache(s): "
+            f"{', '.join(serverless_caches)}. Remove the association before deleting the user group."
         )
     core.begin(group, "deleting", None)
     out = _group_out(backend, group)
@@ -560,6 +676,74 @@ def delete_replication_group(self: ElastiCacheResponse) -> ActionResult:
 
 
 # --------------------------------------------------------------------------------------
+# Serverless caches: moto has none. Enough of them to use a user group (UserGroupId), which
+# DescribeUserGroups lists (ServerlessCaches) and, with strict, DeleteUserGroup checks:
+# "creating" -> "available", "deleting" -> gone, each for transition_seconds.
+
+
+def _get_serverless_cache(backend: ElastiCacheBackend, name: str | None) -> ServerlessCache:
+    if name not in backend.serverless_caches:
+        raise ServerlessCacheNotFound(f"Serverless cache {name} not found.")
+    return backend.serverless_caches[name]
+
+
+@core.action(ElastiCacheResponse)
+def create_serverless_cache(self: ElastiCacheResponse) -> ActionResult:
+    params = self._get_params()
+    backend = self.elasticache_backend
+    name = params.get("ServerlessCacheName")
+    if not USER_ID.match(name or ""):
+        raise InvalidParameterValueException(
+            "The serverless cache name must begin with a letter and contain only letters, digits and hyphens."
+        )
+    engine = (params.get("Engine") or "").lower()
+    if engine not in (*ENGINES, "memcached"):
+        raise InvalidParameterValueException(
+            f'Unknown parameter for Engine: "{params.get("Engine")}", must be one of: valkey, redis, memcached'
+        )
+    if name in backend.serverless_caches:
+        raise ServerlessCacheAlreadyExists(f"Serverless cache {name} already exists.")
+    group_id = params.get("UserGroupId")
+    if group_id:
+        if engine == "memcached":
+            raise InvalidParameterCombinationException("UserGroupId is available for Valkey and Redis OSS only.")
+        if _get_group(backend, group_id).status != "active":
+            raise InvalidUserGroupState(f"User group {group_id} is not in active state.")
+    cache = ServerlessCache(backend, name, engine, params)
+    backend.serverless_caches[name] = cache
+    core.begin(cache, "creating", "available")
+    _sync(backend)
+    return ActionResult({"ServerlessCache": cache.out()})
+
+
+@core.action(ElastiCacheResponse)
+def describe_serverless_caches(self: ElastiCacheResponse) -> ActionResult:
+    params = self._get_params()
+    backend = self.elasticache_backend
+    caches = list(backend.serverless_caches.values())
+    if params.get("ServerlessCacheName"):
+        caches = [_get_serverless_cache(backend, params["ServerlessCacheName"])]
+    page, token = core.paginate(
+        caches, lambda c: c.name, params.get("MaxResults"), params.get("NextToken"), size_param="MaxResults"
+    )
+    return ActionResult({"ServerlessCaches": [c.out() for c in page], "NextToken": token})
+
+
+@core.action(ElastiCacheResponse)
+def delete_serverless_cache(self: ElastiCacheResponse) -> ActionResult:
+    backend = self.elasticache_backend
+    cache = _get_serverless_cache(backend, self._get_param("ServerlessCacheName"))
+    if cache.status != "available":
+        raise InvalidServerlessCacheState(
+            f"Serverless cache {cache.name} is in {cache.status} state. It must be available to be deleted."
+        )
+    core.begin(cache, "deleting", None)
+    out = cache.out()
+    _sync(backend)
+    return ActionResult({"ServerlessCache": out})
+
+
+# --------------------------------------------------------------------------------------
 # Tags: moto's ARN check leaves out user groups, it tags ARNs of resources that do not
 # exist, and its Add/Remove answer without the TagList the model defines.
 
@@ -569,10 +753,19 @@ def _taggable(backend: ElastiCacheBackend, arn: str) -> str:
     if not match:
         raise InvalidARNFault(arn)
     kind, resource_id = match["type"], match["id"]
+    resource: User | UserGroup | None = None
     if kind == "user":
-        _get_user(backend, resource_id)
+        resource = _get_user(backend, resource_id)
     elif kind == "usergroup":
-        _get_group(backend, resource_id)
+        resource = _get_group(backend, resource_id)
+    # AWS refuses tag calls (list too) on a user or group that is not settled: "UserNotFound:
+    # <id> is not available for tagging", 404, while a user is modifying (terraform-provider-aws
+    # #34002, fixed for reads by waiting for active in #34396; #47638 for writes). For user
+    # groups terraform-provider-aws retries UserGroupNotFound on the same race (#47700,
+    # #48919): that code, with the users' wording (inferred).
+    if core.strict() and resource is not None and resource.status != "active":
+        code = "UserNotFound" if kind == "user" else "UserGroupNotFound"
+        raise NotAvailableForTagging(code, resource_id)
     return arn
 
 

@@ -7,6 +7,9 @@ and its tag actions know neither ACLs nor the 50-tag quota. This module replaces
 handlers, adds the four ACL actions, makes changes asynchronous (see ``core.begin``), ties
 clusters to ACLs, and lets the tag actions work on users and ACLs. Error codes are those of
 botocore's ``memorydb/2021-01-01/service-2.json`` (JSON protocol, every error HTTP 400).
+
+With ``strict`` on (``POST /_emulator/config``) the tag actions refuse a user or ACL that is
+not ``active``, as ElastiCache's do (see ``_own_resource``).
 """
 
 from __future__ import annotations
@@ -507,16 +510,25 @@ _moto_list_tags = MemoryDBResponse.list_tags
 
 
 def _own_resource(backend: MemoryDBBackend, arn: str | None) -> Any:
-    """The user or ACL ``arn`` names (raising if it does not exist); None for the other
-    resource types, which moto's handlers check."""
+    """The user or ACL ``arn`` names (raising if it does not exist, or with ``strict`` if it
+    is not active); None for the other resource types, which moto's handlers check."""
     match = ARN.match(arn or "")
     if not match:
         raise InvalidARNFault(f"Invalid ARN: {arn}")
+    resource: MemoryDBUser | ACL | None = None
     if match["type"] == "user":
-        return _get_user(backend, match["name"])
-    if match["type"] == "acl":
-        return _get_acl(backend, match["name"])
-    return None
+        resource = _get_user(backend, match["name"])
+    elif match["type"] == "acl":
+        resource = _get_acl(backend, match["name"])
+    # ElastiCache refuses tag calls on a user or user group that is not active ("UserNotFound:
+    # <id> is not available for tagging", terraform-provider-aws #34002, #47638); MemoryDB's
+    # users and ACLs are expected to do the same (undocumented: inferred). Codes: the
+    # not-found faults the tag actions list for these resources, with ElastiCache's wording.
+    if core.strict() and resource is not None and resource.status != "active":
+        if isinstance(resource, ACL):
+            raise ACLNotFoundFault(f"{resource.name} is not available for tagging")
+        raise UserNotFoundFault(msg=f"{resource.user_name} is not available for tagging")
+    return resource
 
 
 @core.action(MemoryDBResponse)

@@ -14,6 +14,9 @@ so no ``~``). Broker ids and ARNs look like AWS's
 (``b-<uuid>``, ``arn:aws:mq:<region>:<account>:broker:<name>:<id>``). Error codes are those
 of botocore's ``mq/2017-11-27/service-2.json`` (REST-JSON; each error carries an
 ``ErrorAttribute``).
+
+With ``strict`` on (``POST /_emulator/config``), a user that would be both a replication
+user and have console access is refused (see ``_check_exclusive``).
 """
 
 from __future__ import annotations
@@ -235,6 +238,19 @@ def _check_groups(groups: Any) -> None:
             )
 
 
+def _check_exclusive(values: dict[str, Any]) -> None:
+    """``values``: what the user would have once the call is applied. AWS: "BadRequestException:
+    Replication user couldn't have console access. [replicationUser] and [consoleAccess] are
+    mutually exclusive parameters." (terraform-provider-aws #32446). The ErrorAttribute is the
+    emulator's choice."""
+    if core.strict() and values.get("ConsoleAccess") and values.get("ReplicationUser"):
+        raise BadRequest(
+            "replicationUser",
+            "Replication user couldn't have console access. "
+            "[replicationUser] and [consoleAccess] are mutually exclusive parameters.",
+        )
+
+
 def _check_user_params(params: dict[str, Any], password_required: bool) -> None:
     _check_username(params.get("Username"))
     if password_required or params.get("Password") is not None:
@@ -294,6 +310,7 @@ def create_broker(self: MQResponse) -> ActionResult:
     names = [u.get("Username") for u in users]
     for user in users:
         _check_user_params(user, password_required=True)
+        _check_exclusive(_values(user, None))
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise BadRequest("users", f"The username [{duplicates[0]}] is used more than once.")
@@ -340,7 +357,9 @@ def create_user(self: MQResponse) -> ActionResult:
     username = params["Username"]
     if username in broker.mq_users:
         raise Conflict("username", f"User [{username}] already exists on broker [{broker.id}].")
-    broker.mq_users[username] = MQUser(username, pending={"PendingChange": CREATE, **_values(params, None)})
+    values = _values(params, None)
+    _check_exclusive(values)
+    broker.mq_users[username] = MQUser(username, pending={"PendingChange": CREATE, **values})
     return EmptyResult()
 
 
@@ -355,7 +374,9 @@ def update_user(self: MQResponse) -> ActionResult:
     # A user not yet created stays a pending CREATE, with the new values.
     change = CREATE if user.change == CREATE else UPDATE
     base = {k: v for k, v in (user.pending or user.live or {}).items() if k != "PendingChange"}
-    user.pending = {"PendingChange": change, **_values(params, base)}
+    values = _values(params, base)
+    _check_exclusive(values)
+    user.pending = {"PendingChange": change, **values}
     return EmptyResult()
 
 

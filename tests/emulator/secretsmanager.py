@@ -44,6 +44,9 @@ Where moto differs from AWS on the calls the rotation steps make, this module fo
   with ``IncludeSpace`` and never required. moto refused lengths below 4, answered 5
   characters for length 4 with ``IncludeSpace``, failed with HTTP 500 when
   ``ExcludeCharacters`` removed a whole type, and put the required characters last.
+
+With ``strict`` on (``POST /_emulator/config``), ``PutSecretValue`` checks its
+``RotationToken`` against the model's constraints (see ``_check_rotation_token``).
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ AWSCURRENT, AWSPENDING, AWSPREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 MIN_PASSWORD, MAX_PASSWORD, DEFAULT_PASSWORD = 1, 4096, 32
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 1, 1000, 30
 MIN_TOKEN, MAX_TOKEN = 32, 64  # ClientRequestToken, which becomes the VersionId
+# RotationTokenType in the model: 36-256 characters of [a-zA-Z0-9-], sensitive.
+MIN_ROTATION_TOKEN, MAX_ROTATION_TOKEN = 36, 256
+ROTATION_TOKEN_PATTERN = r"^[a-zA-Z0-9\-]+$"  # as the model (and AWS's message) writes it
+ROTATION_TOKEN_CHARS = re.compile(r"[a-zA-Z0-9-]+")
 LAMBDA_ARN = re.compile(r"^arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$")
 ROTATION_TOKEN = "emulator_rotation_token"  # key in moto's version dicts; moto never reads it
 
@@ -282,8 +289,32 @@ def get_secret_value(self: SecretsManagerResponse) -> str:
     return _moto_get_secret_value(self)
 
 
+def _check_rotation_token(token: Any) -> None:
+    """AWS checks a request's members against the model's constraints before anything else and
+    answers ``ValidationException`` (400) "N validation error(s) detected: ...", one clause per
+    broken constraint, leaving out the value of a sensitive member ("Value at 'secretBinary'
+    failed to satisfy constraint: Member must have length less than or equal to 10240",
+    kubernetes-sigs/cluster-api-provider-aws #1531). RotationTokenType is sensitive, 36-256
+    characters, pattern ``^[a-zA-Z0-9\\-]+$`` (botocore's secretsmanager service-2.json)."""
+    if not core.strict() or token is None:
+        return
+    token = str(token)
+    broken = []
+    if not ROTATION_TOKEN_CHARS.fullmatch(token):
+        broken.append(f"Member must satisfy regular expression pattern: {ROTATION_TOKEN_PATTERN}")
+    if len(token) < MIN_ROTATION_TOKEN:
+        broken.append(f"Member must have length greater than or equal to {MIN_ROTATION_TOKEN}")
+    if len(token) > MAX_ROTATION_TOKEN:
+        broken.append(f"Member must have length less than or equal to {MAX_ROTATION_TOKEN}")
+    if broken:
+        clauses = "; ".join(f"Value at 'rotationToken' failed to satisfy constraint: {b}" for b in broken)
+        plural = "error" if len(broken) == 1 else "errors"
+        raise ValidationException(f"{len(broken)} validation {plural} detected: {clauses}")
+
+
 @core.action(SecretsManagerResponse)
 def put_secret_value(self: SecretsManagerResponse) -> str:
+    _check_rotation_token(self._get_param("RotationToken"))
     backend = self.backend
     secret_string = self._get_param("SecretString")
     secret_binary = self._get_param("SecretBinary")

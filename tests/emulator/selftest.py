@@ -119,6 +119,11 @@ def transition(server: Server, seconds: float) -> None:
     control(server, "POST", "config", {"transition_seconds": seconds})
 
 
+def strict(server: Server, on: bool = True) -> None:
+    """Switch the refusals of ``"strict"`` (what AWS refuses while resources settle) on or off."""
+    control(server, "POST", "config", {"strict": on})
+
+
 def wait_for(read: Any, expected: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while (value := read()) != expected:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .selftest import Server, client, control, error_of, transition, wait_for
+from .selftest import Server, client, control, error_of, strict, transition, wait_for
 
 PW1, PW2, PW3 = "first-password-0001", "second-password-002", "third-password-0003"
 
@@ -202,8 +202,8 @@ def test_modify_user_errors(server: Server, ec: Any) -> None:
 
     transition(server, 5)
     ec.modify_user(UserId="u1", Passwords=[PW2])
-    code, _, status = error_of(ec.modify_user, UserId="u1", Passwords=[PW3])
-    assert (code, status) == ("InvalidUserState", 400)
+    assert error_of(ec.modify_user, UserId="u1", Passwords=[PW3]) == (
+        "InvalidUserState", "User u1 has status modifying. Only active users can be modified.", 400)
 
 
 def test_user_status_transitions(server: Server, ec: Any) -> None:
@@ -336,8 +336,8 @@ def test_user_group_status_transitions(server: Server, ec: Any, members: None) -
     transition(server, 0.5)
     assert ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])["Status"] == "creating"
     assert group_status(ec, "g1") == "creating"
-    code, _, _ = error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app1"])
-    assert code == "InvalidUserGroupState"
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app1"]) == (
+        "InvalidUserGroupState", "User group g1 has status creating. Only active user groups can be modified.", 400)
     wait_for(lambda: group_status(ec, "g1"), "active")
 
     out = ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["app1"])
@@ -409,18 +409,172 @@ def test_tags_on_users_and_user_groups(ec: Any, members: None) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Serverless caches (just enough to use a user group)
+
+
+def serverless_status(ec: Any, name: str) -> str:
+    try:
+        return ec.describe_serverless_caches(ServerlessCacheName=name)["ServerlessCaches"][0]["Status"]
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def test_serverless_caches(server: Server, ec: Any, members: None) -> None:
+    ec.create_user_group(UserGroupId="g1", Engine="valkey", UserIds=["dflt"])
+    cache = ec.create_serverless_cache(ServerlessCacheName="sc1", Engine="valkey", UserGroupId="g1")["ServerlessCache"]
+    assert (cache["Status"], cache["Engine"], cache["UserGroupId"]) == ("available", "valkey", "g1")
+    assert cache["ARN"] == "arn:aws:elasticache:us-east-1:123456789012:serverlesscache:sc1"
+    ec.create_serverless_cache(ServerlessCacheName="sc2", Engine="redis")
+    assert "UserGroupId" not in ec.describe_serverless_caches(ServerlessCacheName="sc2")["ServerlessCaches"][0]
+    assert [c["ServerlessCacheName"] for c in ec.describe_serverless_caches()["ServerlessCaches"]] == ["sc1", "sc2"]
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == ["sc1"]
+
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc1", Engine="valkey")[:2] == (
+        "ServerlessCacheAlreadyExistsFault", "Serverless cache sc1 already exists.")
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc3", Engine="valkey", UserGroupId="ghost")[0] == (
+        "UserGroupNotFound")
+    assert error_of(ec.create_serverless_cache, ServerlessCacheName="sc3", Engine="memcached", UserGroupId="g1")[0] == (
+        "InvalidParameterCombination")
+    assert error_of(ec.describe_serverless_caches, ServerlessCacheName="ghost")[:3] == (
+        "ServerlessCacheNotFoundFault", "Serverless cache ghost not found.", 404)
+
+    transition(server, 0.5)
+    assert ec.create_serverless_cache(ServerlessCacheName="sc3", Engine="redis")["ServerlessCache"]["Status"] == "creating"
+    assert error_of(ec.delete_serverless_cache, ServerlessCacheName="sc3")[0] == "InvalidServerlessCacheStateFault"
+    wait_for(lambda: serverless_status(ec, "sc3"), "available")
+    assert ec.delete_serverless_cache(ServerlessCacheName="sc1")["ServerlessCache"]["Status"] == "deleting"
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == ["sc1"]  # until gone
+    wait_for(lambda: serverless_status(ec, "sc1"), "ServerlessCacheNotFoundFault")
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["ServerlessCaches"] == []
+
+
+# --------------------------------------------------------------------------------------
+# "strict": what AWS refuses while things settle
+
+
+def test_strict_tag_calls_refuse_a_user_or_group_that_is_not_active(server: Server, ec: Any, members: None) -> None:
+    transition(server, 30)
+    user_arn = make_user(ec, "busy")["ARN"]
+    group_arn = ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt"])["ARN"]
+    tag = [{"Key": "a", "Value": "1"}]
+
+    def tag_calls(arn: str) -> list[tuple[str, str, int] | str]:
+        out: list[tuple[str, str, int] | str] = []
+        for call, kw in ((ec.list_tags_for_resource, {}), (ec.add_tags_to_resource, {"Tags": tag}),
+                         (ec.remove_tags_from_resource, {"TagKeys": ["a"]})):
+            try:
+                call(ResourceName=arn, **kw)
+                out.append("ok")
+            except ClientError as e:
+                err = e.response
+                out.append((err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]))
+        return out
+
+    assert tag_calls(user_arn) == ["ok"] * 3  # strict off: as before
+    assert tag_calls(group_arn) == ["ok"] * 3
+    strict(server)
+    assert tag_calls(user_arn) == [("UserNotFound", "busy is not available for tagging", 404)] * 3
+    assert tag_calls(group_arn) == [("UserGroupNotFound", "g1 is not available for tagging", 404)] * 3
+    assert tag_calls(ec.describe_users(UserId="app1")["Users"][0]["ARN"]) == ["ok"] * 3  # active: fine
+    assert error_of(ec.list_tags_for_resource, ResourceName=user_arn.replace(":busy", ":ghost"))[:2] == (
+        "UserNotFound", "User ghost not found.")
+
+    transition(server, 0)
+    make_user(ec, "quick")  # 0 seconds: active at once, taggable at once
+    assert ec.add_tags_to_resource(ResourceName=ec.describe_users(UserId="quick")["Users"][0]["ARN"], Tags=tag)["TagList"] == tag
+
+
+def test_strict_user_group_changes_take_members_through_modifying(server: Server, ec: Any, members: None) -> None:
+    strict(server)
+    transition(server, 0.5)
+    assert ec.create_user_group(UserGroupId="g1", Engine="redis", UserIds=["dflt", "app1"])["Status"] == "creating"
+    assert (user_status(ec, "dflt"), user_status(ec, "app1"), user_status(ec, "other")) == ("modifying", "modifying", "active")
+    assert error_of(ec.modify_user, UserId="app1", AccessString="on ~* +get")[:3] == (
+        "InvalidUserState", "User app1 has status modifying. Only active users can be modified.", 400)
+    app1_arn = ec.describe_users(UserId="app1")["Users"][0]["ARN"]
+    assert error_of(ec.list_tags_for_resource, ResourceName=app1_arn)[0] == "UserNotFound"
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["other"])[:3] == (
+        "InvalidUserGroupState", "User group g1 has status creating. Only active user groups can be modified.", 400)
+    wait_for(lambda: (group_status(ec, "g1"), user_status(ec, "app1")), ("active", "active"))
+
+    ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["other"], UserIdsToRemove=["app1"])
+    assert (user_status(ec, "other"), user_status(ec, "app1"), user_status(ec, "dflt")) == ("modifying", "modifying", "active")
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["app2"])[1] == (
+        "User group g1 has status modifying. Only active user groups can be modified.")
+    wait_for(lambda: (user_status(ec, "other"), user_status(ec, "app1")), ("active", "active"))
+    ec.modify_user(UserId="app1", AccessString="on ~* +get")
+
+    # A user's own longer change is not cut short by a group's.
+    transition(server, 30)
+    ec.modify_user(UserId="app2", AccessString="on ~* +get")
+    transition(server, 0)
+    ec.modify_user_group(UserGroupId="g1", UserIdsToAdd=["app2"], UserIdsToRemove=["other"])
+    assert user_status(ec, "app2") == "modifying"
+
+    strict(server, False)  # as before: members keep their status
+    transition(server, 5)
+    ec.create_user_group(UserGroupId="g2", Engine="redis", UserIds=["dflt", "other"])
+    assert user_status(ec, "other") == "active"
+    ec.modify_user(UserId="other", AccessString="on ~* +get")
+
+
+def test_strict_valkey_user_group_takes_only_users_that_authenticate(server: Server, ec: Any) -> None:
+    def valkey_user(user_id: str, name: str, **auth: Any) -> None:
+        ec.create_user(UserId=user_id, UserName=name, Engine="valkey", AccessString="on ~* +@all", **auth)
+
+    valkey_user("vdefault", "default", Passwords=[PW1])
+    valkey_user("vnopass", "nopass", NoPasswordRequired=True)
+    valkey_user("viam", "viam", AuthenticationMode={"Type": "iam"})
+    ec.create_user_group(UserGroupId="off", Engine="valkey", UserIds=["default", "vnopass"])  # strict off: as before
+
+    strict(server)
+    for user_ids, refused in ((["vdefault", "vnopass"], "vnopass"), (["default"], "default")):
+        code, message, status = error_of(ec.create_user_group, UserGroupId="g1", Engine="valkey", UserIds=user_ids)
+        assert (code, status) == ("InvalidParameterValue", 400)
+        assert message.startswith(f"User {refused} does not authenticate") and "valkey" in message
+    assert group_status(ec, "g1") == "UserGroupNotFound"
+    ec.create_user_group(UserGroupId="g1", Engine="valkey", UserIds=["vdefault", "viam"])
+    assert error_of(ec.modify_user_group, UserGroupId="g1", UserIdsToAdd=["vnopass"])[0] == "InvalidParameterValue"
+    assert ec.describe_user_groups(UserGroupId="g1")["UserGroups"][0]["UserIds"] == ["vdefault", "viam"]
+    ec.create_user_group(UserGroupId="r1", Engine="redis", UserIds=["default", "vnopass"])  # redis groups: no such rule
+
+
+def test_strict_delete_user_group_refused_while_a_serverless_cache_uses_it(server: Server, ec: Any, members: None) -> None:
+    for group_id in ("g1", "g2"):
+        ec.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["dflt"])
+        ec.create_serverless_cache(ServerlessCacheName=f"sc-{group_id}", Engine="redis", UserGroupId=group_id)
+    ec.delete_user_group(UserGroupId="g1")  # strict off: as before
+    assert group_status(ec, "g1") == "UserGroupNotFound"
+
+    strict(server)
+    code, message, status = error_of(ec.delete_user_group, UserGroupId="g2")
+    assert (code, status) == ("InvalidUserGroupState", 400)
+    assert message == ("User group g2 is associated with serverless cache(s): sc-g2. "
+                       "Remove the association before deleting the user group.")
+    ec.delete_serverless_cache(ServerlessCacheName="sc-g2")
+    ec.delete_user_group(UserGroupId="g2")
+    assert group_status(ec, "g2") == "UserGroupNotFound"
+
+
+# --------------------------------------------------------------------------------------
 # Control API, call log, faults, other services
 
 
 def test_config(server: Server) -> None:
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
-    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {"transition_seconds": 2.5, "reboot_seconds": 0.0}
-    assert control(server, "POST", "config", {"reboot_seconds": 1}) == {"transition_seconds": 2.5, "reboot_seconds": 1.0}
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "POST", "config", {"reboot_seconds": 1}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": False}
+    assert control(server, "POST", "config", {"strict": True}) == {
+        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": True}
     for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"reboot_seconds": -0.5},
-                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1}):
+                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1},
+                {"strict": 1}, {"strict": "true"}, {"strict": None}, {"strict": False, "transition_seconds": -1}):
         with pytest.raises(urllib.error.HTTPError) as info:
             control(server, "POST", "config", bad)
         assert info.value.code == 400
+    assert control(server, "GET", "config")["strict"] is True  # the refused bodies changed nothing
     with pytest.raises(urllib.error.HTTPError) as info:
         control(server, "GET", "no-such-route")
     assert info.value.code == 404
@@ -431,9 +585,10 @@ def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     sm.create_secret(Name="s1", SecretString="x")
     make_user(ec, "u1")
     transition(server, 3)
+    strict(server)
     control(server, "POST", "fail", {"service": "elasticache", "count": 5})
     control(server, "POST", "reset")
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0}
+    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
     assert control(server, "GET", "calls") == []
     assert control(server, "GET", "fail") == []
     assert [u["UserId"] for u in control(server, "GET", "state")["elasticache"]["users"]] == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .selftest import ACCOUNT, REGION, Server, client, control, error_of, sequence, transition, wait_for
+from .selftest import ACCOUNT, REGION, Server, client, control, error_of, sequence, strict, transition, wait_for
 
 PW1, PW2, PW3 = "first-password-0001", "second-password-002", "third-password-0003"
 ARN = f"arn:aws:memorydb:{REGION}:{ACCOUNT}"
@@ -385,6 +385,33 @@ def test_tags_on_users_and_acls(mdb: Any, members: None) -> None:
     cluster = make_cluster(mdb, "c1", "open-access")  # other resource types: as moto has them
     mdb.tag_resource(ResourceArn=cluster["ARN"], Tags=[{"Key": "c", "Value": "1"}])
     assert mdb.list_tags(ResourceArn=cluster["ARN"])["TagList"] == [{"Key": "c", "Value": "1"}]
+
+
+def test_strict_tag_calls_refuse_a_user_or_acl_that_is_not_active(server: Server, mdb: Any, members: None) -> None:
+    transition(server, 30)
+    user_arn = make_user(mdb, "busy")["ARN"]
+    acl_arn = mdb.create_acl(ACLName="a1", UserNames=["app1"])["ACL"]["ARN"]
+    tag = [{"Key": "a", "Value": "1"}]
+
+    def tag_calls(arn: str) -> list[tuple[str, str, int] | str]:
+        out: list[tuple[str, str, int] | str] = []
+        for call, kw in ((mdb.list_tags, {}), (mdb.tag_resource, {"Tags": tag}), (mdb.untag_resource, {"TagKeys": ["a"]})):
+            try:
+                call(ResourceArn=arn, **kw)
+                out.append("ok")
+            except mdb.exceptions.ClientError as e:
+                err = e.response
+                out.append((err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]))
+        return out
+
+    assert tag_calls(user_arn) == ["ok"] * 3  # strict off: as before
+    assert tag_calls(acl_arn) == ["ok"] * 3
+    strict(server)
+    assert tag_calls(user_arn) == [("UserNotFoundFault", "busy is not available for tagging", 400)] * 3
+    assert tag_calls(acl_arn) == [("ACLNotFoundFault", "a1 is not available for tagging", 400)] * 3
+    assert tag_calls(f"{ARN}:user/app1") == ["ok"] * 3  # active: fine
+    assert tag_calls(f"{ARN}:acl/open-access") == ["ok"] * 3
+    assert error_of(mdb.list_tags, ResourceArn=f"{ARN}:user/ghost") == ("UserNotFoundFault", "User ghost not found.", 400)
 
 
 # --------------------------------------------------------------------------------------

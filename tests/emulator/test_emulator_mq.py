@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .selftest import ACCOUNT, REGION, Server, client, control, error_of, error_response, sequence
+from .selftest import ACCOUNT, REGION, Server, client, control, error_of, error_response, sequence, strict
 
 ADMIN_PW = "admin-password-01"
 PW1, PW2 = "app-password-0001", "app-password-0002"
@@ -204,6 +204,31 @@ def test_user_not_found_and_conflict(mq: Any, broker: str) -> None:
     assert error_of(mq.update_user, BrokerId=broker, Username="ghost", Password=PW2)[0] == "NotFoundException"
     assert error_of(mq.create_user, BrokerId="b-nope", Username="app", Password=PW1)[0] == "NotFoundException"
     assert error_of(mq.list_users, BrokerId="b-nope")[0] == "NotFoundException"
+
+
+def test_strict_replication_user_cannot_have_console_access(server: Server, mq: Any, broker: str) -> None:
+    exclusive = ("BadRequestException", 400, "replicationUser",
+                 "Replication user couldn't have console access. "
+                 "[replicationUser] and [consoleAccess] are mutually exclusive parameters.")
+
+    def refusal(call: Any, *args: Any, **kw: Any) -> tuple:
+        err = error_response(call, *args, **kw)
+        return (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["ErrorAttribute"],
+                err["Error"]["Message"])
+
+    both = {"ConsoleAccess": True, "ReplicationUser": True}
+    mq.create_user(BrokerId=broker, Username="off", Password=PW1, **both)  # strict off: as before
+    strict(server)
+    assert refusal(mq.create_user, BrokerId=broker, Username="app", Password=PW1, **both) == exclusive
+    assert refusal(make_broker, mq, "b2", Users=[{"Username": "admin", "Password": ADMIN_PW, **both}]) == exclusive
+    mq.create_user(BrokerId=broker, Username="app", Password=PW1, ConsoleAccess=True)
+    mq.create_user(BrokerId=broker, Username="repl", Password=PW2, ReplicationUser=True)
+    # UpdateUser: what the user would have, the fields it leaves out included.
+    assert refusal(mq.update_user, BrokerId=broker, Username="app", ReplicationUser=True) == exclusive
+    assert refusal(mq.update_user, BrokerId=broker, Username="repl", ConsoleAccess=True) == exclusive
+    assert refusal(mq.update_user, BrokerId=broker, Username="admin", ReplicationUser=True) == exclusive  # live
+    mq.update_user(BrokerId=broker, Username="app", ConsoleAccess=False, ReplicationUser=True)
+    assert state_user(server, broker, "app")["Pending"]["ReplicationUser"] is True
 
 
 def test_rabbitmq_refuses_the_user_apis(server: Server, mq: Any) -> None:

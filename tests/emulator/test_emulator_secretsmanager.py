@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from .selftest import ACCOUNT, REGION, Server, client, control, error_of
+from .selftest import ACCOUNT, REGION, Server, client, control, error_of, strict
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:userkeeper"
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -244,6 +244,37 @@ def test_put_secret_value_errors(sm: Any, secret: dict) -> None:
     sm.delete_secret(SecretId=secret["arn"], RecoveryWindowInDays=7)
     code, message, _ = error_of(sm.put_secret_value, SecretId=secret["arn"], SecretString=NEW)
     assert code == "InvalidRequestException" and "marked for deletion" in message
+
+
+def test_strict_rotation_token_constraints(server: Server, secret: dict) -> None:
+    # botocore itself refuses a RotationToken below 36 characters: send it anyway.
+    raw = boto3.client("secretsmanager", endpoint_url=server.url, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing", config=Config(parameter_validation=False))
+    short = "rt-" + "0" * 32  # 35 characters
+    raw.put_secret_value(SecretId=secret["arn"], ClientRequestToken=TOKEN_A, SecretString=NEW, RotationToken=short)
+    assert state_secret(server, "app/redis")["Versions"][TOKEN_A]["RotationToken"] == short  # strict off: as before
+
+    strict(server)
+    before = state_secret(server, "app/redis")
+    prefix = "Value at 'rotationToken' failed to satisfy constraint: Member must"
+    pattern = f"{prefix} satisfy regular expression pattern: ^[a-zA-Z0-9\\-]+$"
+    for token, clauses in (
+        (short, [f"{prefix} have length greater than or equal to 36"]),
+        ("a" * 257, [f"{prefix} have length less than or equal to 256"]),
+        ("rt_" + "0" * 40, [pattern]),
+        ("0" * 40 + "\n", [pattern]),
+        ("rt:0", [pattern, f"{prefix} have length greater than or equal to 36"]),
+    ):
+        code, message, status = error_of(raw.put_secret_value, SecretId=secret["arn"], ClientRequestToken=TOKEN_B,
+                                         SecretString=NEWER, RotationToken=token)
+        n = len(clauses)
+        assert (code, status) == ("ValidationException", 400)
+        assert message == f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(clauses)
+        assert token not in message  # a sensitive member's value is never echoed
+    assert state_secret(server, "app/redis") == before
+    for token in ("0" * 36, "a-Z-9" * 51 + "x"):  # 36 and 256: the limits themselves are fine
+        raw.put_secret_value(SecretId=secret["arn"], ClientRequestToken=TOKEN_B, SecretString=NEWER, RotationToken=token)
+    assert state_secret(server, "app/redis")["Versions"][TOKEN_B]["RotationToken"] == "a-Z-9" * 51 + "x"
 
 
 def test_awscurrent_moves_by_label_after_a_stage_move(sm: Any, secret: dict) -> None:
