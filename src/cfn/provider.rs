@@ -60,6 +60,24 @@ impl Provider {
         self.handlers.keys().copied()
     }
 
+    /// What `req` would meet before any work: a known request and resource type, and (for
+    /// Create and Update) properties that parse and validate. No AWS call; for tools and
+    /// tests that check events offline.
+    pub fn check(&self, req: &Request) -> Result<(), String> {
+        let request_type = req.request_type()?;
+        let handler = self
+            .handlers
+            .get(req.resource_type.as_str())
+            .ok_or_else(|| format!("unsupported ResourceType {:?}", req.resource_type))?;
+        props::service_timeout(&req.resource_properties).map_err(|e| e.to_string())?;
+        if request_type != RequestType::Delete {
+            handler
+                .check(&req.resource_properties)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Handles `req` (parsed from `event`) and delivers its response, or hands it on to a new
     /// invocation when its wait outlasts this one.
     ///

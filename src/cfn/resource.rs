@@ -210,6 +210,8 @@ pub struct Failure {
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
     fn resource_type(&self) -> &'static str;
+    /// Parses and validates `props` as a Create would, without any AWS call.
+    fn check(&self, props: &Map<String, Value>) -> Result<(), PropsError>;
     async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure>;
 }
 
@@ -223,6 +225,10 @@ fn parse<R: Resource>(raw: &Map<String, Value>) -> Result<R::Props, PropsError> 
 impl<R: Resource> Handler for R {
     fn resource_type(&self) -> &'static str {
         R::TYPE
+    }
+
+    fn check(&self, props: &Map<String, Value>) -> Result<(), PropsError> {
+        parse::<R>(props).map(|_| ())
     }
 
     async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure> {
