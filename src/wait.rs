@@ -37,7 +37,9 @@ where
                 cx.waiting_for(format!("{what} (last status: {status})"));
             }
         }
-        tokio::time::sleep(delay).await;
+        // Jittered, so that many resources of one stack (or many rotations fired together)
+        // do not poll the service in lock-step.
+        tokio::time::sleep(delay.mul_f64(0.75 + fastrand::f64() / 2.0)).await;
         delay = (delay * 3 / 2).min(MAX_DELAY);
     }
 }

@@ -45,6 +45,13 @@ pub enum Error {
         users: String,
         fix: &'static str,
     },
+    #[error(
+        "user group {group:?} is a valkey group, which takes only users that authenticate \
+         (password or IAM; ElastiCache RBAC), but {users} authenticate with no password. Give \
+         them a password (PasswordSecretArn), a `default` user included (with AccessString \
+         \"off ~* -@all\" if it must not be used), or make the group Engine redis"
+    )]
+    NoPasswordMembers { group: String, users: String },
     #[error("broker {0:?} does not exist; check BrokerId")]
     NoBroker(String),
     #[error(

@@ -119,12 +119,20 @@ pub(crate) async fn wait_gone<K: Kind>(kind: &K, id: &str, cx: &impl Waiting) ->
 
 /// Whether this request's stack and logical id own `item`.
 pub(crate) async fn owned<K: Kind>(kind: &K, item: &K::Item, cx: &Cx) -> Result<bool, Error> {
-    Ok(tags::owned_by(kind.tag_api(), K::arn(item), &cx.owner).await?)
+    Ok(tags::owned_by(kind.tag_api(), K::arn(item), &cx.owner, cx).await?)
 }
 
 /// Accepts an existing resource only if this resource made it (a redelivered Create, or a
 /// rollback recreating what it still has); anyone else's is refused without a write.
 async fn adopt<K: Kind>(kind: &K, item: &K::Item, id: &str, cx: &Cx) -> Result<(), Error> {
+    // Tag reads (the ownership check) are refused until it settles.
+    let settled;
+    let item = if K::status(item) == ACTIVE {
+        item
+    } else {
+        settled = wait_active(kind, id, cx).await?;
+        &settled
+    };
     if !owned(kind, item, cx).await? {
         return Err(Error::NotOwned {
             kind: K::NOUN,
@@ -218,7 +226,7 @@ where
         item = wait_active(kind, id, cx).await?;
     }
     if let Some(want) = tags {
-        tags::sync(kind.tag_api(), K::arn(&item), want).await?;
+        tags::sync(kind.tag_api(), K::arn(&item), want, cx).await?;
     }
     Ok(item)
 }
@@ -240,6 +248,15 @@ where
         tracing::info!(id, "{} does not exist; nothing to delete", K::NOUN);
         return Ok(());
     };
+    if K::status(&item) == DELETING {
+        // Going away whoever asked (a redelivery of this Delete, most likely): nothing to
+        // write, so no ownership to check, and AWS refuses tag reads on it anyway.
+        return wait_gone(kind, id, cx).await;
+    }
+    if K::status(&item) != ACTIVE {
+        // AWS refuses tag reads (the ownership check) and deletes until it settles.
+        wait_active(kind, id, cx).await?;
+    }
     if !owned(kind, &item, cx).await? {
         tracing::warn!(
             id,
@@ -251,14 +268,8 @@ where
     if let Some(e) = K::in_use(&item, id) {
         return Err(e);
     }
-    if K::status(&item) != DELETING {
-        // The services refuse to delete what is in the middle of another change.
-        if K::status(&item) != ACTIVE {
-            wait_active(kind, id, cx).await?;
-        }
-        if when_active(kind, id, cx, delete).await?.is_none() {
-            return Ok(());
-        }
+    if when_active(kind, id, cx, delete).await?.is_none() {
+        return Ok(());
     }
     wait_gone(kind, id, cx).await
 }

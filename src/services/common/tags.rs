@@ -2,11 +2,20 @@
 //! the ownership tags that keep userkeeper from touching what it did not create, and the
 //! template's own tags. Each service adapts its SDK client to [`TagApi`]; everything else about
 //! tags is here, once.
+//!
+//! AWS refuses tag calls on a resource that is not settled, with a not-found error whose
+//! message says the resource "is not available for tagging" (ElastiCache users and groups:
+//! terraform-provider-aws #34002 and #47638, seen even just after `DescribeUsers` said
+//! `active`; MemoryDB is expected to do the same). Callers wait for `active` before a tag call,
+//! and every tag call here retries that refusal, with jittered backoff, until the request's
+//! deadline, which then names what it was waiting for.
 
 use crate::cfn::Owner;
 use crate::cfn::props::{PropsError, Tag};
 use crate::error::ApiError;
+use crate::wait::{self, Poll, Waiting};
 use async_trait::async_trait;
+use std::future::Future;
 
 /// A service's three tag calls, in plain types.
 #[async_trait]
@@ -26,25 +35,71 @@ pub(crate) fn with_owner(tags: &[Tag], owner: &Owner) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether `e` is AWS's refusal of a tag call on a resource in transition (a not-found code
+/// with this message), which goes away once the resource settles.
+pub(crate) fn is_not_yet_taggable(e: &ApiError) -> bool {
+    e.code.as_deref().is_some_and(|c| c.contains("NotFound"))
+        && e.message.contains("not available for tagging")
+}
+
+/// Runs `call` until AWS stops refusing it as "not available for tagging".
+async fn settled<T, F, Fut>(
+    cx: &impl Waiting,
+    arn: &str,
+    op: &str,
+    mut call: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let what = format!("{arn} to accept tag calls ({op})");
+    wait::until(cx, &what, || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(v) => Ok(Poll::Ready(v)),
+                Err(e) if is_not_yet_taggable(&e) => Ok(Poll::Pending(e.message)),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+async fn list(
+    api: &impl TagApi,
+    arn: &str,
+    cx: &impl Waiting,
+) -> Result<Vec<(String, String)>, ApiError> {
+    settled(cx, arn, "list", || api.list(arn)).await
+}
+
 /// Whether the resource `arn` carries `owner`'s ownership tags.
 pub(crate) async fn owned_by(
     api: &impl TagApi,
     arn: &str,
     owner: &Owner,
+    cx: &impl Waiting,
 ) -> Result<bool, ApiError> {
-    let tags = api.list(arn).await?;
+    let tags = list(api, arn, cx).await?;
     Ok(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
 /// Makes the template's tags on `arn` match `want`, leaving the ownership tags alone.
-pub(crate) async fn sync(api: &impl TagApi, arn: &str, want: &[Tag]) -> Result<(), ApiError> {
-    let (set, remove) = tag_changes(&api.list(arn).await?, want);
+pub(crate) async fn sync(
+    api: &impl TagApi,
+    arn: &str,
+    want: &[Tag],
+    cx: &impl Waiting,
+) -> Result<(), ApiError> {
+    let (set, remove) = tag_changes(&list(api, arn, cx).await?, want);
     if !remove.is_empty() {
-        api.remove(arn, remove).await?;
+        settled(cx, arn, "remove", || api.remove(arn, remove.clone())).await?;
     }
     if !set.is_empty() {
-        api.add(arn, set.into_iter().map(|t| (t.key, t.value)).collect())
-            .await?;
+        let add: Vec<_> = set.into_iter().map(|t| (t.key, t.value)).collect();
+        settled(cx, arn, "add", || api.add(arn, add.clone())).await?;
     }
     Ok(())
 }
@@ -85,6 +140,32 @@ pub(crate) fn tag_changes(have: &[(String, String)], want: &[Tag]) -> (Vec<Tag>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_tagging_refusal_is_transient() {
+        let e = |code: &str, message: &str| ApiError {
+            service: "ElastiCache",
+            op: "ListTagsForResource",
+            code: Some(code.into()),
+            message: format!("{code}: {message}"),
+        };
+        assert!(is_not_yet_taggable(&e(
+            "UserNotFound",
+            "app-user is not available for tagging"
+        )));
+        assert!(is_not_yet_taggable(&e(
+            "ACLNotFoundFault",
+            "app-acl is not available for tagging"
+        )));
+        assert!(!is_not_yet_taggable(&e(
+            "UserNotFound",
+            "User app-user not found"
+        )));
+        assert!(!is_not_yet_taggable(&e(
+            "AccessDenied",
+            "not available for tagging"
+        )));
+    }
 
     #[test]
     fn ownership_tags_are_reserved() {

@@ -12,7 +12,7 @@ use crate::services::common::tags::{self, check_tags};
 use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
-use aws_sdk_elasticache::types::UserGroup as Group;
+use aws_sdk_elasticache::types::{AuthenticationType, UserGroup as Group};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -35,14 +35,64 @@ impl UserGroup {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// A valkey group takes only users that authenticate (ElastiCache RBAC guide): refused
+    /// here, before the group is created or changed, naming the users. Users that do not
+    /// exist are left for the service to name.
+    async fn check_members(
+        &self,
+        id: &str,
+        engine: Engine,
+        members: &[String],
+    ) -> Result<(), Error> {
+        if engine != Engine::Valkey {
+            return Ok(());
+        }
+        let mut without = Vec::new();
+        for member in members {
+            let user = match self.client.describe_users().user_id(member).send().await {
+                Ok(out) => out.users().first().cloned(),
+                Err(e) if is(&e, |e| e.is_user_not_found_fault()) => None,
+                Err(e) => return Err(api("DescribeUsers", e).into()),
+            };
+            let kind = user
+                .as_ref()
+                .and_then(|u| u.authentication()?.r#type().cloned());
+            if kind == Some(AuthenticationType::NoPassword) {
+                without.push(format!("{member:?}"));
+            }
+        }
+        if without.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NoPasswordMembers {
+            group: id.to_owned(),
+            users: without.join(", "),
+        })
+    }
 }
 
-fn in_use(id: &str, replication_groups: &[String]) -> Option<Error> {
-    (!replication_groups.is_empty()).then(|| Error::InUse {
+/// What still uses the group: AWS refuses to delete it while a replication group or a
+/// serverless cache does.
+fn in_use(id: &str, group: &Group) -> Option<Error> {
+    let mut users = Vec::new();
+    if !group.replication_groups().is_empty() {
+        users.push(format!(
+            "replication group(s) {}",
+            group.replication_groups().join(", ")
+        ));
+    }
+    if !group.serverless_caches().is_empty() {
+        users.push(format!(
+            "serverless cache(s) {}",
+            group.serverless_caches().join(", ")
+        ));
+    }
+    (!users.is_empty()).then(|| Error::InUse {
         kind: "user group",
         id: id.to_owned(),
-        used_by: "associated with replication group(s)",
-        users: replication_groups.join(", "),
+        used_by: "associated with",
+        users: users.join(" and "),
         fix: "remove it from their UserGroupIds (or delete them) before deleting the group",
     })
 }
@@ -81,7 +131,7 @@ impl Kind for UserGroup {
         &self.client
     }
     fn in_use(group: &Group, id: &str) -> Option<Error> {
-        in_use(id, group.replication_groups())
+        in_use(id, group)
     }
 }
 
@@ -125,6 +175,8 @@ impl Resource for UserGroup {
     async fn create(&self, props: UserGroupProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_group_id.as_str();
         let group = lifecycle::create_once(self, id, cx, || async {
+            self.check_members(id, props.engine, &props.user_ids)
+                .await?;
             let created = self
                 .client
                 .create_user_group()
@@ -163,6 +215,7 @@ impl Resource for UserGroup {
             });
         }
         let (add, remove) = membership::diff(current.user_ids(), &props.user_ids, |_| false);
+        self.check_members(id, props.engine, &add).await?;
         let changed = !add.is_empty() || !remove.is_empty();
         if changed {
             tracing::info!(user_group_id = id, add = ?add, remove = ?remove, "modifying user group");
@@ -202,7 +255,7 @@ impl Resource for UserGroup {
                     // Associated since we looked, or a state we did not see: say which.
                     let now = self.describe(id).await?;
                     Err(now
-                        .and_then(|g| in_use(id, g.replication_groups()))
+                        .and_then(|g| in_use(id, &g))
                         .unwrap_or_else(|| api("DeleteUserGroup", e).into()))
                 }
                 Err(e) => Err(api("DeleteUserGroup", e).into()),

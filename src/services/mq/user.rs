@@ -235,6 +235,14 @@ impl Resource for User {
                 ));
             }
         }
+        // Amazon MQ refuses the pair (BadRequestException; terraform-provider-aws #32446).
+        if props.console_access == Some(true) && props.replication_user == Some(true) {
+            return Err(PropsError(
+                "ConsoleAccess and ReplicationUser cannot both be true: Amazon MQ refuses a \
+                 replication user with console access; set one of them to \"false\""
+                    .into(),
+            ));
+        }
         if props.groups.len() > 20 {
             return Err(PropsError::field(
                 "Groups",
@@ -288,7 +296,9 @@ impl Resource for User {
                 .password(password.expose())
                 .set_console_access(props.console_access)
                 .set_groups((!props.groups.is_empty()).then(|| props.groups.clone()))
-                .set_replication_user(props.replication_user)
+                // Sent even when false: AWS has refused ConsoleAccess with ReplicationUser left
+                // out (terraform-provider-aws #32446).
+                .replication_user(props.replication_user.unwrap_or(false))
                 .send()
                 .await;
             match created {
@@ -465,6 +475,8 @@ mod tests {
         assert!(with("Groups", json!(vec!["gg"; 21])).contains("at most 20"));
         assert!(with("Groups", json!(["ok", "x"])).contains("Groups[1]"));
         assert!(with("PasswordSecretArn", json!("arn:s")).contains("exclusive"));
+        let e = with("ReplicationUser", json!("true"));
+        assert!(e.contains("ConsoleAccess and ReplicationUser"), "{e}");
         let mut b = base();
         b.as_object_mut().unwrap().remove("Password");
         assert!(
