@@ -50,12 +50,32 @@ impl Redactor {
         if value.len() < 4 {
             return;
         }
+        // The forms a message may quote the value in besides the raw one: serde's errors
+        // quote JSON-escaped, `{:?}` Rust-escaped (`"` as `\"`, `\` as `\\`, controls
+        // as `\n` or `\u{1}`), a JSON document holding a message escapes it once more.
+        let json = |v: &str| {
+            let quoted = serde_json::to_string(v).unwrap_or_default();
+            quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+        };
+        let debug = |v: &str| {
+            let quoted = format!("{v:?}");
+            quoted[1..quoted.len() - 1].to_owned()
+        };
+        let forms = [
+            value.to_owned(),
+            json(value),
+            debug(value),
+            json(&json(value)),
+            debug(&debug(value)),
+        ];
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
-        if !values.iter().any(|v| v == value) {
-            values.push(value.to_owned());
-            // Longest first, so a secret that contains another is masked whole.
-            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        for form in forms {
+            if !values.contains(&form) {
+                values.push(form);
+            }
         }
+        // Longest first, so a secret that contains another is masked whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
     /// Adds every string found under a key that names a password, at any depth of `value`.
@@ -150,6 +170,24 @@ mod tests {
         r.add("abcd");
         r.add("abcdefgh-secret");
         assert_eq!(r.scrub("x abcdefgh-secret y"), "x *** y");
+    }
+
+    #[test]
+    fn escaped_forms_are_masked_too() {
+        let secret = "pa\"ss\\wo\u{1}rd-é-123456";
+        let r = Redactor::new();
+        r.add(secret);
+        let json = serde_json::to_string(secret).unwrap();
+        let debug = format!("{secret:?}");
+        let twice = serde_json::to_string(&json).unwrap();
+        for text in [secret.to_owned(), json, debug, twice] {
+            let out = r.scrub(&format!("invalid value: {text}, expected a sequence"));
+            assert!(!out.contains("ss"), "{text} -> {out}");
+            assert!(
+                out.contains("***") && out.contains("expected a sequence"),
+                "{out}"
+            );
+        }
     }
 
     #[test]

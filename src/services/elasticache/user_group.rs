@@ -251,12 +251,12 @@ impl Resource for UserGroup {
             {
                 Ok(_) => Ok(Attempt::Done(())),
                 Err(e) if is(&e, |e| e.is_user_group_not_found_fault()) => Ok(Attempt::Gone),
+                // Associated since we looked (say with what), or busy: wait, then again.
                 Err(e) if is(&e, |e| e.is_invalid_user_group_state_fault()) => {
-                    // Associated since we looked, or a state we did not see: say which.
-                    let now = self.describe(id).await?;
-                    Err(now
-                        .and_then(|g| in_use(id, &g))
-                        .unwrap_or_else(|| api("DeleteUserGroup", e).into()))
+                    match self.describe(id).await? {
+                        Some(g) => in_use(id, &g).map_or(Ok(Attempt::Busy), Err),
+                        None => Ok(Attempt::Gone),
+                    }
                 }
                 Err(e) => Err(api("DeleteUserGroup", e).into()),
             }

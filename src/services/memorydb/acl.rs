@@ -178,11 +178,12 @@ impl Resource for Acl {
             match self.client.delete_acl().acl_name(name).send().await {
                 Ok(_) => Ok(Attempt::Done(())),
                 Err(e) if is(&e, |e| e.is_acl_not_found_fault()) => Ok(Attempt::Gone),
+                // Taken by a cluster since we looked (say which), or busy: wait, then again.
                 Err(e) if is(&e, |e| e.is_invalid_acl_state_fault()) => {
-                    let now = self.describe(name).await?;
-                    Err(now
-                        .and_then(|a| in_use(name, a.clusters()))
-                        .unwrap_or_else(|| api("DeleteACL", e).into()))
+                    match self.describe(name).await? {
+                        Some(a) => in_use(name, a.clusters()).map_or(Ok(Attempt::Busy), Err),
+                        None => Ok(Attempt::Gone),
+                    }
                 }
                 Err(e) => Err(api("DeleteACL", e).into()),
             }

@@ -284,6 +284,13 @@ impl Resource for User {
             );
         } else {
             let password = self.password(&props, cx).await?;
+            // Read before writing: after a conflict, only a tag that was ours before this
+            // request wrote it says the user is ours.
+            let key = owner_key(username);
+            let before = self.brokers.tag(&arn, &key).await?;
+            let ours_before = before
+                .as_deref()
+                .is_some_and(|t| parse_owner_tag(t).0 == owner_value(&cx.owner));
             // Ownership first: a crash between the two leaves a tag without a user (harmless,
             // the next attempt creates the user), never a user nobody owns.
             self.record_request(&arn, username, cx).await?;
@@ -303,8 +310,18 @@ impl Resource for User {
                 .await;
             match created {
                 Ok(_) => cx.created(format!("{broker_id}/{username}")),
+                // Created by someone between our look and our create.
                 Err(e) if is(&e, |e| e.is_conflict_exception()) => {
-                    if !self.owned(&arn, username, &cx.owner).await? {
+                    if !ours_before {
+                        // Someone else's user: take back the tag this request wrote, unless
+                        // another writer has replaced it since.
+                        let written = owner_tag_value(&cx.owner, &cx.request_id);
+                        if self.brokers.tag(&arn, &key).await?.as_deref() == Some(&written) {
+                            match before {
+                                Some(value) => self.brokers.set_tag(&arn, key, value).await?,
+                                None => self.brokers.delete_tag(&arn, key).await?,
+                            }
+                        }
                         return Err(not_owned());
                     }
                 }
