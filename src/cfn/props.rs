@@ -35,8 +35,7 @@ pub fn parse<T: DeserializeOwned>(raw: &Map<String, Value>) -> Result<T, PropsEr
     }
     serde_path_to_error::deserialize::<_, T>(Value::Object(map)).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let inner = inner
+        let inner = without_value(&e.into_inner().to_string())
             .replace("unknown field", "unknown property")
             .replace("missing field", "missing required property");
         if path == "." || path.is_empty() {
@@ -45,6 +44,28 @@ pub fn parse<T: DeserializeOwned>(raw: &Map<String, Value>) -> Result<T, PropsEr
             PropsError::field(&path, inner)
         }
     })
+}
+
+/// serde's message without the value it quotes: `invalid type: string "…", expected a
+/// sequence` and `unknown variant `…`, expected one of …` quote what the template gave, and a
+/// password given in the wrong place would land in `Reason` (any escaping of it included).
+/// What is left names the expected form; the caller adds the property path.
+fn without_value(message: &str) -> String {
+    const QUOTING: [(&str, &str); 4] = [
+        ("invalid type: ", "wrong type"),
+        ("invalid value: ", "invalid value"),
+        ("invalid length ", "wrong number of items"),
+        ("unknown variant ", "unknown value"),
+    ];
+    for (prefix, what) in QUOTING {
+        if message.starts_with(prefix) {
+            return match message.rfind(", expected ") {
+                Some(i) => format!("{what}{}", &message[i..]),
+                None => what.to_owned(),
+            };
+        }
+    }
+    message.to_owned()
 }
 
 /// `ServiceTimeout` in seconds (1–3600), default 3600.
@@ -108,11 +129,12 @@ pub fn flex_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Bool(bool),
         Str(String),
     }
-    match B::deserialize(d)? {
+    let expected = || D::Error::custom("expected \"true\" or \"false\"");
+    match B::deserialize(d).map_err(|_| expected())? {
         B::Bool(b) => Ok(b),
         B::Str(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         B::Str(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        B::Str(_) => Err(D::Error::custom("expected \"true\" or \"false\"")),
+        B::Str(_) => Err(expected()),
     }
 }
 
@@ -229,6 +251,37 @@ mod tests {
             e.to_string(),
             "invalid ResourceProperties: NoPasswordRequired: expected \"true\" or \"false\""
         );
+    }
+
+    #[test]
+    fn type_errors_name_the_expected_form_never_the_value() {
+        for secret in [
+            "plain-Secret-1234567",
+            "with\"quote\\and-backslash-1",
+            "ctl\u{1}\n-é-ünïcødé-12345",
+        ] {
+            let e = parse::<Props>(&map(json!({"UserId": "u", "UserIds": {"a": secret}})))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "invalid ResourceProperties: UserIds: expected a list of strings"
+            );
+            let e = parse::<Props>(&map(json!({"UserId": "u", "Tags": secret})))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "invalid ResourceProperties: Tags: wrong type, expected a sequence"
+            );
+            let e = parse::<Props>(&map(json!({"UserId": "u", "NoPasswordRequired": [secret]})))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "invalid ResourceProperties: NoPasswordRequired: expected \"true\" or \"false\""
+            );
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl RequestType {
 }
 
 /// A custom-resource request. Fields are the protocol's; see the CloudFormation user guide.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
     #[serde(rename = "RequestType")]
@@ -67,6 +67,28 @@ pub struct Request {
     /// Present when this invocation continues a request an earlier one started.
     #[serde(default, rename = "UserkeeperContinuation")]
     pub continuation: Option<super::continuation::Continuation>,
+}
+
+/// The envelope, and the properties' keys only: their values may be passwords.
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+        f.debug_struct("Request")
+            .field("request_type", &self.request_type_raw)
+            .field("response_url", &self.response_url)
+            .field("stack_id", &self.stack_id)
+            .field("request_id", &self.request_id)
+            .field("logical_resource_id", &self.logical_resource_id)
+            .field("resource_type", &self.resource_type)
+            .field("physical_resource_id", &self.physical_resource_id)
+            .field("resource_properties", &keys(&self.resource_properties))
+            .field(
+                "old_resource_properties",
+                &self.old_resource_properties.as_ref().map(keys),
+            )
+            .field("continuation", &self.continuation)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +144,8 @@ mod tests {
             "LogicalResourceId": "AppUser",
             "PhysicalResourceId": "app-user",
             "ResourceType": "Custom::ElastiCacheUser",
-            "ResourceProperties": {"ServiceToken": "arn", "UserId": "app-user"},
+            "ResourceProperties": {"ServiceToken": "arn", "UserId": "app-user",
+                                   "Passwords": ["Planted-Secret-9876543"]},
             "OldResourceProperties": {"ServiceToken": "arn", "UserId": "old-user"}
         })
     }
@@ -136,6 +159,11 @@ mod tests {
         let debug = format!("{:?}", Request::from_value(event()).unwrap());
         assert!(!debug.contains("SECRETSIG"), "{debug}");
         assert!(!debug.contains("s3.amazonaws.com"), "{debug}");
+        assert!(!debug.contains("Planted-Secret"), "{debug}");
+        assert!(
+            debug.contains("Passwords") && debug.contains("app-user"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -458,7 +458,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("AuthenticationMode.Type") && e.contains("iam"),
+            e.contains("AuthenticationMode.Type: unknown value, expected")
+                && e.contains("iam")
+                && !e.contains("kerberos"),
             "{e}"
         );
     }
