@@ -58,6 +58,7 @@ impl Resource for Fake {
     fn could_have_issued(id: &str) -> bool {
         !id.contains(':')
     }
+    const STEPS: &'static [&'static str] = &["phase-one"];
 
     async fn create(&self, p: FakeProps, cx: &Cx) -> Result<Outcome, FakeError> {
         self.0.create.fetch_add(1, Ordering::SeqCst);
@@ -536,6 +537,8 @@ async fn delete_of_an_unknown_type_is_success_without_work() {
 struct Recorder {
     events: Arc<std::sync::Mutex<Vec<Value>>>,
     fail: bool,
+    /// Never answers, as a Lambda API without a route to it.
+    blackhole: bool,
 }
 
 #[async_trait]
@@ -545,6 +548,9 @@ impl Continuer for Recorder {
             function_arn,
             "arn:aws:lambda:us-east-1:123456789012:function:userkeeper"
         );
+        if self.blackhole {
+            std::future::pending::<()>().await;
+        }
         if self.fail {
             return Err(
                 "AccessDeniedException: not authorized to perform lambda:InvokeFunction".into(),
@@ -670,4 +676,67 @@ async fn a_refused_continuation_answers_failed_with_the_permission_needed() {
         "{reason}"
     );
     assert_eq!(body["PhysicalResourceId"], "d");
+}
+
+#[tokio::test]
+async fn a_lambda_api_that_never_answers_still_gets_failed_in_time() {
+    let rx = Receiver::start(&[]).await;
+    let recorder = Recorder {
+        blackhole: true,
+        ..Recorder::default()
+    };
+    let (p, _) = continuing_provider(&recorder);
+    let ev = fake_event(
+        "Create",
+        &rx.url("blackhole"),
+        json!({"Name": "b", "Behaviour": "hang"}),
+    );
+    let start = tokio::time::Instant::now();
+    run(&p, ev, Duration::from_secs(4)).await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    let body = rx.accepted().json();
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.contains("did not answer in time"), "{reason}");
+    assert_eq!(body["PhysicalResourceId"], "b");
+    assert_eq!(rx.puts().len(), 1, "exactly one answer");
+}
+
+#[tokio::test]
+async fn forged_continuation_progress_is_answered_failed_without_work() {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let forged = [
+        json!({"StartedAtMs": now_ms + 3_600_000, "Attempt": 1}),
+        json!({"StartedAtMs": now_ms, "Attempt": 1_000_000}),
+        json!({"StartedAtMs": now_ms, "Attempt": 1, "Done": ["skip-the-checks"]}),
+        json!({"StartedAtMs": now_ms, "Attempt": 1, "Created": "arn:aws:elasticache:x:user:y"}),
+    ];
+    for progress in forged {
+        let rx = Receiver::start(&[]).await;
+        let recorder = Recorder::default();
+        let (p, calls) = continuing_provider(&recorder);
+        let mut ev = fake_event("Create", &rx.url("forged"), json!({"Name": "f"}));
+        ev["UserkeeperContinuation"] = progress.clone();
+        run(&p, ev, Duration::from_secs(10)).await.unwrap();
+        let body = rx.accepted().json();
+        assert_eq!(body["Status"], "FAILED", "{progress}");
+        let reason = body["Reason"].as_str().unwrap();
+        assert!(
+            reason.contains("UserkeeperContinuation is not valid"),
+            "{reason}"
+        );
+        assert_eq!(
+            calls.create.load(Ordering::SeqCst),
+            0,
+            "{progress}: no work"
+        );
+        assert!(recorder.events.lock().unwrap().is_empty());
+    }
 }

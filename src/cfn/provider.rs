@@ -127,7 +127,7 @@ impl Provider {
             continuation = progress.attempt,
             "custom-resource request received"
         );
-        let result = match self.prepare(&req, invocation_left, elapsed, &redactor) {
+        let result = match self.prepare(&req, invocation_left, elapsed, now_ms, &redactor) {
             Ok(Prepared::Run(work)) => {
                 let (handler, op, cx, budget) = *work;
                 cx.resume(progress.done.clone(), progress.created.clone());
@@ -144,7 +144,11 @@ impl Provider {
                             done: cx.done_steps(),
                             created: cx.created_id(),
                         };
-                        match self.continue_later(event, inv, budget, next, &what).await {
+                        let respond_by = received + budget.respond;
+                        match self
+                            .continue_later(event, inv, budget, next, &what, respond_by)
+                            .await
+                        {
                             Ok(value) => return Ok(value),
                             Err(reason) => Err(Failure {
                                 reason,
@@ -220,6 +224,7 @@ impl Provider {
         budget: Budget,
         next: Continuation,
         what: &str,
+        respond_by: Instant,
     ) -> Result<Value, String> {
         let timed_out = format!("timed out while waiting for {what}");
         if budget.limited_by == Limit::ServiceTimeout {
@@ -240,10 +245,23 @@ impl Provider {
             ));
         }
         let attempt = next.attempt;
-        match continuer
-            .invoke_async(arn, &continuation::next_event(event, &next))
-            .await
-        {
+        // Half of what is left for the PUT, so that a Lambda API that does not answer (a VPC
+        // with no route to it) still leaves time to answer FAILED.
+        let now = Instant::now();
+        let invoke_by = now + respond_by.saturating_duration_since(now) / 2;
+        let invoked = tokio::time::timeout_at(
+            invoke_by,
+            continuer.invoke_async(arn, &continuation::next_event(event, &next)),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(
+                "the Lambda API did not answer in time; a function in a VPC needs a route \
+                 to it (a NAT gateway or a lambda interface endpoint)"
+                    .into(),
+            )
+        });
+        match invoked {
             Ok(()) => {
                 tracing::info!(
                     attempt,
@@ -266,6 +284,7 @@ impl Provider {
         req: &Request,
         invocation_left: Duration,
         elapsed: Duration,
+        now_ms: u64,
         redactor: &Redactor,
     ) -> Result<Prepared, Failure> {
         let fallback_id = req
@@ -294,6 +313,17 @@ impl Provider {
                 self.resource_types().collect::<Vec<_>>().join(", ")
             )));
         };
+        if let Some(progress) = &req.continuation {
+            progress
+                .check(now_ms, handler.steps(), |id| handler.could_have_issued(id))
+                .map_err(|e| {
+                    fail(format!(
+                        "the event's {} is not valid ({e}); userkeeper writes it only when it \
+                         continues a request itself, so this event was altered. Nothing was done",
+                        continuation::KEY
+                    ))
+                })?;
+        }
         // A Delete must not fail on a property it does not need.
         let service_timeout = match props::service_timeout(&req.resource_properties) {
             Err(_) if request_type == RequestType::Delete => props::SERVICE_TIMEOUT_DEFAULT,

@@ -163,6 +163,9 @@ pub trait Resource: Send + Sync + 'static {
     /// Whether `id` has the form of an id this type issues. CloudFormation invents ids of its
     /// own during some rollbacks; a Delete of one of those must not touch anything.
     fn could_have_issued(id: &str) -> bool;
+    /// The steps this type records with [`Cx::mark_done`]: a continuation's payload naming
+    /// any other is refused.
+    const STEPS: &'static [&'static str] = &[CHANGE_SENT];
 
     async fn create(&self, props: Self::Props, cx: &Cx) -> Result<Outcome, Self::Error>;
     /// Brings the resource `id` to `props`, changing only what `diff` says changed.
@@ -212,6 +215,9 @@ pub trait Handler: Send + Sync + 'static {
     fn resource_type(&self) -> &'static str;
     /// Parses and validates `props` as a Create would, without any AWS call.
     fn check(&self, props: &Map<String, Value>) -> Result<(), PropsError>;
+    /// See [`Resource::STEPS`] and [`Resource::could_have_issued`].
+    fn steps(&self) -> &'static [&'static str];
+    fn could_have_issued(&self, id: &str) -> bool;
     async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure>;
 }
 
@@ -229,6 +235,14 @@ impl<R: Resource> Handler for R {
 
     fn check(&self, props: &Map<String, Value>) -> Result<(), PropsError> {
         parse::<R>(props).map(|_| ())
+    }
+
+    fn steps(&self) -> &'static [&'static str] {
+        R::STEPS
+    }
+
+    fn could_have_issued(&self, id: &str) -> bool {
+        R::could_have_issued(id)
     }
 
     async fn handle(&self, op: Operation, cx: &Cx) -> Result<Outcome, Failure> {

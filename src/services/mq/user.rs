@@ -263,6 +263,8 @@ impl Resource for User {
         split_id(id).is_some()
     }
 
+    const STEPS: &'static [&'static str] = &[REBOOT_STEP, UPDATE_STEP];
+
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let (broker_id, username) = (props.broker_id.as_str(), props.username.as_str());
         self.brokers.activemq(broker_id).await?;
