@@ -56,13 +56,23 @@ export class UserKeeperExampleStack extends Stack {
       generateSecretString: RotatedSecretString.elastiCache({ userId: 'cdk-example-app', userName: 'app' }),
     });
 
+    // A valkey user group takes only users that authenticate (ElastiCache RBAC guide): the
+    // `default` user, which can do nothing, has a password too, never handed out.
     const defaultUser = new ElastiCacheUser(this, 'DefaultUser', {
       userKeeper: keeper,
       userId: 'cdk-example-default',
       userName: 'default',
       engine: ElastiCacheEngine.VALKEY,
       accessString: 'off ~* -@all',
-      noPasswordRequired: true,
+      passwordSecret: new secretsmanager.Secret(this, 'DefaultUserSecret', {
+        description: 'Password of the example ElastiCache default user (never used to log in)',
+        generateSecretString: {
+          secretStringTemplate: '{}',
+          generateStringKey: 'password',
+          excludeCharacters: ',"/@\'\\ ',
+          passwordLength: 32,
+        },
+      }),
     });
     const appUser = new ElastiCacheUser(this, 'AppUser', {
       userKeeper: keeper,

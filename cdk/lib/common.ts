@@ -70,8 +70,10 @@ export function renderTags(scope: Construct, tags?: Record<string, string>): { K
 /**
  * An IAM condition that holds only for a request carrying the ownership tags userkeeper sends
  * for exactly this custom resource (its stack, its logical id): for actions that AWS does not
- * authorize on any resource ARN (memorydb:CreateUser) or not on the one being created
- * (memorydb:CreateAcl), the request's tags are what is left to narrow them by.
+ * authorize on any resource ARN (memorydb:CreateUser) or, on one reading of AWS's documents,
+ * not on the one being created (memorydb:CreateAcl: on the member users per the Service
+ * Authorization Reference, on the ACL per the MemoryDB Developer Guide), the request's tags are
+ * what is left to narrow them by.
  */
 export function ownershipTagCondition(resource: CustomResource): Record<string, Record<string, string>> {
   const stack = Stack.of(resource);

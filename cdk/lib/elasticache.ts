@@ -78,17 +78,19 @@ export const ELASTICACHE_USER_ACTIONS = [
   'elasticache:RemoveTagsFromResource',
 ];
 
+/** On the group's own ARN (AddTagsToResource is also what CreateUserGroup's tags need). */
 export const ELASTICACHE_USER_GROUP_ACTIONS = [
-  'elasticache:CreateUserGroup',
   'elasticache:DescribeUserGroups',
-  'elasticache:ModifyUserGroup',
   'elasticache:DeleteUserGroup',
   'elasticache:ListTagsForResource',
   'elasticache:AddTagsToResource',
   'elasticache:RemoveTagsFromResource',
 ];
 
-/** Also authorized on each member user's ARN. */
+/**
+ * Authorized on the group *and* on each member user's ARN (every one must be allowed): granted
+ * in one statement on the group's ARN plus its members' ARNs.
+ */
 export const ELASTICACHE_USER_GROUP_MEMBER_ACTIONS = ['elasticache:CreateUserGroup', 'elasticache:ModifyUserGroup'];
 
 /** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
@@ -209,8 +211,9 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
  * `Custom::ElastiCacheUserGroup`: an ElastiCache user group.
  *
  * With `userKeeper`, grants its function (in a policy of this resource's own) the group
- * actions on this group's ARN, and CreateUserGroup / ModifyUserGroup on the ARNs of the users
- * it names (ElastiCache authorizes those calls on every member).
+ * actions on this group's ARN, and CreateUserGroup / ModifyUserGroup on this group's ARN and
+ * the ARNs of the users it names (ElastiCache authorizes those calls on the group and on every
+ * member).
  */
 export class ElastiCacheUserGroup extends Construct {
   public static readonly RESOURCE_TYPE = 'Custom::ElastiCacheUserGroup';
@@ -252,13 +255,15 @@ export class ElastiCacheUserGroup extends Construct {
 
     const keeper = props.userKeeper;
     if (keeper) {
+      // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used as is
+      // (a literal id, a parameter, an attribute of a resource defined elsewhere).
+      const members = props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u));
       this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_GROUP_ACTIONS, resources: [this.userGroupArn] }),
+        // One statement on the group and its members: what AWS authorizes these on.
         new iam.PolicyStatement({
           actions: ELASTICACHE_USER_GROUP_MEMBER_ACTIONS,
-          // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used
-          // as is (a literal id, a parameter, an attribute of a resource defined elsewhere).
-          resources: props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u)),
+          resources: [this.userGroupArn, ...members],
         }),
       ]);
     }

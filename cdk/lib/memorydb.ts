@@ -58,7 +58,10 @@ export interface MemoryDbAclProps extends UserKeeperTarget {
   readonly tags?: Record<string, string>;
 }
 
-/** On the user's own ARN. */
+/**
+ * On the user's own ARN. TagResource is also what CreateUser needs when the request has tags
+ * (userkeeper's always do: its ownership tags), on the new user's ARN.
+ */
 export const MEMORYDB_USER_ACTIONS = [
   'memorydb:DescribeUsers',
   'memorydb:UpdateUser',
@@ -73,20 +76,26 @@ export const MEMORYDB_USER_ACTIONS = [
  */
 export const MEMORYDB_CREATE_USER_ACTIONS = ['memorydb:CreateUser'];
 
-/** On the ACL's own ARN. (IAM spells them CreateAcl etc.; it ignores case.) */
+/**
+ * On the ACL's own ARN. (IAM spells them CreateAcl etc.; it ignores case.) TagResource is also
+ * what CreateACL needs for its tags (MemoryDB Developer Guide), on the new ACL's ARN.
+ */
 export const MEMORYDB_ACL_ACTIONS = [
   'memorydb:DescribeAcls',
-  'memorydb:UpdateAcl',
   'memorydb:DeleteAcl',
   'memorydb:ListTags',
   'memorydb:TagResource',
   'memorydb:UntagResource',
 ];
 /**
- * On each member user's ARN: CreateAcl's one resource type is the user (with the ownership
- * tag condition, as CreateUser), UpdateAcl is authorized on the ACL and its members.
+ * On the ACL's ARN *and* each member user's ARN, with the ownership tag condition (as
+ * CreateUser). AWS's two documents disagree on where CreateAcl is authorized: the Service
+ * Authorization Reference lists the `user` resource only (the members), the MemoryDB Developer
+ * Guide the ACL (plus memorydb:TagResource, in MEMORYDB_ACL_ACTIONS). Granting both, in one
+ * statement, holds on either reading.
  */
 export const MEMORYDB_ACL_CREATE_ACTIONS = ['memorydb:CreateAcl'];
+/** On the ACL's ARN and each member user's ARN: UpdateAcl is authorized on all of them. */
 export const MEMORYDB_ACL_MEMBER_ACTIONS = ['memorydb:UpdateAcl'];
 
 /** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
@@ -208,8 +217,10 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
  * `Custom::MemoryDBACL`: a MemoryDB access control list.
  *
  * With `userKeeper`, grants its function (in a policy of this resource's own) the ACL actions
- * on this ACL's ARN, and CreateAcl (only for requests tagged as this resource's) and
- * UpdateAcl on the ARNs of the users it names (MemoryDB authorizes those on the members).
+ * on this ACL's ARN, and CreateAcl (only for requests tagged as this resource's) and UpdateAcl
+ * on this ACL's ARN and the ARNs of the users it names (MemoryDB authorizes UpdateAcl on the
+ * ACL and its members; CreateAcl on the members per the Service Authorization Reference, on
+ * the ACL per the MemoryDB Developer Guide: both are granted).
  */
 export class MemoryDbAcl extends Construct {
   public static readonly RESOURCE_TYPE = 'Custom::MemoryDBACL';
@@ -254,12 +265,14 @@ export class MemoryDbAcl extends Construct {
       const members = props.userNames.map((u) => USERS_BY_REF.get(u)?.userArn ?? memoryDbArn(this, 'user', u));
       this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({ actions: MEMORYDB_ACL_ACTIONS, resources: [this.aclArn] }),
+        // The ACL and its members, in one statement each: safe on both readings of CreateAcl
+        // (see MEMORYDB_ACL_CREATE_ACTIONS), and what UpdateAcl is authorized on.
         new iam.PolicyStatement({
           actions: MEMORYDB_ACL_CREATE_ACTIONS,
-          resources: members,
+          resources: [this.aclArn, ...members],
           conditions: ownershipTagCondition(this.resource),
         }),
-        new iam.PolicyStatement({ actions: MEMORYDB_ACL_MEMBER_ACTIONS, resources: members }),
+        new iam.PolicyStatement({ actions: MEMORYDB_ACL_MEMBER_ACTIONS, resources: [this.aclArn, ...members] }),
       ]);
     }
 

@@ -410,7 +410,7 @@ describe('ElastiCacheUserGroup', () => {
     });
   });
 
-  it('grants group actions on its ARN, membership actions on its members ARNs, without a cycle', () => {
+  it('grants group actions on its ARN, membership actions on its ARN and its members ARNs, without a cycle', () => {
     const s = stack();
     exampleLike(s);
     const t = Template.fromStack(s);
@@ -426,12 +426,17 @@ describe('ElastiCacheUserGroup', () => {
     );
     assert.equal(member.length, 1);
     assert.deepEqual(actionsOf(member[0]).sort(), [...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
+    // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member: one
+    // statement naming all of them (which is also what parliament checks statement by statement).
     // Literal ARNs, not Refs of the users: a Ref would make the policy depend on the users,
     // and the users (through the function) on the policy.
-    assert.deepEqual(resourcesOf(member[0]).map(render).sort(), [
+    assert.deepEqual(resourcesOf(member[0]).map(render), [
+      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
     ]);
+    // ...and nowhere else: not on the group alone.
+    assert.ok(st.filter((x) => actionsOf(x).includes('elasticache:CreateUserGroup')).length === 1);
     for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
       assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
     }
@@ -571,6 +576,8 @@ describe('MemoryDbUser', () => {
       const own = st.find((x) => actionsOf(x).includes('memorydb:DeleteUser'))!;
       assert.deepEqual(actionsOf(own).sort(), [...MEMORYDB_USER_ACTIONS].sort());
       assert.deepEqual(resourcesOf(own).map(render), [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/${name}`]);
+      // CreateUser with tags (userkeeper's ownership tags, always) needs TagResource on the user.
+      assert.ok(actionsOf(own).includes('memorydb:TagResource'));
       const create = st.find((x) => actionsOf(x).includes('memorydb:CreateUser'))!;
       assert.deepEqual(actionsOf(create), MEMORYDB_CREATE_USER_ACTIONS);
       // AWS authorizes CreateUser on no resource: "*", narrowed to this resource's own tags.
@@ -623,7 +630,7 @@ describe('MemoryDbUser', () => {
 });
 
 describe('MemoryDbAcl', () => {
-  it('references its users and grants the ACL actions on its ARN, CreateAcl/UpdateAcl on its members', () => {
+  it('references its users and grants the ACL actions on its ARN, CreateAcl/UpdateAcl on its ARN and its members', () => {
     const s = stack();
     const { pw, iamUser, acl } = memoryDbLike(s);
     const t = Template.fromStack(s);
@@ -636,15 +643,30 @@ describe('MemoryDbAcl', () => {
     assert.equal(st.length, 3);
     const own = st.find((x) => actionsOf(x).includes('memorydb:DeleteAcl'))!;
     assert.deepEqual(actionsOf(own).sort(), [...MEMORYDB_ACL_ACTIONS].sort());
-    assert.deepEqual(resourcesOf(own).map(render), [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:acl/app-acl`]);
+    const aclArn = `arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:acl/app-acl`;
+    assert.deepEqual(resourcesOf(own).map(render), [aclArn]);
+    // CreateACL's tags: TagResource on the ACL (MemoryDB Developer Guide).
+    assert.ok(actionsOf(own).includes('memorydb:TagResource'));
     const members = [`arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/app-pw`, `arn:${ARN_PREFIX}:memorydb:${ACCOUNT}:user/app-iam`];
-    const create = st.find((x) => actionsOf(x).includes('memorydb:CreateAcl'))!;
+    // CreateAcl on the ACL (Developer Guide) and on its members (Service Authorization
+    // Reference): safe on both readings, in one statement, only with its ownership tags.
+    const creates = st.filter((x) => actionsOf(x).includes('memorydb:CreateAcl'));
+    assert.equal(creates.length, 1);
+    const create = creates[0];
     assert.deepEqual(actionsOf(create), MEMORYDB_ACL_CREATE_ACTIONS);
-    assert.deepEqual(resourcesOf(create).map(render), members);
-    assert.equal(create.Condition.StringEquals['aws:RequestTag/userkeeper:logical-id'], s.getLogicalId(acl.resource.node.defaultChild as any));
-    const update = st.find((x) => !actionsOf(x).includes('memorydb:DeleteAcl') && actionsOf(x).includes('memorydb:UpdateAcl'))!;
-    assert.deepEqual(actionsOf(update), MEMORYDB_ACL_MEMBER_ACTIONS);
-    assert.deepEqual(resourcesOf(update).map(render), members);
+    assert.deepEqual(resourcesOf(create).map(render), [aclArn, ...members]);
+    assert.deepEqual(create.Condition, {
+      StringEquals: {
+        'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
+        'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(acl.resource.node.defaultChild as any),
+      },
+    });
+    // UpdateAcl on the ACL and its members, in one statement, unconditioned.
+    const updates = st.filter((x) => actionsOf(x).includes('memorydb:UpdateAcl'));
+    assert.equal(updates.length, 1);
+    assert.deepEqual(actionsOf(updates[0]), MEMORYDB_ACL_MEMBER_ACTIONS);
+    assert.deepEqual(resourcesOf(updates[0]).map(render), [aclArn, ...members]);
+    assert.equal(updates[0].Condition, undefined);
     assert.ok(!JSON.stringify(st).includes('"Ref":"PwUser'), 'literal member ARNs, not Refs');
   });
 
@@ -826,14 +848,14 @@ describe('every template', () => {
     t.resourceCountIs('Custom::MemoryDBUser', 2);
     t.resourceCountIs('Custom::MemoryDBACL', 1);
     t.resourceCountIs('Custom::AmazonMQUser', 1);
-    t.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 4);
     assert.ok(Token.isUnresolved(s.account) && Token.isUnresolved(s.region), 'the example stack is env-agnostic');
     assert.deepEqual(s.resolve(s.region), { Ref: 'AWS::Region' });
     const st = statements(t);
     assert.equal(
       st.length,
-      1 + 1 + 2 + 2 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
-      'continuations, default user, app user + secret, group + members, MemoryDB user + create + secret, ' +
+      1 + 2 + 2 + 2 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
+      'continuations, default user + secret, app user + secret, group + members, MemoryDB user + create + secret, ' +
         'IAM user + create, ACL + create + members, MQ user + tags + secret, ' +
         'rotations: ElastiCache secret + random + user, MemoryDB secret + random + user, MQ secret + random + broker + tags',
     );

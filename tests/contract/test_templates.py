@@ -14,7 +14,11 @@ the CDK app): an ActiveMQ broker is created in the emulator first and passed as 
 So a property the template renders that the binary refuses, a type or attribute the binary
 does not know, a password generator the binary's password rules reject: any drift between
 template, constructs and binary fails here. The IAM tests check what the binary needs is
-granted, continuations included, and nothing on a bare wildcard.
+granted, continuations included, and nothing on a bare wildcard: every call a custom resource's
+Create or Delete makes is checked against the statements in effect for that resource, on every
+resource AWS authorizes it on (a group's or ACL's members too; for MemoryDB's CreateACL, both
+what the Service Authorization Reference and what the Developer Guide say, see
+``authorizations``) and with the request's condition keys (its tags).
 
 Rotation: every ``AWS::SecretsManager::RotationSchedule`` of the templates is played as Secrets
 Manager plays it, through the binary against the emulator: the test of the current credentials
@@ -32,6 +36,7 @@ import json
 import re
 import secrets
 import string
+import types
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -271,10 +276,133 @@ class Deployment:
         # Every AWS call the binary made for this request is an action the template grants
         # the function while this resource exists (its role's own policies, and the policies
         # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
-        called = {f"{c['service']}:{c['action']}".lower() for c in emulator.calls()[before:]}
+        calls = emulator.calls()[before:]
+        called = {f"{c['service']}:{c['action']}".lower() for c in calls}
         missing = called - self.iam.actions_for(lid)
         assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
+        # And each call is allowed on every resource AWS authorizes it on, with the request's
+        # condition keys (its tags), by the statements in effect for this resource.
+        statements = self.iam.statements_for(self.stack, lid)
+        for c in calls:
+            for action, resource, context in authorizations(self, lid, rtype, props, c["service"], c["action"]):
+                assert _allows(statements, action, resource, context), (
+                    f"{self.path.name}: {request_type} {lid} ({rtype}) called {c['service']}:{c['action']}, which AWS "
+                    f"authorizes as {action} on {resource} {context or ''}: the statements in effect for it do not "
+                    f"allow that:\n{json.dumps(statements, indent=1)}"
+                )
         return res
+
+
+# What AWS authorizes a custom resource's calls on. IAM evaluates a call once per resource it
+# is authorized on (every one must be allowed), plus the dependent actions the Service
+# Authorization Reference lists (tagging what a create creates, when the request has tags:
+# userkeeper's always do, its ownership tags). Where AWS's documents disagree, every reading
+# is required, so that the grants hold whichever AWS enforces:
+#   memorydb:CreateACL  the Service Authorization Reference: on each member user only (its one
+#                       resource type); the MemoryDB Developer Guide: on the ACL, with
+#                       memorydb:TagResource. Both: the ACL, every member, TagResource on the ACL.
+#   memorydb:CreateUser no resource type (so only Resource "*" matches it), TagResource on the
+#                       new user's ARN.
+# A call of another service than the resource's (and Secrets Manager's, Lambda's) fails here:
+# add it, with the resources AWS authorizes it on.
+Authorization = tuple[str, str, dict[str, list[str]]]  # IAM action, resource ARN, request context
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{h.REGION}:{h.ACCOUNT_ID}:{resource}"
+
+
+def request_tags(d: Deployment, lid: str, props: dict[str, Any]) -> dict[str, list[str]]:
+    """The condition keys of a create request: the resource's Tags plus userkeeper's ownership
+    tags for it (src/cfn/resource.rs, Owner::tags)."""
+    tags = {t["Key"]: t["Value"] for t in props.get("Tags") or []}
+    tags |= {"userkeeper:stack-id": d.stack.pseudo["AWS::StackId"], "userkeeper:logical-id": lid}
+    return {**{f"aws:RequestTag/{k}": [v] for k, v in tags.items()}, "aws:TagKeys": list(tags)}
+
+
+def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], service: str, action: str) -> list[Authorization]:
+    """Every (action, resource, context) AWS authorizes for one call the binary made for the
+    custom resource ``lid``."""
+    if service == "secretsmanager":
+        assert action == "GetSecretValue", f"{lid}: secretsmanager:{action} outside a rotation"
+        return [("secretsmanager:GetSecretValue", props["PasswordSecretArn"], {})]
+    if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
+        return [("lambda:InvokeFunction", h.FUNCTION_ARN, {})]
+    called = f"{service}:{action}"
+    tagged = request_tags(d, lid, props)
+    if rtype == h.USER_TYPE and service == "elasticache":
+        user = _arn("elasticache", f"user:{props['UserId']}")
+        if action == "CreateUser":
+            return [(called, user, tagged), ("elasticache:AddTagsToResource", user, tagged)]
+        return [(called, user, {})]
+    if rtype == h.GROUP_TYPE and service == "elasticache":
+        group = _arn("elasticache", f"usergroup:{props['UserGroupId']}")
+        members = [_arn("elasticache", f"user:{u}") for u in props["UserIds"]]
+        if action == "CreateUserGroup":
+            return [(called, r, tagged) for r in [group, *members]] + [("elasticache:AddTagsToResource", group, tagged)]
+        if action == "ModifyUserGroup":
+            return [(called, r, {}) for r in [group, *members]]
+        if action == "DescribeUsers":  # a look at its members
+            return [(called, m, {}) for m in members]
+        return [(called, group, {})]
+    if rtype == MEMORYDB_USER_TYPE and service == "memorydb":
+        user = _arn("memorydb", f"user/{props['UserName']}")
+        if action == "CreateUser":
+            return [(called, "*", tagged), ("memorydb:TagResource", user, tagged)]
+        return [(called, user, {})]
+    if rtype == MEMORYDB_ACL_TYPE and service == "memorydb":
+        acl = _arn("memorydb", f"acl/{props['ACLName']}")
+        members = [_arn("memorydb", f"user/{u}") for u in props["UserNames"]]
+        if action == "CreateACL":
+            service_authorization_reference = [(called, m, tagged) for m in members]
+            developer_guide = [(called, acl, tagged), ("memorydb:TagResource", acl, tagged)]
+            return service_authorization_reference + developer_guide
+        if action == "UpdateACL":
+            return [(called, r, {}) for r in [acl, *members]]
+        if action == "DescribeUsers":  # a look at its members
+            return [(called, m, {}) for m in members]
+        return [(called, acl, {})]
+    if rtype == MQ_USER_TYPE and service == "mq":
+        assert props["BrokerId"] == d.broker["BrokerId"], props["BrokerId"]
+        broker = d.broker["BrokerArn"]
+        if action in ("CreateTags", "DeleteTags"):
+            # Its one ownership tag (src/services/mq/user.rs), nothing else of the broker's.
+            key = f"userkeeper:user:{props['Username'].replace('~', '+')}"
+            return [(called, broker, {"aws:TagKeys": [key]})]
+        return [(called, broker, {})]
+    raise AssertionError(f"{lid} ({rtype}) called {called}: not in the contract's authorization model, add it")
+
+
+def test_create_acl_must_be_allowed_on_both_readings() -> None:
+    """The model's CreateACL: what the Service Authorization Reference says (each member user)
+    and what the MemoryDB Developer Guide says (the ACL, and TagResource on it), both required,
+    with the request's ownership tags. A grant satisfying only one reading is refused."""
+    stack_id = f"arn:aws:cloudformation:{h.REGION}:{h.ACCOUNT_ID}:stack/s/1"
+    d = types.SimpleNamespace(stack=types.SimpleNamespace(pseudo={"AWS::StackId": stack_id}), broker={})
+    props = {"ACLName": "uk-acl", "UserNames": ["uk-a", "uk-b"]}
+    auths = authorizations(d, "Acl", MEMORYDB_ACL_TYPE, props, "memorydb", "CreateACL")
+    acl, users = _arn("memorydb", "acl/uk-acl"), [_arn("memorydb", "user/uk-a"), _arn("memorydb", "user/uk-b")]
+    assert sorted((a, r) for a, r, _ in auths) == sorted(
+        [("memorydb:CreateACL", acl), *[("memorydb:CreateACL", u) for u in users], ("memorydb:TagResource", acl)]
+    )
+    assert all(ctx["aws:RequestTag/userkeeper:logical-id"] == ["Acl"] for _, _, ctx in auths)
+
+    def allowed(statements: list[dict[str, Any]]) -> bool:
+        return all(_allows(statements, *a) for a in auths)
+
+    owned = {"StringEquals": {"aws:RequestTag/userkeeper:stack-id": stack_id, "aws:RequestTag/userkeeper:logical-id": "Acl"}}
+    tag = {"Effect": "Allow", "Action": "memorydb:TagResource", "Resource": acl}
+
+    def create(resources: list[str], condition: dict[str, Any] = owned) -> dict[str, Any]:
+        return {"Effect": "Allow", "Action": "memorydb:CreateAcl", "Resource": resources, "Condition": condition}
+
+    assert allowed([create([acl, *users]), tag])
+    assert not allowed([create(users), tag]), "the Service Authorization Reference's reading alone"
+    assert not allowed([create([acl]), tag]), "the Developer Guide's reading alone"
+    assert not allowed([create([acl, *users])]), "TagResource on the new ACL (Developer Guide)"
+    assert not allowed([create([acl, users[0]]), tag]), "every member"
+    other = {"StringEquals": {**owned["StringEquals"], "aws:RequestTag/userkeeper:logical-id": "Other"}}
+    assert not allowed([create([acl, *users], other), tag]), "only for its own ownership tags"
 
 
 def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
