@@ -94,6 +94,9 @@ impl From<DispatchError> for lambda_runtime::Diagnostic {
             DispatchError::Request(_) => "MalformedCustomResourceRequest",
             DispatchError::Rotation(_) => "MalformedRotationEvent",
             DispatchError::RotationStep(_) => "RotationFailed",
+            DispatchError::Delivery(cfn::responder::DeliveryError::NotAllowed(_)) => {
+                "ResponseUrlRefused"
+            }
             DispatchError::Delivery(_) => "ResponseNotDelivered",
         };
         lambda_runtime::Diagnostic {

@@ -306,18 +306,79 @@ async fn receiver_500_then_200_is_retried_and_accepted_once() {
 }
 
 #[tokio::test]
-async fn a_403_is_not_retried() {
+async fn a_403_is_final_and_the_invocation_succeeds_so_lambda_does_not_redo_the_work() {
     let rx = Receiver::start(&[403]).await;
-    let (p, _) = provider();
-    let err = run(
+    let (p, calls) = provider();
+    let out = run(
         &p,
         fake_event("Create", &rx.url("forbidden"), json!({"Name": "x"})),
         Duration::from_secs(10),
     )
     .await
-    .unwrap_err();
-    assert!(matches!(err, DeliveryError::Rejected { status: 403 }));
-    assert_eq!(rx.puts().len(), 1);
+    .expect("a refused response does not fail the invocation");
+    assert_eq!(out["Delivered"], false);
+    assert_eq!(out["HttpStatus"], 403);
+    assert_eq!(rx.puts().len(), 1, "not retried");
+    assert_eq!(calls.create.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_response_url_that_is_not_https_is_refused_before_any_work() {
+    let (p, calls) = provider();
+    for url in [
+        "http://bucket.s3.amazonaws.com/key?X-Amz-Signature=SECRETSIG",
+        "http://10.1.2.3/cfn-response/x?X-Amz-Signature=SECRETSIG",
+        "file:///tmp/x",
+    ] {
+        let err = run(
+            &p,
+            fake_event("Create", url, json!({"Name": "x"})),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, DeliveryError::NotAllowed(_)), "{url}: {err}");
+        assert!(!err.to_string().contains("SECRETSIG"), "{err}");
+    }
+    assert_eq!(calls.create.load(Ordering::SeqCst), 0, "no work");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let elsewhere = Receiver::start(&[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let location = elsewhere.url("stolen");
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 8192];
+            let _ = sock.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\n\
+                 content-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+    let (p, _) = provider();
+    let out = run(
+        &p,
+        fake_event(
+            "Create",
+            &format!("http://{addr}/cfn-response/r?X-Amz-Signature=SECRETSIG"),
+            json!({"Name": "x"}),
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["Delivered"], false);
+    assert_eq!(out["HttpStatus"], 307);
+    assert!(
+        elsewhere.puts().is_empty(),
+        "the response went nowhere else"
+    );
 }
 
 #[tokio::test]

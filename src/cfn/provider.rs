@@ -89,6 +89,11 @@ impl Provider {
         req: Request,
         inv: &Invocation,
     ) -> Result<Value, DeliveryError> {
+        if let Err(why) = req.response_url.check() {
+            let e = DeliveryError::NotAllowed(why);
+            tracing::error!(error = %e, "custom-resource request refused");
+            return Err(e);
+        }
         let redactor = Redactor::new();
         redactor.add(req.response_url.expose());
         redactor.add_from_properties(&Value::Object(req.resource_properties.clone()));
@@ -206,6 +211,21 @@ impl Provider {
                     "Status": status,
                     "PhysicalResourceId": outcome.physical_id,
                     "Attempts": attempts,
+                }))
+            }
+            // Final: CloudFormation will not take this response (the URL expired, or the
+            // stack stopped waiting). Failing the invocation would only make Lambda run the
+            // whole request again, twice, to meet the same refusal.
+            Err(DeliveryError::Rejected { status: http }) => {
+                tracing::error!(
+                    http_status = http,
+                    "response refused by the ResponseURL; not retried"
+                );
+                Ok(json!({
+                    "Status": status,
+                    "PhysicalResourceId": outcome.physical_id,
+                    "Delivered": false,
+                    "HttpStatus": http,
                 }))
             }
             Err(e) => {

@@ -21,6 +21,30 @@ impl ResponseUrl {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Where a response may go: `https` (CloudFormation's pre-signed S3 URLs always are), or
+    /// plain `http` to a loopback address (the local loop and tests). A response carries the
+    /// resource's `Data`, so a forged event must not direct it elsewhere.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let url = reqwest::Url::parse(&self.0).map_err(|_| "it is not a URL")?;
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" => {
+                let loopback = match url.host() {
+                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                };
+                if loopback {
+                    Ok(())
+                } else {
+                    Err("plain http is allowed only to a loopback address")
+                }
+            }
+            _ => Err("its scheme is not https"),
+        }
+    }
 }
 
 impl fmt::Debug for ResponseUrl {
@@ -164,6 +188,28 @@ mod tests {
             debug.contains("Passwords") && debug.contains("app-user"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_may_receive_a_response() {
+        for ok in [
+            "https://bucket.s3.amazonaws.com/key?X-Amz-Signature=s",
+            "http://127.0.0.1:9001/cfn-response/x",
+            "http://localhost:9001/x",
+            "http://[::1]:9001/x",
+        ] {
+            assert_eq!(ResponseUrl::new(ok).check(), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://bucket.s3.amazonaws.com/key",
+            "http://10.0.0.1/x",
+            "http://127.0.0.1.example.com/x",
+            "ftp://127.0.0.1/x",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(ResponseUrl::new(bad).check().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -28,6 +28,11 @@ pub enum DeliveryError {
          retries the event. A function in a VPC needs a NAT gateway or an S3 gateway endpoint"
     )]
     GaveUp { attempts: u32, last: String },
+    #[error(
+        "the event's ResponseURL is refused ({0}); CloudFormation always sends an https URL, so \
+         this event was not sent by CloudFormation. Nothing was done and no response was sent"
+    )]
+    NotAllowed(&'static str),
 }
 
 #[derive(Clone)]
@@ -39,6 +44,9 @@ impl Responder {
     pub fn new() -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
+            // A pre-signed URL answers, it does not redirect: a redirect would send the
+            // response somewhere CloudFormation did not name.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { http })
     }
@@ -75,7 +83,7 @@ impl Responder {
                 Ok(resp) if resp.status().is_success() => return Ok(attempts),
                 Ok(resp) => {
                     let status = resp.status();
-                    if status.is_client_error()
+                    if (status.is_client_error() || status.is_redirection())
                         && status != reqwest::StatusCode::REQUEST_TIMEOUT
                         && status != reqwest::StatusCode::TOO_MANY_REQUESTS
                     {
