@@ -114,10 +114,11 @@ async fn a_busy_user_is_waited_for_and_the_change_retried() {
         })
         .output(|| ModifyUserOutput::builder().build())
         .build();
+    let owned = mock!(Client::list_tags_for_resource).then_output(tags(STACK, "AppUser"));
     let client = mock_client!(
         aws_sdk_elasticache,
         RuleMode::MatchAny,
-        [&describe, &modify]
+        [&describe, &owned, &modify]
     );
     let old = json!({"AccessString": "on ~* -@all"});
     let new = json!({"AccessString": "on ~* +@all"});
@@ -136,10 +137,11 @@ async fn unchanged_password_properties_are_never_re_sent() {
     let modify = mock!(Client::modify_user)
         .match_requests(|r| r.authentication_mode().is_none() && r.passwords().is_empty())
         .then_output(|| ModifyUserOutput::builder().build());
+    let owned = mock!(Client::list_tags_for_resource).then_output(tags(STACK, "AppUser"));
     let client = mock_client!(
         aws_sdk_elasticache,
         RuleMode::MatchAny,
-        [&describe, &modify]
+        [&describe, &owned, &modify]
     );
     let old = json!({"AccessString": "on ~* -@all", "Passwords": ["a-sixteen-char-pw-1"]});
     let new = json!({"AccessString": "on ~* +@all", "Passwords": ["a-sixteen-char-pw-1"]});
@@ -158,7 +160,12 @@ async fn throttling_is_retried_by_the_sdk() {
         .http_status(400, Some(query_error("Throttling", "Rate exceeded")))
         .output(described("active"))
         .build();
-    let client = mock_client!(aws_sdk_elasticache, RuleMode::Sequential, [&describe]);
+    let owned = mock!(Client::list_tags_for_resource).then_output(tags(STACK, "AppUser"));
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::Sequential,
+        [&describe, &owned]
+    );
     let diff = Diff::new(Some(&serde_json::Map::new()), &serde_json::Map::new());
     let out = User::new(client, no_secrets())
         .update("app-user", props(), &diff, &cx())
@@ -328,4 +335,34 @@ async fn a_user_created_concurrently_by_this_stack_is_adopted_after_the_collisio
         .unwrap();
     assert_eq!(out.physical_id, "app-user");
     assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_update_from_another_stack_changes_nothing_and_names_the_owner() {
+    let describe = mock!(Client::describe_users).then_output(described("active"));
+    let theirs = mock!(Client::list_tags_for_resource).then_output(tags(
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/team-b/other",
+        "TheirUser",
+    ));
+    let modify = mock!(Client::modify_user).then_output(|| ModifyUserOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_elasticache,
+        RuleMode::MatchAny,
+        [&describe, &theirs, &modify]
+    );
+    let old = json!({"AccessString": "on ~* -@all"});
+    let new = json!({"AccessString": "on ~* +@all"});
+    let diff = Diff::new(old.as_object(), new.as_object().unwrap());
+    let e = User::new(client, no_secrets())
+        .update("app-user", props(), &diff, &cx())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not managed by this stack"), "{e}");
+    assert!(
+        e.contains("stack/team-b/other") && e.contains("TheirUser"),
+        "{e}"
+    );
+    assert!(e.contains("nothing was changed"), "{e}");
+    assert_eq!(modify.num_calls(), 0);
 }

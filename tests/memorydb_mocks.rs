@@ -212,11 +212,14 @@ async fn a_busy_user_update_waits_until_active_then_is_sent_again() {
         })
         .output(|| UpdateUserOutput::builder().user(user("modifying")).build())
         .build();
+    let list = mock!(Client::list_tags)
+        .match_requests(|r| r.resource_arn() == Some(USER_ARN))
+        .then_output(owner_tags(STACK, "AppUser"));
     let calls = Calls::default();
     let old = json!({"AccessString": "on ~* -@all"});
     let new = json!({"AccessString": "on ~* +@all"});
     let diff = Diff::new(old.as_object(), new.as_object().unwrap());
-    let out = User::new(client(&[&describe, &update], &calls), no_secrets())
+    let out = User::new(client(&[&describe, &list, &update], &calls), no_secrets())
         .update("app", user_props(), &diff, &cx())
         .await
         .unwrap();
@@ -226,6 +229,7 @@ async fn a_busy_user_update_waits_until_active_then_is_sent_again() {
         calls.names(),
         names(&[
             "DescribeUsers", // active before the change
+            "ListTags",      // owned by this stack
             "UpdateUser",    // refused: InvalidUserState
             "DescribeUsers", // modifying
             "DescribeUsers", // active again
@@ -302,11 +306,14 @@ async fn a_busy_acl_update_waits_until_active_then_is_sent_again() {
         })
         .output(|| UpdateAclOutput::builder().build())
         .build();
+    let list = mock!(Client::list_tags)
+        .match_requests(|r| r.resource_arn() == Some(ACL_ARN))
+        .then_output(owner_tags(STACK, "AppUser"));
     let calls = Calls::default();
     let old = json!({"ACLName": "app-acl", "UserNames": ["app"]});
     let new = json!({"ACLName": "app-acl", "UserNames": ["app", "other"]});
     let diff = Diff::new(old.as_object(), new.as_object().unwrap());
-    let out = Acl::new(client(&[&describe, &update], &calls))
+    let out = Acl::new(client(&[&describe, &list, &update], &calls))
         .update("app-acl", acl_props(&["app", "other"]), &diff, &cx())
         .await
         .unwrap();
@@ -315,6 +322,7 @@ async fn a_busy_acl_update_waits_until_active_then_is_sent_again() {
         calls.names(),
         names(&[
             "DescribeACLs",
+            "ListTags",  // owned by this stack
             "UpdateACL", // refused: InvalidACLState
             "DescribeACLs",
             "DescribeACLs",
@@ -479,15 +487,19 @@ async fn throttled_describe_users_is_retried_by_the_sdk() {
         )
         .output(users("active"))
         .build();
+    let list = mock!(Client::list_tags).then_output(owner_tags(STACK, "AppUser"));
     let calls = Calls::default();
     let diff = Diff::new(Some(&Map::new()), &Map::new());
-    let out = User::new(client(&[&describe], &calls), no_secrets())
+    let out = User::new(client(&[&describe, &list], &calls), no_secrets())
         .update("app", user_props(), &diff, &cx())
         .await
         .unwrap();
     assert_eq!(out.data["Status"], "active");
     assert_eq!(describe.num_calls(), 2, "one throttled attempt, one retry");
-    assert_eq!(calls.names(), names(&["DescribeUsers", "DescribeUsers"]));
+    assert_eq!(
+        calls.names(),
+        names(&["DescribeUsers", "DescribeUsers", "ListTags"])
+    );
 }
 
 #[tokio::test]

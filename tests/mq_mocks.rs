@@ -488,3 +488,33 @@ async fn a_rebooting_broker_is_waited_for_before_update_user() {
         [json!({"tags": {OWNER_TAG: format!("{OURS} req-Update")}})]
     );
 }
+
+#[tokio::test]
+async fn an_update_from_another_stack_changes_nothing_and_names_the_owner() {
+    for (tag, owner) in [
+        (Some("other-guid/TheirUser req-9"), "other-guid/TheirUser"),
+        (None, "userkeeper did not create it"),
+    ] {
+        let mq = FakeMq::default()
+            .on("DescribeBroker", [running()])
+            .on("DescribeUser", [mq_user(None)])
+            .on("ListTags", [tags(tag)])
+            .on("UpdateUser", [ok()])
+            .on("RebootBroker", [ok()])
+            .on("CreateTags", [ok()]);
+        let mut old = props();
+        old["Password"] = json!("Old-password-1");
+        let mut ev = update(old);
+        ev["ResourceProperties"]["ApplyImmediately"] = json!("true");
+        let r = respond(&mq, ev).await;
+        assert_eq!(r["Status"], "FAILED", "{r}");
+        assert!(reason(&r).contains("not managed by this stack"), "{r}");
+        assert!(reason(&r).contains(owner), "{r}");
+        assert_eq!(
+            mq.count("UpdateUser") + mq.count("RebootBroker") + mq.count("CreateTags"),
+            0,
+            "{:?}",
+            mq.ops()
+        );
+    }
+}

@@ -25,6 +25,19 @@ pub enum Error {
         id_word: &'static str,
     },
     #[error(
+        "{kind} {id:?} is not managed by this stack and logical id ({found}); an Update changes \
+         only what its own resource created, so nothing was changed. If the template names the \
+         wrong {id_word}, correct it; if the {kind} was made outside this stack, give this \
+         resource another {id_word}"
+    )]
+    UpdateNotOwned {
+        kind: &'static str,
+        id: String,
+        id_word: &'static str,
+        /// Whose it is, as its tags say.
+        found: String,
+    },
+    #[error(
         "changing {property} replaces the {kind}, and the replacement needs a new {id_property} \
          because ElastiCache identifies a {kind} by its {id_property}; change {id_property} \
          together with {property}"

@@ -200,7 +200,8 @@ where
     }
 }
 
-/// The rest of an Update once the resource is `current` (active): sends `change`, if any, at
+/// The rest of an Update once the resource is `current` (active): checks that this stack and
+/// logical id own it (nothing changes otherwise), sends `change`, if any, at
 /// most once per request (a continuation finds it sent and only waits), waits until the
 /// resource has settled, then makes its template tags `tags`, if given. Tags come last because
 /// the services refuse tag calls on a resource in transition.
@@ -217,6 +218,15 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt<()>, Error>>,
 {
+    // Only this resource's own: the event may come from another stack sharing the function.
+    if let Err(found) = tags::check_owner(kind.tag_api(), K::arn(&current), &cx.owner, cx).await? {
+        return Err(Error::UpdateNotOwned {
+            kind: K::NOUN,
+            id: id.to_owned(),
+            id_word: K::ID_WORD,
+            found,
+        });
+    }
     let mut item = current;
     if let Some(change) = change {
         if !cx.is_done(CHANGE_SENT) {

@@ -75,6 +75,35 @@ async fn list(
     settled(cx, arn, "list", || api.list(arn)).await
 }
 
+/// Whose the resource `arn` is, by its ownership tags, in words for a message.
+pub(crate) fn owner_found(tags: &[(String, String)]) -> String {
+    let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    match (get(Owner::STACK_TAG), get(Owner::LOGICAL_TAG)) {
+        (Some(stack), Some(logical)) => {
+            format!("its tags name stack {stack}, logical id {logical}")
+        }
+        _ => "it has no userkeeper ownership tags: userkeeper did not create it".to_owned(),
+    }
+}
+
+/// `Ok` if the resource `arn` carries `owner`'s ownership tags, else whose it is (see
+/// [`owner_found`]).
+pub(crate) async fn check_owner(
+    api: &impl TagApi,
+    arn: &str,
+    owner: &Owner,
+    cx: &impl Waiting,
+) -> Result<Result<(), String>, ApiError> {
+    let tags = list(api, arn, cx).await?;
+    Ok(
+        if owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(())
+        } else {
+            Err(owner_found(&tags))
+        },
+    )
+}
+
 /// Whether the resource `arn` carries `owner`'s ownership tags.
 pub(crate) async fn owned_by(
     api: &impl TagApi,

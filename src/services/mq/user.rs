@@ -349,6 +349,26 @@ impl Resource for User {
                 username: username.to_owned(),
             });
         }
+        // Only this resource's own: the event may come from another stack sharing the function
+        // (and with ApplyImmediately it would reboot the broker).
+        let arn = broker.broker_arn().unwrap_or_default();
+        let tag = self.owner_tag(arn, username).await?;
+        if tag.as_deref().map(|t| parse_owner_tag(t).0) != Some(owner_value(&cx.owner).as_str()) {
+            return Err(Error::UpdateNotOwned {
+                kind: "user",
+                id: id.to_owned(),
+                id_word: "Username",
+                found: match tag.as_deref().map(|t| parse_owner_tag(t).0) {
+                    Some(other) => {
+                        format!("the broker's tag {} names {other}", owner_key(username))
+                    }
+                    None => format!(
+                        "the broker has no tag {}: userkeeper did not create it",
+                        owner_key(username)
+                    ),
+                },
+            });
+        }
         let mut update = self
             .brokers
             .client
@@ -376,14 +396,8 @@ impl Resource for User {
         // Sent already, by an earlier invocation of this request (a continuation) or by a
         // delivery of this same event (a redelivery): sending it again would queue a new pending
         // change that the reboot already done would not apply.
-        let arn = broker.broker_arn().unwrap_or_default();
         let sent = cx.is_done(UPDATE_STEP)
-            || self
-                .owner_tag(arn, username)
-                .await?
-                .as_deref()
-                .and_then(|t| parse_owner_tag(t).1)
-                == Some(cx.request_id.as_str());
+            || tag.as_deref().and_then(|t| parse_owner_tag(t).1) == Some(cx.request_id.as_str());
         if !changes.is_empty() && !sent {
             tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
             update.send().await.map_err(|e| api("UpdateUser", e))?;
