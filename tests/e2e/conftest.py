@@ -21,7 +21,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from . import harness as h
+from .harness.constants import DEFAULT_STACK_ID, FUNCTION_ARN
+from .harness.emulator import Emulator, EmulatorUnavailable
+from .harness.events import cfn_event
+from .harness.function import BinaryMissing, Function, require_binary
+from .harness.receiver import ReceivedRequest, ResponseReceiver, check_put
+from .harness.runtime_api import Invocation, LocalRuntimeApi
+from .harness.views import CfnResult, ResponseView
 # The real servers (session scope), shared by every module that logs in: imported here once,
 # since a module importing them itself would get servers of its own (servers.py's notes).
 from .servers import activemq_server, pki, redis_server  # noqa: F401 - pytest fixtures
@@ -37,23 +43,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 @pytest.fixture(scope="session")
 def userkeeper_bin() -> Any:
     try:
-        return h.require_binary()
-    except h.BinaryMissing as e:
+        return require_binary()
+    except BinaryMissing as e:
         pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def emulator_session() -> Iterator[h.Emulator]:
+def emulator_session() -> Iterator[Emulator]:
     try:
-        emu = h.Emulator()
-    except h.EmulatorUnavailable as e:
+        emu = Emulator()
+    except EmulatorUnavailable as e:
         pytest.fail(str(e), pytrace=False)
     yield emu
     emu.stop()
 
 
 @pytest.fixture
-def emulator(emulator_session: h.Emulator) -> h.Emulator:
+def emulator(emulator_session: Emulator) -> Emulator:
     emulator_session.reset()
     emulator_session.config(transition_seconds=0)
     emulator_session.clear_calls()
@@ -61,26 +67,26 @@ def emulator(emulator_session: h.Emulator) -> h.Emulator:
 
 
 @pytest.fixture
-def receiver() -> Iterator[h.ResponseReceiver]:
-    r = h.ResponseReceiver()
+def receiver() -> Iterator[ResponseReceiver]:
+    r = ResponseReceiver()
     yield r
     r.close()
 
 
 @pytest.fixture
-def runtime() -> Iterator[h.LocalRuntimeApi]:
-    rt = h.LocalRuntimeApi()
+def runtime() -> Iterator[LocalRuntimeApi]:
+    rt = LocalRuntimeApi()
     yield rt
     rt.close()
 
 
 @pytest.fixture
-def start_function(request: pytest.FixtureRequest, userkeeper_bin: Any, runtime: h.LocalRuntimeApi,
-                   emulator: h.Emulator):
-    started: list[h.Function] = []
+def start_function(request: pytest.FixtureRequest, userkeeper_bin: Any, runtime: LocalRuntimeApi,
+                   emulator: Emulator):
+    started: list[Function] = []
 
-    def start(log_format: str | None = None, extra_env: dict[str, str] | None = None) -> h.Function:
-        f = h.Function(runtime, emulator.url, log_format=log_format, extra_env=extra_env, binary=userkeeper_bin)
+    def start(log_format: str | None = None, extra_env: dict[str, str] | None = None) -> Function:
+        f = Function(runtime, emulator.url, log_format=log_format, extra_env=extra_env, binary=userkeeper_bin)
         started.append(f)
         return f
 
@@ -98,49 +104,49 @@ def start_function(request: pytest.FixtureRequest, userkeeper_bin: Any, runtime:
 
 
 @pytest.fixture
-def fn(start_function) -> h.Function:
+def fn(start_function) -> Function:
     return start_function()
 
 
 class CfnDriver:
     """Builds events, sends them through the function, checks the PUT protocol on every one."""
 
-    def __init__(self, fn: h.Function, receiver: h.ResponseReceiver, stack_id: str) -> None:
+    def __init__(self, fn: Function, receiver: ResponseReceiver, stack_id: str) -> None:
         self.fn = fn
         self.receiver = receiver
         self.stack_id = stack_id
-        self.results: list[h.CfnResult] = []
+        self.results: list[CfnResult] = []
 
     def event(self, request_type: str, resource_type: str, props: dict[str, Any] | None, **kw: Any) -> dict[str, Any]:
         kw.setdefault("stack_id", self.stack_id)
         kw.setdefault("response_url", self.receiver.url(f"{request_type.lower()}-{uuid.uuid4().hex[:8]}"))
-        return h.cfn_event(request_type, resource_type, props, **kw)
+        return cfn_event(request_type, resource_type, props, **kw)
 
-    def send(self, event: dict[str, Any], timeout_s: float = 30, check: bool = True) -> h.CfnResult:
+    def send(self, event: dict[str, Any], timeout_s: float = 30, check: bool = True) -> CfnResult:
         inv = self.fn.invoke(event, timeout_s=timeout_s)
         puts = self.receiver.for_url(event["ResponseURL"])
-        res = h.CfnResult(event, inv, puts)
+        res = CfnResult(event, inv, puts)
         self.results.append(res)
         if check:
             assert_protocol(res)
         return res
 
-    def create(self, resource_type: str, props: dict[str, Any], **kw: Any) -> h.CfnResult:
+    def create(self, resource_type: str, props: dict[str, Any], **kw: Any) -> CfnResult:
         timeout_s = kw.pop("timeout_s", 30)
         return self.send(self.event("Create", resource_type, props, **kw), timeout_s)
 
     def update(self, resource_type: str, physical_id: str, props: dict[str, Any], old_props: dict[str, Any],
-               **kw: Any) -> h.CfnResult:
+               **kw: Any) -> CfnResult:
         timeout_s = kw.pop("timeout_s", 30)
         return self.send(self.event("Update", resource_type, props, physical_id=physical_id, old_props=old_props,
                                     **kw), timeout_s)
 
-    def delete(self, resource_type: str, physical_id: str, props: dict[str, Any], **kw: Any) -> h.CfnResult:
+    def delete(self, resource_type: str, physical_id: str, props: dict[str, Any], **kw: Any) -> CfnResult:
         timeout_s = kw.pop("timeout_s", 30)
         return self.send(self.event("Delete", resource_type, props, physical_id=physical_id, **kw), timeout_s)
 
 
-def assert_protocol(res: h.CfnResult) -> None:
+def assert_protocol(res: CfnResult) -> None:
     """The response contract that holds for every custom-resource event."""
     inv = res.invocation
     assert inv.finished, f"no result posted to the runtime API before deadline + grace: {inv}"
@@ -150,20 +156,20 @@ def assert_protocol(res: h.CfnResult) -> None:
     assert len(accepted) == 1, f"expected exactly one accepted PUT, got {[(p.status, p.body) for p in res.puts]}"
     assert res.puts[-1].accepted, "a PUT was sent after the accepted one"
     for put in res.puts:
-        problems = h.check_put(put, res.event)
+        problems = check_put(put, res.event)
         assert not problems, f"PUT violates the protocol: {problems}\nbody: {put.body[:800]!r}"
     # The PUT happened while the invocation was running (not after it returned).
     assert accepted[0].at <= inv.finished_at
 
 
 @pytest.fixture
-def cfn(fn: h.Function, receiver: h.ResponseReceiver) -> CfnDriver:
-    return CfnDriver(fn, receiver, h.DEFAULT_STACK_ID)
+def cfn(fn: Function, receiver: ResponseReceiver) -> CfnDriver:
+    return CfnDriver(fn, receiver, DEFAULT_STACK_ID)
 
 
 @pytest.fixture
-def cfn_factory(receiver: h.ResponseReceiver):
-    def make(fn: h.Function, stack_id: str = h.DEFAULT_STACK_ID) -> CfnDriver:
+def cfn_factory(receiver: ResponseReceiver):
+    def make(fn: Function, stack_id: str = DEFAULT_STACK_ID) -> CfnDriver:
         return CfnDriver(fn, receiver, stack_id)
 
     return make
@@ -200,25 +206,25 @@ def marker(event: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def continuations(emulator: h.Emulator, runtime: h.LocalRuntimeApi):
+def continuations(emulator: Emulator, runtime: LocalRuntimeApi):
     """``continuations(async_timeout_s)``: the emulator forwards the function's asynchronous
-    self-invokes (Lambda ``Invoke``, ``InvocationType: Event``, on ``h.FUNCTION_ARN``) to the
+    self-invokes (Lambda ``Invoke``, ``InvocationType: Event``, on ``FUNCTION_ARN``) to the
     runtime API, which queues each as a new invocation with that deadline."""
 
     def register(async_timeout_s: float = 30.0) -> None:
         runtime.async_timeout_s = async_timeout_s
-        emulator.lambda_forward(h.FUNCTION_ARN, runtime.async_invoke_url())
+        emulator.lambda_forward(FUNCTION_ARN, runtime.async_invoke_url())
 
     return register
 
 
 @dataclasses.dataclass
-class Chain(h.ResponseView):
+class Chain(ResponseView):
     """One custom-resource request driven to its answer, however many invocations it took."""
 
     event: dict[str, Any]
-    invocations: list[h.Invocation]  # the first, then each continuation, in order
-    puts: list[h.ReceivedRequest]
+    invocations: list[Invocation]  # the first, then each continuation, in order
+    puts: list[ReceivedRequest]
 
     @property
     def answered_after_s(self) -> float:
@@ -229,7 +235,7 @@ class Chain(h.ResponseView):
         return f"Chain(puts={[(p.status, p.body[:400]) for p in self.puts]}, invocations={self.invocations})"
 
 
-def run_chain(fn: h.Function, receiver: h.ResponseReceiver, event: dict[str, Any], first_timeout_s: float,
+def run_chain(fn: Function, receiver: ResponseReceiver, event: dict[str, Any], first_timeout_s: float,
               total_s: float, quiet_s: float = 1.5) -> Chain:
     """Submits ``event`` with a ``first_timeout_s`` deadline and follows it through its
     continuations until a PUT was accepted and every invocation finished (then waits
@@ -253,7 +259,7 @@ def run_chain(fn: h.Function, receiver: h.ResponseReceiver, event: dict[str, Any
     return Chain(event, list(runtime.invocations[before:]), receiver.for_url(event["ResponseURL"]))
 
 
-def assert_chain(chain: Chain, emulator: h.Emulator | None = None) -> None:
+def assert_chain(chain: Chain, emulator: Emulator | None = None) -> None:
     """The protocol for a request answered across invocations: each invocation returns before
     its deadline; each but the last hands on (``{"Continued": true, "Attempt": n}``) without a
     PUT, carrying the original event plus its progress; the last one PUTs, exactly once."""
@@ -267,7 +273,7 @@ def assert_chain(chain: Chain, emulator: h.Emulator | None = None) -> None:
     assert len(accepted) == 1, f"expected exactly one accepted PUT in total, got {[(p.status, p.body) for p in chain.puts]}"
     assert chain.puts[-1].accepted, "a PUT was sent after the accepted one"
     for put in chain.puts:
-        problems = h.check_put(put, chain.event)
+        problems = check_put(put, chain.event)
         assert not problems, f"PUT violates the protocol: {problems}\nbody: {put.body[:800]!r}"
     last = invs[-1]
     for put in chain.puts:

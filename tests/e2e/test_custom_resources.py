@@ -15,11 +15,16 @@ from typing import Any
 
 import pytest
 
-from . import harness as h
+from .harness.constants import ACCOUNT_ID, DEFAULT_STACK_ID, GROUP_TYPE, USER_TYPE
+from .harness.emulator import Emulator, create_activemq_broker, with_broker
+from .harness.events import event_files, load_event
+from .harness.function import Function
+from .harness.receiver import ResponseReceiver
+from .harness.views import CfnResult, contains_any
 from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
-USER = h.USER_TYPE
-GROUP = h.GROUP_TYPE
+USER = USER_TYPE
+GROUP = GROUP_TYPE
 PW1 = "Correct-Horse-Battery-0001"
 PW2 = "Correct-Horse-Battery-0002"
 PW3 = "Correct-Horse-Battery-0003"
@@ -53,7 +58,7 @@ def group_props(group_id: str = "app-users", user_ids: list[str] | None = None, 
     return {"UserGroupId": group_id, "Engine": "redis", "UserIds": list(user_ids or ["default-user"]), **extra}
 
 
-def describe_user(emulator: h.Emulator, user_id: str) -> dict[str, Any] | None:
+def describe_user(emulator: Emulator, user_id: str) -> dict[str, Any] | None:
     ec = emulator.client("elasticache")
     try:
         users = ec.describe_users(UserId=user_id)["Users"]
@@ -63,7 +68,7 @@ def describe_user(emulator: h.Emulator, user_id: str) -> dict[str, Any] | None:
     return users[0] if users else None
 
 
-def describe_group(emulator: h.Emulator, group_id: str) -> dict[str, Any] | None:
+def describe_group(emulator: Emulator, group_id: str) -> dict[str, Any] | None:
     ec = emulator.client("elasticache")
     try:
         groups = ec.describe_user_groups(UserGroupId=group_id)["UserGroups"]
@@ -73,7 +78,7 @@ def describe_group(emulator: h.Emulator, group_id: str) -> dict[str, Any] | None
     return groups[0] if groups else None
 
 
-def tags_of(emulator: h.Emulator, arn: str) -> dict[str, str]:
+def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
     tags = emulator.client("elasticache").list_tags_for_resource(ResourceName=arn)["TagList"]
     return {t["Key"]: t["Value"] for t in tags}
 
@@ -91,7 +96,7 @@ def _find_records(node: Any, key_names: tuple[str, ...], value: str) -> list[dic
     return found
 
 
-def emulator_passwords(emulator: h.Emulator, user_id: str) -> list[str] | None:
+def emulator_passwords(emulator: Emulator, user_id: str) -> list[str] | None:
     """The passwords the emulator holds for a user (from /_emulator/state)."""
     for rec in _find_records(emulator.state(), ("UserId", "user_id", "id", "Id"), user_id):
         for k in ("Passwords", "passwords"):
@@ -100,7 +105,7 @@ def emulator_passwords(emulator: h.Emulator, user_id: str) -> list[str] | None:
     return None
 
 
-def mutations(emulator: h.Emulator) -> list[str]:
+def mutations(emulator: Emulator) -> list[str]:
     return [a for a in emulator.actions() if a in MUTATING]
 
 
@@ -108,7 +113,7 @@ def mutations(emulator: h.Emulator) -> list[str]:
 # users: lifecycle
 
 
-def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_create_update_delete(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=1)
     props = user_props(Tags=[{"Key": "team", "Value": "payments"}])
     create = cfn.create(USER, props, logical_id="AppUser")
@@ -118,7 +123,7 @@ def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert data["UserId"] == "app-user"
     assert data["UserName"] == "app"
     assert data["Status"] == "active"
-    assert data["Arn"] == f"arn:aws:elasticache:us-east-1:{h.ACCOUNT_ID}:user:app-user"
+    assert data["Arn"] == f"arn:aws:elasticache:us-east-1:{ACCOUNT_ID}:user:app-user"
     assert isinstance(data["MinimumEngineVersion"], str) and data["MinimumEngineVersion"]
     # It waited for the asynchronous create: the user is active the moment the response came.
     assert create.invocation.duration_s >= 0.9, create.invocation
@@ -131,7 +136,7 @@ def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert u["Authentication"]["Type"] == "password" and u["Authentication"]["PasswordCount"] == 1
     assert emulator_passwords(emulator, "app-user") in (None, [PW1])
     tags = tags_of(emulator, u["ARN"])
-    assert tags["userkeeper:stack-id"] == h.DEFAULT_STACK_ID
+    assert tags["userkeeper:stack-id"] == DEFAULT_STACK_ID
     assert tags["userkeeper:logical-id"] == "AppUser"
     assert tags["team"] == "payments"
 
@@ -158,7 +163,7 @@ def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert describe_user(emulator, "app-user") is None
 
 
-def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=1)
     props = user_props(passwords=[PW1])
     assert_success(cfn.create(USER, props, logical_id="AppUser"))
@@ -174,7 +179,7 @@ def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: h.Emu
     assert emulator_passwords(emulator, "app-user") in (None, [PW2, PW1])
 
 
-def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator: Emulator):
     """Passwords are re-set only when a password property changed: a password changed out of
     band (e.g. by rotation) survives an Update that changes only the access string."""
     props = user_props(passwords=[PW1])
@@ -190,7 +195,7 @@ def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator
     assert pws == [PW3], f"passwords were re-set although no password property changed: {pws}"
 
 
-def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: Emulator):
     props = user_props()
     assert_success(cfn.create(USER, props, logical_id="AppUser"))
     emulator.clear_calls()
@@ -202,7 +207,7 @@ def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: 
     assert upd.data["UserId"] == "app-user" and upd.data["Status"] == "active"
 
 
-def test_user_replacement_on_user_id_change(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_replacement_on_user_id_change(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=1)
     old = user_props("app-user")
     assert_success(cfn.create(USER, old, logical_id="AppUser"))
@@ -218,7 +223,7 @@ def test_user_replacement_on_user_id_change(cfn: CfnDriver, emulator: h.Emulator
     # The old user stays until CloudFormation's cleanup Delete.
     assert describe_user(emulator, "app-user") is not None
     tags = tags_of(emulator, describe_user(emulator, "app-user-v2")["ARN"])
-    assert tags["userkeeper:logical-id"] == "AppUser" and tags["userkeeper:stack-id"] == h.DEFAULT_STACK_ID
+    assert tags["userkeeper:logical-id"] == "AppUser" and tags["userkeeper:stack-id"] == DEFAULT_STACK_ID
 
     cleanup = cfn.delete(USER, "app-user", old, logical_id="AppUser")
     assert_success(cleanup)
@@ -227,7 +232,7 @@ def test_user_replacement_on_user_id_change(cfn: CfnDriver, emulator: h.Emulator
     assert describe_user(emulator, "app-user-v2")["Status"] == "active"
 
 
-def test_user_name_change_without_new_user_id_fails(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_name_change_without_new_user_id_fails(cfn: CfnDriver, emulator: Emulator):
     old = user_props("app-user", "app")
     assert_success(cfn.create(USER, old, logical_id="AppUser"))
     emulator.clear_calls()
@@ -239,7 +244,7 @@ def test_user_name_change_without_new_user_id_fails(cfn: CfnDriver, emulator: h.
     assert describe_user(emulator, "app-user")["UserName"] == "app"
 
 
-def test_rollback_of_failed_user_name_change_succeeds(cfn: CfnDriver, emulator: h.Emulator):
+def test_rollback_of_failed_user_name_change_succeeds(cfn: CfnDriver, emulator: Emulator):
     """Lifecycle case 4: after the failed Update, CloudFormation rolls back with an Update whose
     old and new properties are swapped. The user still has its original name, so the rollback
     must succeed (else the stack ends in UPDATE_ROLLBACK_FAILED)."""
@@ -252,7 +257,7 @@ def test_rollback_of_failed_user_name_change_succeeds(cfn: CfnDriver, emulator: 
     assert rollback.physical_id == "app-user"
 
 
-def test_user_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_from_secret(cfn: CfnDriver, emulator: Emulator):
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/redis", SecretString=json.dumps({"username": "app", "password": PW2}))["ARN"]
     props = user_props(auth=None, PasswordSecretArn=arn)
@@ -275,7 +280,7 @@ def test_user_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
     ],
     ids=["authmode-no-password", "NoPasswordRequired-true-string", "iam", "Passwords-list-false-string"],
 )
-def test_user_authentication_variants(cfn: CfnDriver, emulator: h.Emulator, extra: dict, auth_type: str):
+def test_user_authentication_variants(cfn: CfnDriver, emulator: Emulator, extra: dict, auth_type: str):
     props = {**user_props(auth=None), **extra}
     res = cfn.create(USER, props, logical_id="AppUser")
     assert_success(res)
@@ -283,7 +288,7 @@ def test_user_authentication_variants(cfn: CfnDriver, emulator: h.Emulator, extr
     assert u["Authentication"]["Type"] in (auth_type, "no-password-required" if auth_type == "no-password" else auth_type)
 
 
-def test_user_valkey_engine(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_valkey_engine(cfn: CfnDriver, emulator: Emulator):
     res = cfn.create(USER, user_props(engine="valkey"), logical_id="AppUser")
     assert_success(res)
     assert describe_user(emulator, "app-user")["Engine"] == "valkey"
@@ -306,7 +311,7 @@ def test_user_valkey_engine(cfn: CfnDriver, emulator: h.Emulator):
     ],
     ids=["15-chars", "129-chars", "comma", "quote", "slash", "at", "three-passwords"],
 )
-def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator, passwords: list[str]):
+def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, passwords: list[str]):
     ev = cfn.event("Create", USER, user_props(passwords=passwords), logical_id="AppUser")
     res = cfn.send(ev)
     assert_failed(res)
@@ -316,12 +321,12 @@ def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: h
         assert pw not in res.reason
 
 
-def test_user_password_limits_accept_16_and_128(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_limits_accept_16_and_128(cfn: CfnDriver, emulator: Emulator):
     res = cfn.create(USER, user_props(passwords=["a" * 16, "B" * 128]), logical_id="AppUser")
     assert_success(res)
 
 
-def test_unknown_resource_type(cfn: CfnDriver, emulator: h.Emulator):
+def test_unknown_resource_type(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", "Custom::ElastiCacheUsr", user_props())
     res = cfn.send(ev)
     assert_failed(res, "Custom::ElastiCacheUser", "Custom::ElastiCacheUserGroup")
@@ -329,7 +334,7 @@ def test_unknown_resource_type(cfn: CfnDriver, emulator: h.Emulator):
     assert emulator.actions() == []
 
 
-def test_delete_after_failed_create_of_unknown_type_is_noop(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_after_failed_create_of_unknown_type_is_noop(cfn: CfnDriver, emulator: Emulator):
     """Lifecycle case 1: whatever failed the Create, the Delete of its marker must succeed,
     or the stack cannot be deleted."""
     ev = cfn.event("Create", "Custom::Nonsense", {"Foo": "bar"})
@@ -345,7 +350,7 @@ def test_delete_after_failed_create_of_unknown_type_is_noop(cfn: CfnDriver, emul
     (USER, {**user_props(), "UserNmae": "app"}, "UserNmae"),
     (GROUP, {**group_props(), "UserIDs": ["default-user"]}, "UserIDs"),
 ], ids=["user", "group"])
-def test_unknown_property_fails_naming_it(cfn: CfnDriver, emulator: h.Emulator, rtype, props, bad):
+def test_unknown_property_fails_naming_it(cfn: CfnDriver, emulator: Emulator, rtype, props, bad):
     ev = cfn.event("Create", rtype, props)
     res = cfn.send(ev)
     assert_failed(res, bad)
@@ -356,7 +361,7 @@ def test_unknown_property_fails_naming_it(cfn: CfnDriver, emulator: h.Emulator, 
 @pytest.mark.parametrize("rtype,missing", [
     (USER, "UserId"), (USER, "UserName"), (USER, "Engine"), (GROUP, "UserGroupId"),
 ])
-def test_missing_required_property_fails_naming_it(cfn: CfnDriver, emulator: h.Emulator, rtype, missing):
+def test_missing_required_property_fails_naming_it(cfn: CfnDriver, emulator: Emulator, rtype, missing):
     props = user_props() if rtype == USER else group_props()
     del props[missing]
     ev = cfn.event("Create", rtype, props)
@@ -366,14 +371,14 @@ def test_missing_required_property_fails_naming_it(cfn: CfnDriver, emulator: h.E
     assert emulator.actions() == []
 
 
-def test_bad_boolean_string_fails_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator):
+def test_bad_boolean_string_fails_before_any_aws_call(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", USER, {**user_props(auth=None), "NoPasswordRequired": "maybe"})
     res = cfn.send(ev)
     assert_failed(res, "NoPasswordRequired")
     assert emulator.actions() == []
 
 
-def test_huge_bad_input_still_fits_4096_bytes(cfn: CfnDriver, emulator: h.Emulator):
+def test_huge_bad_input_still_fits_4096_bytes(cfn: CfnDriver, emulator: Emulator):
     """A reason built from enormous input is cut so the body stays within 4096 bytes, keeps
     valid UTF-8 and has no control characters."""
     name = "Ünknown\x1b[31m" + "é" * 3000
@@ -385,7 +390,7 @@ def test_huge_bad_input_still_fits_4096_bytes(cfn: CfnDriver, emulator: h.Emulat
 
 
 @pytest.mark.parametrize("rtype", [USER, GROUP])
-def test_service_token_and_timeout_accepted(cfn: CfnDriver, emulator: h.Emulator, rtype):
+def test_service_token_and_timeout_accepted(cfn: CfnDriver, emulator: Emulator, rtype):
     if rtype == GROUP:
         assert_success(cfn.create(USER, default_user_props(), logical_id="DefaultUser"))
         props = group_props(ServiceTimeout="300")
@@ -399,7 +404,7 @@ def test_service_token_and_timeout_accepted(cfn: CfnDriver, emulator: h.Emulator
 # users: idempotency and ownership
 
 
-def test_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: h.Emulator):
+def test_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", USER, user_props(), logical_id="AppUser")
     first = cfn.send(ev)
     assert_success(first)
@@ -417,7 +422,7 @@ def test_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: h.Emulator):
     assert count(acts, "CreateUser") == 1, f"CreateUser sent {count(acts, 'CreateUser')} times for one user: {acts}"
 
 
-def test_create_retried_by_lambda_after_delivery_failure(cfn: CfnDriver, emulator: h.Emulator):
+def test_create_retried_by_lambda_after_delivery_failure(cfn: CfnDriver, emulator: Emulator):
     """The ResponseURL refuses (403) so the invocation fails; Lambda retries the same event: the
     retry must answer SUCCESS with the same physical id, without a second user."""
     cfn.receiver.statuses.extend([403] * 20)
@@ -434,7 +439,7 @@ def test_create_retried_by_lambda_after_delivery_failure(cfn: CfnDriver, emulato
     assert len(users) == 1 and users[0]["Status"] == "active"
 
 
-def test_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: h.Emulator):
+def test_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: Emulator):
     ec = emulator.client("elasticache")
     ec.create_user(UserId="app-user", UserName="someone-else", Engine="redis", AccessString="on ~* +@all",
                    Passwords=[PW3])
@@ -454,7 +459,7 @@ def test_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: h.Emulator
     assert foreign is not None and foreign["UserName"] == "someone-else"
 
 
-def test_create_colliding_with_user_of_another_logical_id(cfn: CfnDriver, emulator: h.Emulator):
+def test_create_colliding_with_user_of_another_logical_id(cfn: CfnDriver, emulator: Emulator):
     assert_success(cfn.create(USER, user_props(), logical_id="FirstUser"))
     ev = cfn.event("Create", USER, user_props(), logical_id="SecondUser")
     res = cfn.send(ev)
@@ -464,8 +469,8 @@ def test_create_colliding_with_user_of_another_logical_id(cfn: CfnDriver, emulat
     assert tags["userkeeper:logical-id"] == "FirstUser"
 
 
-def test_create_colliding_with_user_of_another_stack(cfn_factory, fn: h.Function, emulator: h.Emulator):
-    other = h.DEFAULT_STACK_ID.replace("e2e-stack", "other-stack")
+def test_create_colliding_with_user_of_another_stack(cfn_factory, fn: Function, emulator: Emulator):
+    other = DEFAULT_STACK_ID.replace("e2e-stack", "other-stack")
     assert_success(cfn_factory(fn, other).create(USER, user_props(), logical_id="AppUser"))
     ev_driver = cfn_factory(fn)
     res = ev_driver.create(USER, user_props(), logical_id="AppUser")
@@ -480,7 +485,7 @@ def test_create_colliding_with_user_of_another_stack(cfn_factory, fn: h.Function
     "arn:aws:cloudformation:us-east-1:123456789012:stack/mystack/1234",
     "e2e-stack-MyResource-1X2Y3Z4W5V6U/with/slash",
 ], ids=["failed-create-marker", "colon", "arn", "slash"])
-def test_delete_of_ids_we_never_issue_is_a_noop(cfn: CfnDriver, emulator: h.Emulator, rtype, physical_id):
+def test_delete_of_ids_we_never_issue_is_a_noop(cfn: CfnDriver, emulator: Emulator, rtype, physical_id):
     props = user_props() if rtype == USER else group_props()
     res = cfn.delete(rtype, physical_id, props)
     assert_success(res)
@@ -488,7 +493,7 @@ def test_delete_of_ids_we_never_issue_is_a_noop(cfn: CfnDriver, emulator: h.Emul
     assert emulator.actions() == []
 
 
-def test_delete_of_absent_user_and_group_succeeds(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_of_absent_user_and_group_succeeds(cfn: CfnDriver, emulator: Emulator):
     res = cfn.delete(USER, "never-created", user_props("never-created"))
     assert_success(res)
     assert res.physical_id == "never-created"
@@ -497,7 +502,7 @@ def test_delete_of_absent_user_and_group_succeeds(cfn: CfnDriver, emulator: h.Em
     assert res.physical_id == "never-created-group"
 
 
-def test_failed_create_then_delete_marker(cfn: CfnDriver, emulator: h.Emulator):
+def test_failed_create_then_delete_marker(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", USER, user_props(passwords=["too-short"]), logical_id="AppUser")
     res = cfn.send(ev)
     assert_failed(res)
@@ -512,7 +517,7 @@ def test_failed_create_then_delete_marker(cfn: CfnDriver, emulator: h.Emulator):
 # the PUT to the ResponseURL
 
 
-def test_put_retried_after_500(cfn: CfnDriver, emulator: h.Emulator):
+def test_put_retried_after_500(cfn: CfnDriver, emulator: Emulator):
     cfn.receiver.statuses.extend([500])
     res = cfn.create(USER, user_props(), logical_id="AppUser")
     assert_success(res)
@@ -520,7 +525,7 @@ def test_put_retried_after_500(cfn: CfnDriver, emulator: h.Emulator):
     assert res.puts[0].body == res.puts[1].body
 
 
-def test_put_retried_after_several_errors(cfn: CfnDriver, emulator: h.Emulator):
+def test_put_retried_after_several_errors(cfn: CfnDriver, emulator: Emulator):
     cfn.receiver.statuses.extend([500, 503, 502])
     ev = cfn.event("Delete", USER, user_props("gone"), physical_id="gone")
     res = cfn.send(ev)
@@ -529,7 +534,7 @@ def test_put_retried_after_several_errors(cfn: CfnDriver, emulator: h.Emulator):
     assert len({p.body for p in res.puts}) == 1
 
 
-def test_slow_receiver_gets_one_put(cfn: CfnDriver, emulator: h.Emulator):
+def test_slow_receiver_gets_one_put(cfn: CfnDriver, emulator: Emulator):
     cfn.receiver.delay_s = 1.5
     res = cfn.delete(USER, "gone", user_props("gone"))
     assert_success(res)
@@ -537,7 +542,7 @@ def test_slow_receiver_gets_one_put(cfn: CfnDriver, emulator: h.Emulator):
 
 
 @pytest.mark.parametrize("mode", ["refused", "blackhole"])
-def test_receiver_down_invocation_ends_before_deadline(cfn: CfnDriver, emulator: h.Emulator, mode: str):
+def test_receiver_down_invocation_ends_before_deadline(cfn: CfnDriver, emulator: Emulator, mode: str):
     if mode == "refused":
         cfn.receiver.down()
     else:
@@ -556,7 +561,7 @@ def test_receiver_down_invocation_ends_before_deadline(cfn: CfnDriver, emulator:
 # deadlines
 
 
-def test_create_times_out_before_the_lambda_deadline(cfn: CfnDriver, emulator: h.Emulator):
+def test_create_times_out_before_the_lambda_deadline(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=60)
     ev = cfn.event("Create", USER, user_props(), logical_id="AppUser")
     res = cfn.send(ev, timeout_s=10)
@@ -566,7 +571,7 @@ def test_create_times_out_before_the_lambda_deadline(cfn: CfnDriver, emulator: h
     assert res.invocation.duration_s < 10
 
 
-def test_service_timeout_bounds_the_wait(cfn: CfnDriver, emulator: h.Emulator):
+def test_service_timeout_bounds_the_wait(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=60)
     ev = cfn.event("Create", USER, user_props(ServiceTimeout="8"), logical_id="AppUser")
     res = cfn.send(ev, timeout_s=60)
@@ -580,7 +585,7 @@ def test_service_timeout_bounds_the_wait(cfn: CfnDriver, emulator: h.Emulator):
 # secrets never reach logs or responses
 
 
-def _secret_scenario(cfn: CfnDriver, emulator: h.Emulator) -> None:
+def _secret_scenario(cfn: CfnDriver, emulator: Emulator) -> None:
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/redis", SecretString=json.dumps({"password": PLANTED_IN_SECRET}))["ARN"]
     emulator.config(transition_seconds=0.5)
@@ -608,7 +613,7 @@ def _secret_scenario(cfn: CfnDriver, emulator: h.Emulator) -> None:
     # Lambda's advanced logging controls let an operator pick TRACE (ApplicationLogLevel).
     ("JSON", {"AWS_LAMBDA_LOG_LEVEL": "TRACE"}),
 ], ids=["text", "json", "json-debug", "text-rust-log-debug", "json-trace"])
-def test_secrets_never_logged(start_function, cfn_factory, emulator: h.Emulator, log_format, extra_env):
+def test_secrets_never_logged(start_function, cfn_factory, emulator: Emulator, log_format, extra_env):
     fn = start_function(log_format=log_format, extra_env=extra_env)
     cfn = cfn_factory(fn)
     _secret_scenario(cfn, emulator)
@@ -616,11 +621,11 @@ def test_secrets_never_logged(start_function, cfn_factory, emulator: h.Emulator,
     lines = fn.log_lines()
     assert lines, "the function logged nothing at all; the test would prove nothing"
     needles = [PLANTED, PLANTED_IN_SECRET, *cfn.receiver.secrets]
-    leaks = h.contains_any(lines, needles)
+    leaks = contains_any(lines, needles)
     assert not leaks, f"secrets in logs: {leaks[:5]}"
     bodies = [p.body for r in cfn.results for p in r.puts]
     bodies += [r.invocation.body or b"" for r in cfn.results]
-    leaks = h.contains_any(bodies, needles)
+    leaks = contains_any(bodies, needles)
     assert not leaks, f"secrets in responses: {leaks[:5]}"
 
 
@@ -635,7 +640,7 @@ def _walk(node: Any, path: str = ""):
         yield path, node
 
 
-def test_json_logs_carry_request_context(start_function, cfn_factory, emulator: h.Emulator):
+def test_json_logs_carry_request_context(start_function, cfn_factory, emulator: Emulator):
     """AWS_LAMBDA_LOG_FORMAT=JSON: every line is one JSON object (lambda_runtime's tracing JSON:
     ``{"level", "fields": {"message", ...}, "span": {...}, "spans": [...]}``). Every line logged
     while handling a custom-resource event sits in the ``Lambda runtime invoke`` span (with
@@ -683,7 +688,7 @@ def test_json_logs_carry_request_context(start_function, cfn_factory, emulator: 
 # events that are not custom-resource requests
 
 
-def test_rotation_event_is_an_invocation_error(fn: h.Function, receiver: h.ResponseReceiver, emulator: h.Emulator):
+def test_rotation_event_is_an_invocation_error(fn: Function, receiver: ResponseReceiver, emulator: Emulator):
     ev = {"Step": "createSecret", "SecretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
           "ClientRequestToken": str(uuid.uuid4())}
     inv = fn.invoke(ev, timeout_s=20)
@@ -700,8 +705,8 @@ def test_rotation_event_is_an_invocation_error(fn: h.Function, receiver: h.Respo
     [1, 2, 3],
     "just a string",
 ], ids=["object", "cfn-like-without-url", "array", "string"])
-def test_unrecognised_event_is_an_invocation_error(fn: h.Function, receiver: h.ResponseReceiver,
-                                                   emulator: h.Emulator, event):
+def test_unrecognised_event_is_an_invocation_error(fn: Function, receiver: ResponseReceiver,
+                                                   emulator: Emulator, event):
     inv = fn.invoke(event, timeout_s=20)
     assert inv.kind == "error", inv
     assert inv.before_deadline
@@ -722,7 +727,7 @@ def _make_users(cfn: CfnDriver, *ids: str) -> None:
         assert_success(cfn.create(USER, user_props(i, i), logical_id=f"U{i.replace('-', '')}"))
 
 
-def test_group_lifecycle(cfn: CfnDriver, emulator: h.Emulator):
+def test_group_lifecycle(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=1)
     _make_users(cfn, "app-a", "app-b")
     emulator.clear_calls()
@@ -732,13 +737,13 @@ def test_group_lifecycle(cfn: CfnDriver, emulator: h.Emulator):
     assert create.physical_id == "app-users"
     assert create.data["UserGroupId"] == "app-users"
     assert create.data["Status"] == "active"
-    assert create.data["Arn"] == f"arn:aws:elasticache:us-east-1:{h.ACCOUNT_ID}:usergroup:app-users"
+    assert create.data["Arn"] == f"arn:aws:elasticache:us-east-1:{ACCOUNT_ID}:usergroup:app-users"
     assert create.invocation.duration_s >= 0.9
     assert count(emulator.actions(), "CreateUserGroup") == 1
     g = describe_group(emulator, "app-users")
     assert g["Status"] == "active" and sorted(g["UserIds"]) == ["app-a", "default-user"]
     tags = tags_of(emulator, g["ARN"])
-    assert tags["userkeeper:stack-id"] == h.DEFAULT_STACK_ID
+    assert tags["userkeeper:stack-id"] == DEFAULT_STACK_ID
     assert tags["userkeeper:logical-id"] == "Group"
     assert tags["team"] == "payments"
 
@@ -779,7 +784,7 @@ def test_group_lifecycle(cfn: CfnDriver, emulator: h.Emulator):
     assert describe_group(emulator, "app-users-v2") is None
 
 
-def test_group_delete_in_use_by_replication_group_fails(cfn: CfnDriver, emulator: h.Emulator):
+def test_group_delete_in_use_by_replication_group_fails(cfn: CfnDriver, emulator: Emulator):
     _make_users(cfn)
     assert_success(cfn.create(GROUP, group_props("app-users"), logical_id="Group"))
     ec = emulator.client("elasticache")
@@ -793,7 +798,7 @@ def test_group_delete_in_use_by_replication_group_fails(cfn: CfnDriver, emulator
     assert describe_group(emulator, "app-users") is not None
 
 
-def test_group_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator: h.Emulator):
+def test_group_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator: Emulator):
     _make_users(cfn)
     ev = cfn.event("Create", GROUP, group_props("app-users"), logical_id="Group")
     assert_success(cfn.send(ev))
@@ -817,7 +822,7 @@ def test_group_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator
     assert describe_group(emulator, "foreign-group") is not None
 
 
-def test_group_create_times_out_before_deadline(cfn: CfnDriver, emulator: h.Emulator):
+def test_group_create_times_out_before_deadline(cfn: CfnDriver, emulator: Emulator):
     _make_users(cfn)
     emulator.config(transition_seconds=60)
     res = cfn.create(GROUP, group_props("app-users"), logical_id="Group", timeout_s=10)
@@ -828,13 +833,13 @@ def test_group_create_times_out_before_deadline(cfn: CfnDriver, emulator: h.Emul
 # the sample events under events/ (the files users pass to `cargo lambda invoke --data-file`)
 
 
-def test_sample_events_drive_the_binary(fn: h.Function, receiver: h.ResponseReceiver, emulator: h.Emulator):
+def test_sample_events_drive_the_binary(fn: Function, receiver: ResponseReceiver, emulator: Emulator):
     emulator.config(transition_seconds=0.3)
     driver = CfnDriver(fn, receiver, stack_id="unused")
     seen = []
 
-    def run(name: str, **overrides: Any) -> h.CfnResult:
-        ev = h.load_event(name, response_url=receiver.url(name), **overrides)
+    def run(name: str, **overrides: Any) -> CfnResult:
+        ev = load_event(name, response_url=receiver.url(name), **overrides)
         res = driver.send(ev)
         seen.append(name)
         assert_success(res)
@@ -872,10 +877,10 @@ def test_sample_events_drive_the_binary(fn: h.Function, receiver: h.ResponseRece
     run("memorydb-user-delete")
     assert [u["Name"] for u in mdb.describe_users()["Users"] if u["Name"].startswith("app-mdb")] == ["app-mdb-v2"]
 
-    broker = h.create_activemq_broker(emulator)
+    broker = create_activemq_broker(emulator)
 
-    def run_mq(name: str) -> h.CfnResult:
-        ev = h.with_broker(h.load_event(name, response_url=receiver.url(name)), broker)
+    def run_mq(name: str) -> CfnResult:
+        ev = with_broker(load_event(name, response_url=receiver.url(name)), broker)
         res = driver.send(ev)
         seen.append(name)
         assert_success(res)
@@ -889,4 +894,4 @@ def test_sample_events_drive_the_binary(fn: h.Function, receiver: h.ResponseRece
     assert run_mq("mq-user-delete").physical_id == f"{broker}/app-mq"
     pending = {u["Username"]: u.get("PendingChange") for u in emulator.client("mq").list_users(BrokerId=broker)["Users"]}
     assert pending.get("app-mq-v2") == "CREATE" and pending.get("app-mq") in (None, "DELETE"), pending
-    assert {p.stem for p in h.event_files()} == set(seen)
+    assert {p.stem for p in event_files()} == set(seen)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from . import harness as h
+from .harness.constants import ACCOUNT_ID, DEFAULT_STACK_ID
+from .harness.emulator import Emulator
 from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
 USER = "Custom::MemoryDBUser"
@@ -43,11 +44,11 @@ def acl_props(name: str = "app-acl", users: list[str] | None = None, **extra: An
     return {"ACLName": name, "UserNames": list(users if users is not None else ["app-mdb"]), **extra}
 
 
-def mdb(emulator: h.Emulator) -> Any:
+def mdb(emulator: Emulator) -> Any:
     return emulator.client("memorydb")
 
 
-def describe_user(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
+def describe_user(emulator: Emulator, name: str) -> dict[str, Any] | None:
     c = mdb(emulator)
     try:
         users = c.describe_users(UserName=name)["Users"]
@@ -57,7 +58,7 @@ def describe_user(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
     return users[0] if users else None
 
 
-def describe_acl(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
+def describe_acl(emulator: Emulator, name: str) -> dict[str, Any] | None:
     c = mdb(emulator)
     try:
         acls = c.describe_acls(ACLName=name)["ACLs"]
@@ -67,32 +68,32 @@ def describe_acl(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
     return acls[0] if acls else None
 
 
-def state_user(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
+def state_user(emulator: Emulator, name: str) -> dict[str, Any] | None:
     users = [u for u in emulator.state()["memorydb"]["users"] if u["Name"] == name]
     assert len(users) <= 1, users
     return users[0] if users else None
 
 
-def state_acl(emulator: h.Emulator, name: str) -> dict[str, Any] | None:
+def state_acl(emulator: Emulator, name: str) -> dict[str, Any] | None:
     acls = [a for a in emulator.state()["memorydb"]["acls"] if a["Name"] == name]
     assert len(acls) <= 1, acls
     return acls[0] if acls else None
 
 
-def tags_of(emulator: h.Emulator, arn: str) -> dict[str, str]:
+def tags_of(emulator: Emulator, arn: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in mdb(emulator).list_tags(ResourceArn=arn)["TagList"]}
 
 
-def mutations(emulator: h.Emulator) -> list[str]:
+def mutations(emulator: Emulator) -> list[str]:
     return [a for a in emulator.actions("memorydb") if a in MUTATING]
 
 
 def user_arn(name: str) -> str:
-    return f"arn:aws:memorydb:us-east-1:{h.ACCOUNT_ID}:user/{name}"
+    return f"arn:aws:memorydb:us-east-1:{ACCOUNT_ID}:user/{name}"
 
 
 def acl_arn(name: str) -> str:
-    return f"arn:aws:memorydb:us-east-1:{h.ACCOUNT_ID}:acl/{name}"
+    return f"arn:aws:memorydb:us-east-1:{ACCOUNT_ID}:acl/{name}"
 
 
 def make_users(cfn: CfnDriver, *names: str) -> None:
@@ -104,7 +105,7 @@ def make_users(cfn: CfnDriver, *names: str) -> None:
 # users: lifecycle
 
 
-def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_create_update_delete(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=1)
     props = user_props(Tags=[{"Key": "team", "Value": "payments"}])
     create = cfn.create(USER, props, logical_id="AppUser")
@@ -126,7 +127,7 @@ def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert u["Status"] == "active" and u["AccessString"] == "on ~app:* +@all"
     assert u["Authentication"]["Type"] == "password" and u["Authentication"]["PasswordCount"] == 1
     assert u["Passwords"] == [PW1]
-    assert u["Tags"] == {"userkeeper:stack-id": h.DEFAULT_STACK_ID, "userkeeper:logical-id": "AppUser",
+    assert u["Tags"] == {"userkeeper:stack-id": DEFAULT_STACK_ID, "userkeeper:logical-id": "AppUser",
                          "team": "payments"}
 
     # Update: access string only; passwords are not re-sent.
@@ -152,7 +153,7 @@ def test_user_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert describe_user(emulator, "app-mdb") is None
 
 
-def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=0.5)
     props = user_props(passwords=[PW1])
     assert_success(cfn.create(USER, props, logical_id="AppUser"))
@@ -167,7 +168,7 @@ def test_user_password_change_sets_new_passwords(cfn: CfnDriver, emulator: h.Emu
     assert u["Authentication"]["PasswordCount"] == 2
 
 
-def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator: Emulator):
     """A password changed behind the template's back (rotation) survives an Update that
     changes only the access string."""
     props = user_props(passwords=[PW1])
@@ -183,7 +184,7 @@ def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator
     assert u["Passwords"] == [PW3], f"passwords were re-set although no password property changed: {u['Passwords']}"
 
 
-def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: Emulator):
     props = user_props()
     assert_success(cfn.create(USER, props, logical_id="AppUser"))
     emulator.clear_calls()
@@ -193,7 +194,7 @@ def test_user_update_without_changes_modifies_nothing(cfn: CfnDriver, emulator: 
     assert mutations(emulator) == []
 
 
-def test_user_tags_update(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_tags_update(cfn: CfnDriver, emulator: Emulator):
     props = user_props(Tags=[{"Key": "team", "Value": "payments"}, {"Key": "old", "Value": "x"}])
     assert_success(cfn.create(USER, props, logical_id="AppUser"))
     emulator.clear_calls()
@@ -202,10 +203,10 @@ def test_user_tags_update(cfn: CfnDriver, emulator: h.Emulator):
     acts = emulator.actions("memorydb")
     assert count(acts, "UpdateUser") == 0, "only the tags changed"
     assert tags_of(emulator, user_arn("app-mdb")) == {
-        "userkeeper:stack-id": h.DEFAULT_STACK_ID, "userkeeper:logical-id": "AppUser", "team": "billing", "new": "y"}
+        "userkeeper:stack-id": DEFAULT_STACK_ID, "userkeeper:logical-id": "AppUser", "team": "billing", "new": "y"}
 
 
-def test_user_replacement_on_user_name_change(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_replacement_on_user_name_change(cfn: CfnDriver, emulator: Emulator):
     emulator.config(transition_seconds=0.5)
     old = user_props("app-mdb")
     assert_success(cfn.create(USER, old, logical_id="AppUser"))
@@ -228,7 +229,7 @@ def test_user_replacement_on_user_name_change(cfn: CfnDriver, emulator: h.Emulat
     assert describe_user(emulator, "app-mdb-v2")["Status"] == "active"
 
 
-def test_user_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_from_secret(cfn: CfnDriver, emulator: Emulator):
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/memorydb", SecretString=json.dumps({"username": "app", "password": PW2}))["ARN"]
     props = user_props(auth=None, PasswordSecretArn=arn)
@@ -247,7 +248,7 @@ def test_user_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
     assert state_user(emulator, "app-mdb")["Passwords"] == [PW1]
 
 
-def test_user_iam_authentication(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_iam_authentication(cfn: CfnDriver, emulator: Emulator):
     res = cfn.create(USER, user_props(auth="iam"), logical_id="AppUser")
     assert_success(res)
     u = state_user(emulator, "app-mdb")
@@ -272,7 +273,7 @@ def test_user_iam_authentication(cfn: CfnDriver, emulator: h.Emulator):
     ],
     ids=["15-chars", "129-chars", "comma", "quote", "slash", "at", "three-passwords", "none"],
 )
-def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator, passwords: list[str]):
+def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, passwords: list[str]):
     props = user_props()
     props["AuthenticationMode"]["Passwords"] = passwords
     ev = cfn.event("Create", USER, props, logical_id="AppUser")
@@ -284,7 +285,7 @@ def test_user_bad_passwords_fail_before_any_aws_call(cfn: CfnDriver, emulator: h
         assert pw not in res.reason
 
 
-def test_user_password_limits_accept_16_and_128(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_password_limits_accept_16_and_128(cfn: CfnDriver, emulator: Emulator):
     assert_success(cfn.create(USER, user_props(passwords=["a" * 16, "B" * 128]), logical_id="AppUser"))
     assert state_user(emulator, "app-mdb")["Passwords"] == ["a" * 16, "B" * 128]
 
@@ -300,7 +301,7 @@ def test_user_password_limits_accept_16_and_128(cfn: CfnDriver, emulator: h.Emul
     ({**user_props(), "Engine": "redis"}, "Engine"),
 ], ids=["secret-and-inline", "iam-with-secret", "no-password-source", "no-access-string", "bad-name",
         "reserved-tag", "unknown-property"])
-def test_user_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator, props, expect):
+def test_user_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, props, expect):
     ev = cfn.event("Create", USER, props, logical_id="AppUser")
     res = cfn.send(ev)
     assert_failed(res, expect)
@@ -308,7 +309,7 @@ def test_user_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: 
     assert emulator.actions() == []
 
 
-def test_user_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulator: Emulator):
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/bad", SecretString=json.dumps({"password": "short/one"}))["ARN"]
     ev = cfn.event("Create", USER, user_props(auth=None, PasswordSecretArn=arn), logical_id="AppUser")
@@ -324,7 +325,7 @@ def test_user_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, em
 # users: idempotency and ownership
 
 
-def test_user_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", USER, user_props(), logical_id="AppUser")
     first = cfn.send(ev)
     assert_success(first)
@@ -338,7 +339,7 @@ def test_user_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: h.Emula
     assert count(acts, "CreateUser") == 1, f"CreateUser sent {count(acts, 'CreateUser')} times for one user: {acts}"
 
 
-def test_user_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: Emulator):
     mdb(emulator).create_user(UserName="app-mdb", AccessString="on ~* +@all",
                               AuthenticationMode={"Type": "password", "Passwords": [PW3]})
     emulator.clear_calls()
@@ -358,7 +359,7 @@ def test_user_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: h.Emu
     assert foreign["Tags"] == {}
 
 
-def test_user_create_colliding_with_another_logical_id(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_create_colliding_with_another_logical_id(cfn: CfnDriver, emulator: Emulator):
     assert_success(cfn.create(USER, user_props(), logical_id="FirstUser"))
     ev = cfn.event("Create", USER, user_props(passwords=[PW2]), logical_id="SecondUser")
     res = cfn.send(ev)
@@ -368,14 +369,14 @@ def test_user_create_colliding_with_another_logical_id(cfn: CfnDriver, emulator:
     assert u["Tags"]["userkeeper:logical-id"] == "FirstUser" and u["Passwords"] == [PW1]
 
 
-def test_user_delete_of_absent_user_succeeds(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_delete_of_absent_user_succeeds(cfn: CfnDriver, emulator: Emulator):
     res = cfn.delete(USER, "never-created", user_props("never-created"))
     assert_success(res)
     assert res.physical_id == "never-created"
     assert mutations(emulator) == []
 
 
-def test_user_delete_leaves_a_foreign_user_alone(cfn: CfnDriver, emulator: h.Emulator):
+def test_user_delete_leaves_a_foreign_user_alone(cfn: CfnDriver, emulator: Emulator):
     """A Delete of an id naming a user this stack does not own (e.g. CloudFormation cleaning up
     after a replacement that collided) must not delete someone else's user."""
     mdb(emulator).create_user(UserName="app-mdb", AccessString="on ~* +@all",
@@ -391,7 +392,7 @@ def test_user_delete_leaves_a_foreign_user_alone(cfn: CfnDriver, emulator: h.Emu
 # ACLs
 
 
-def test_acl_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_create_update_delete(cfn: CfnDriver, emulator: Emulator):
     make_users(cfn, "app-a", "app-b", "app-c")
     emulator.config(transition_seconds=1)
     emulator.clear_calls()
@@ -404,7 +405,7 @@ def test_acl_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert count(emulator.actions("memorydb"), "CreateACL") == 1
     a = state_acl(emulator, "app-acl")
     assert a["Status"] == "active" and sorted(a["UserNames"]) == ["app-a", "app-b"]
-    assert a["Tags"] == {"userkeeper:stack-id": h.DEFAULT_STACK_ID, "userkeeper:logical-id": "Acl",
+    assert a["Tags"] == {"userkeeper:stack-id": DEFAULT_STACK_ID, "userkeeper:logical-id": "Acl",
                          "team": "payments"}
     assert state_user(emulator, "app-a")["ACLNames"] == ["app-acl"]
 
@@ -433,7 +434,7 @@ def test_acl_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
     assert describe_user(emulator, "app-b") is not None
 
 
-def test_acl_update_diffs_against_current_members(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_update_diffs_against_current_members(cfn: CfnDriver, emulator: Emulator):
     """Members added out of band are removed by the next Update (even one that changes only
     the tags), and the ``default`` user is never removed."""
     make_users(cfn, "app-a", "app-b", "app-c")
@@ -463,7 +464,7 @@ def test_acl_update_diffs_against_current_members(cfn: CfnDriver, emulator: h.Em
     assert mutations(emulator) == []
 
 
-def test_acl_replacement_on_name_change(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_replacement_on_name_change(cfn: CfnDriver, emulator: Emulator):
     make_users(cfn, "app-a")
     old = acl_props("app-acl", ["app-a"])
     assert_success(cfn.create(ACL, old, logical_id="Acl"))
@@ -484,7 +485,7 @@ def test_acl_replacement_on_name_change(cfn: CfnDriver, emulator: h.Emulator):
     assert describe_acl(emulator, "app-acl-v2") is not None
 
 
-def test_acl_delete_in_use_by_cluster_fails_naming_it(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_delete_in_use_by_cluster_fails_naming_it(cfn: CfnDriver, emulator: Emulator):
     make_users(cfn, "app-a")
     assert_success(cfn.create(ACL, acl_props("app-acl", ["app-a"]), logical_id="Acl"))
     mdb(emulator).create_cluster(ClusterName="cache-cluster", NodeType="db.t4g.small", ACLName="app-acl")
@@ -496,7 +497,7 @@ def test_acl_delete_in_use_by_cluster_fails_naming_it(cfn: CfnDriver, emulator: 
     assert describe_acl(emulator, "app-acl")["Status"] == "active"
 
 
-def test_acl_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator: Emulator):
     make_users(cfn, "app-a")
     ev = cfn.event("Create", ACL, acl_props("app-acl", ["app-a"]), logical_id="Acl")
     assert_success(cfn.send(ev))
@@ -520,7 +521,7 @@ def test_acl_redelivered_create_and_foreign_collision(cfn: CfnDriver, emulator: 
     assert foreign is not None and foreign["UserNames"] == ["app-a"] and foreign["Tags"] == {}
 
 
-def test_acl_with_unknown_user_fails_with_marker(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_with_unknown_user_fails_with_marker(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", ACL, acl_props("app-acl", ["nobody"]), logical_id="Acl")
     res = cfn.send(ev)
     assert_failed(res, "CreateACL")
@@ -533,7 +534,7 @@ def test_acl_with_unknown_user_fails_with_marker(cfn: CfnDriver, emulator: h.Emu
     (acl_props("app-acl", ["bad_user"]), "UserNames[0]"),
     ({"AclName": "app-acl"}, "AclName"),
 ], ids=["bad-name", "bad-user-name", "wrong-spelling"])
-def test_acl_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator, props, expect):
+def test_acl_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, props, expect):
     ev = cfn.event("Create", ACL, props, logical_id="Acl")
     res = cfn.send(ev)
     assert_failed(res, expect)
@@ -541,7 +542,7 @@ def test_acl_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: h
     assert emulator.actions() == []
 
 
-def test_acl_delete_of_absent_acl_succeeds(cfn: CfnDriver, emulator: h.Emulator):
+def test_acl_delete_of_absent_acl_succeeds(cfn: CfnDriver, emulator: Emulator):
     res = cfn.delete(ACL, "never-created", acl_props("never-created"))
     assert_success(res)
     assert res.physical_id == "never-created"
