@@ -38,6 +38,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from ..e2e.cfn_helpers import assert_protocol
 from ..e2e.harness.constants import (
     ACCOUNT_ID,
     FUNCTION_ARN,
@@ -53,7 +54,6 @@ from ..e2e.harness.function import BinaryMissing, Function, require_binary
 from ..e2e.harness.receiver import ResponseReceiver
 from ..e2e.harness.runtime_api import Invocation, LocalRuntimeApi
 from ..e2e.harness.views import CfnResult, mask_passwords
-from ..e2e.conftest import assert_protocol
 from . import cfn
 
 REPO = REPO_ROOT

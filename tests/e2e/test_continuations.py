@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .cfn_helpers import CfnDriver, assert_chain, assert_failed, assert_success, count, run_chain
 from .harness.constants import DEFAULT_STACK_ID, USER_TYPE
 from .harness.emulator import Emulator
 from .harness.runtime_api import Invocation
 from .harness.views import contains_any
-from .conftest import CfnDriver, assert_chain, assert_failed, assert_success, count, run_chain
 
 EC_USER = USER_TYPE
 MDB_USER = "Custom::MemoryDBUser"

@@ -3,7 +3,7 @@ CloudFormation custom-resource events against the moto-based emulator.
 
 Every ``cfn.send``/``create``/``update``/``delete`` already checks the response protocol
 (exactly one accepted PUT, empty Content-Type, byte Content-Length, JSON body fields, <= 4096
-bytes, invocation returns a response before its deadline): see ``conftest.assert_protocol``.
+bytes, invocation returns a response before its deadline): see ``cfn_helpers.assert_protocol``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from .cfn_helpers import CfnDriver, assert_failed, assert_success, count, marker
 from .harness.constants import ACCOUNT_ID, DEFAULT_STACK_ID, GROUP_TYPE, USER_TYPE
 from .harness.emulator import Emulator, create_activemq_broker, with_broker
 from .harness.events import event_files, load_event
 from .harness.function import Function
 from .harness.receiver import ResponseReceiver
 from .harness.views import CfnResult, contains_any
-from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
 USER = USER_TYPE
 GROUP = GROUP_TYPE

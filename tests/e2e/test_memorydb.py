@@ -1,7 +1,7 @@
 """End-to-end: ``Custom::MemoryDBUser`` and ``Custom::MemoryDBACL`` against the emulator.
 
 Every ``cfn.send``/``create``/``update``/``delete`` checks the response protocol (see
-``conftest.assert_protocol``); the tests here check what the answer says, what the emulator
+``cfn_helpers.assert_protocol``); the tests here check what the answer says, what the emulator
 holds afterwards and which calls reached it.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from .cfn_helpers import CfnDriver, assert_failed, assert_success, count, marker
 from .harness.constants import ACCOUNT_ID, DEFAULT_STACK_ID
 from .harness.emulator import Emulator
-from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
 USER = "Custom::MemoryDBUser"
 ACL = "Custom::MemoryDBACL"

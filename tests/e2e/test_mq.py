@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from .cfn_helpers import CfnDriver, assert_failed, assert_success, count, marker
 from .harness.constants import DEFAULT_STACK_ID
 from .harness.emulator import Emulator
 from .harness.receiver import ResponseReceiver, check_put
 from .harness.runtime_api import LocalRuntimeApi
-from .conftest import CfnDriver, assert_failed, assert_success, count, marker
 
 MQUSER = "Custom::AmazonMQUser"
 PW1 = "Broker-Passw0rd-0001"
