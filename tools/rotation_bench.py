@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark of password rotation through the userkeeper release binary (not a pytest test).
 
-    python3 tests/e2e/rotation_bench.py [--rotations 20] [--no-login] [--json]
+    python3 tools/rotation_bench.py [--rotations 20] [--no-login] [--json]
 
 Starts the emulator (transition_seconds 0, reboot_seconds 0), one function process on a local
-Runtime API, and (unless ``--no-login``) the real servers of servers.py: a TLS-only redis-server
-and an ActiveMQ broker, trusted by the function through ``USERKEEPER_TLS_CA_FILE``. Then, for
-ElastiCache, MemoryDB and Amazon MQ (alternating users, ``"reboot": true``), it runs
-``--rotations`` full rotations of one secret each, back to back: createSecret, setSecret,
-testSecret, finishSecret, each a separate invocation, the server synced after setSecret as in
-test_rotation_login.py. With logins, testSecret logs in for real (Redis AUTH + PING, STOMP
-CONNECT); without, it checks through the service API only.
+Runtime API, and (unless ``--no-login``) the real servers of tests/e2e/servers.py: a TLS-only
+redis-server and an ActiveMQ broker, trusted by the function through
+``USERKEEPER_TLS_CA_FILE``. Then, for ElastiCache, MemoryDB and Amazon MQ (alternating users,
+``"reboot": true``), it runs ``--rotations`` full rotations of one secret each, back to back:
+createSecret, setSecret, testSecret, finishSecret, each a separate invocation, the server
+synced after setSecret as in tests/e2e/test_rotation_login.py. With logins, testSecret logs in
+for real (Redis AUTH + PING, STOMP CONNECT); without, it checks through the service API only.
 
 Reported per service: wall time per rotation (sum of the four invocations, submit to result;
 the syncs excluded) and time in the function per step, median / p90 / max; and the function's
@@ -29,7 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable  # noqa: E402
 from tests.e2e.harness.events import ROTATION_STEPS  # noqa: E402

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the userkeeper release binary (not a pytest test).
 
-    .venv/bin/python tests/e2e/bench.py [--runs 30]
+    .venv/bin/python tools/bench.py [--runs 30]
 
 * cold start: process start -> its first ``GET /runtime/invocation/next`` on a local Runtime API,
   repeated ``--runs`` times (median, p90, max);
@@ -18,7 +18,8 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness.constants import GROUP_TYPE, USER_TYPE  # noqa: E402
 from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable  # noqa: E402

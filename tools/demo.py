@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Demo: userkeeper answering CloudFormation against a local emulator.
 
-    .venv/bin/python tests/e2e/demo.py [--transition-seconds 1] [--json-logs] [--show-logs]
+    .venv/bin/python tools/demo.py [--transition-seconds 1] [--json-logs] [--show-logs]
 
 Starts the emulator, a ResponseURL receiver and the release binary, then sends
 Create -> Update -> a replacing Update -> Delete (of the replaced and of the current resource)
@@ -18,7 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness.constants import DEFAULT_STACK_ID, GROUP_TYPE, USER_TYPE  # noqa: E402
 from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable, create_activemq_broker  # noqa: E402
