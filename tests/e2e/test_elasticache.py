@@ -1,5 +1,5 @@
-"""End-to-end: the release binary, driven through a local Lambda Runtime API, answering
-CloudFormation custom-resource events against the moto-based emulator.
+"""End-to-end: ``Custom::ElastiCacheUser`` and ``Custom::ElastiCacheUserGroup``, the release
+binary driven through a local Lambda Runtime API against the moto-based emulator.
 
 Every ``cfn.send``/``create``/``update``/``delete`` already checks the response protocol
 (exactly one accepted PUT, empty Content-Type, byte Content-Length, JSON body fields, <= 4096
