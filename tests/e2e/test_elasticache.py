@@ -5,6 +5,10 @@ Every ``cfn.send``/``create``/``update``/``delete`` already checks the response 
 (exactly one accepted PUT, empty Content-Type, byte Content-Length, JSON body fields, <= 4096
 bytes, invocation returns a response before its deadline): see ``cfn_helpers.assert_protocol``.
 What ElastiCache does as MemoryDB does is tested for both in ``test_redis_family.py``.
+
+The tests of the protocol whatever the service (the PUT and its retries, deadlines, secrets in
+logs, JSON logs, events that are not requests, the sample events under events/) are here too,
+driving ElastiCache resources.
 """
 
 from __future__ import annotations
