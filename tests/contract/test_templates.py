@@ -43,11 +43,25 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..e2e import harness as h
-from ..e2e.conftest import assert_protocol
+from ..e2e.cfn_helpers import assert_protocol
+from ..e2e.harness.constants import (
+    ACCOUNT_ID,
+    FUNCTION_ARN,
+    FUNCTION_NAME,
+    GROUP_TYPE,
+    REGION,
+    REPO_ROOT,
+    USER_TYPE,
+)
+from ..e2e.harness.emulator import Emulator, EmulatorUnavailable, create_activemq_broker
+from ..e2e.harness.events import ROTATION_STEPS, cfn_event, rotation_event
+from ..e2e.harness.function import BinaryMissing, Function, require_binary
+from ..e2e.harness.receiver import ResponseReceiver
+from ..e2e.harness.runtime_api import Invocation, LocalRuntimeApi
+from ..e2e.harness.views import CfnResult, mask_passwords
 from . import cfn
 
-REPO = h.REPO_ROOT
+REPO = REPO_ROOT
 SAM_TEMPLATE = REPO / "template.yaml"
 CDK_OUT = REPO / "cdk" / "cdk.out"
 SYNTH_HINT = "run scripts/check-deploy (or `npx cdk synth` in cdk/) first"
@@ -60,7 +74,7 @@ PERMISSION_TYPE = "AWS::Lambda::Permission"
 SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
 # What the binary serves today; a new service adds its types here and in the templates, and
 # every template must exercise every one of them.
-KNOWN_TYPES = {h.USER_TYPE, h.GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE}
+KNOWN_TYPES = {USER_TYPE, GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +92,7 @@ class PasswordRule:
 REDIS_FAMILY = PasswordRule("ElastiCache/MemoryDB", frozenset(',"/@'), 16, 128)
 # Amazon MQ (ActiveMQ): 12+ characters, 4+ distinct, none of , : = (src/services/mq.rs).
 ACTIVEMQ = PasswordRule("Amazon MQ", frozenset(",:="), 12, 250, min_distinct=4)
-PASSWORD_RULES = {h.USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ}
+PASSWORD_RULES = {USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ}
 
 
 def cdk_templates() -> list[Path]:
@@ -120,26 +134,26 @@ def test_cdk_templates_were_synthesized() -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[h.Emulator]:
+def emulator() -> Iterator[Emulator]:
     try:
-        emu = h.Emulator()
-    except h.EmulatorUnavailable as e:
+        emu = Emulator()
+    except EmulatorUnavailable as e:
         pytest.fail(str(e), pytrace=False)
     yield emu
     emu.stop()
 
 
 @pytest.fixture
-def stack_env(emulator: h.Emulator) -> Iterator[tuple[h.Emulator, h.Function, h.ResponseReceiver]]:
+def stack_env(emulator: Emulator) -> Iterator[tuple[Emulator, Function, ResponseReceiver]]:
     try:
-        binary = h.require_binary()
-    except h.BinaryMissing as e:
+        binary = require_binary()
+    except BinaryMissing as e:
         pytest.fail(str(e), pytrace=False)
     emulator.reset()
     emulator.config(transition_seconds=0)
-    runtime = h.LocalRuntimeApi()
-    receiver = h.ResponseReceiver()
-    fn = h.Function(runtime, emulator.url, binary=binary)
+    runtime = LocalRuntimeApi()
+    receiver = ResponseReceiver()
+    fn = Function(runtime, emulator.url, binary=binary)
     try:
         yield emulator, fn, receiver
     finally:
@@ -190,7 +204,7 @@ def secret_readers(stack: cfn.Stack) -> dict[str, list[str]]:
     return readers
 
 
-def create_secret(emulator: h.Emulator, lid: str, props: dict[str, Any], rules: list[PasswordRule]) -> cfn.Created:
+def create_secret(emulator: Emulator, lid: str, props: dict[str, Any], rules: list[PasswordRule]) -> cfn.Created:
     assert "SecretString" not in props, f"{lid}: a literal SecretString puts the password in the template"
     gen = props.get("GenerateSecretString")
     assert gen, f"{lid}: expected GenerateSecretString"
@@ -203,14 +217,14 @@ def create_secret(emulator: h.Emulator, lid: str, props: dict[str, Any], rules: 
     return cfn.Created(ref=out["ARN"], atts={"Id": out["ARN"]}, source=f"secret {name}")
 
 
-def emulator_user(emulator: h.Emulator, user_id: str) -> dict[str, Any] | None:
+def emulator_user(emulator: Emulator, user_id: str) -> dict[str, Any] | None:
     for u in (emulator.state().get("elasticache") or {}).get("users") or []:
         if u.get("UserId") == user_id:
             return u
     return None
 
 
-def emulator_memorydb(emulator: h.Emulator, kind: str, name: str) -> dict[str, Any] | None:
+def emulator_memorydb(emulator: Emulator, kind: str, name: str) -> dict[str, Any] | None:
     """A MemoryDB user (kind ``users``) or ACL (``acls``) by name."""
     for x in (emulator.state().get("memorydb") or {}).get(kind) or []:
         if x.get("Name") == name:
@@ -218,23 +232,23 @@ def emulator_memorydb(emulator: h.Emulator, kind: str, name: str) -> dict[str, A
     return None
 
 
-def emulator_broker(emulator: h.Emulator, broker_id: str) -> dict[str, Any]:
+def emulator_broker(emulator: Emulator, broker_id: str) -> dict[str, Any]:
     for b in (emulator.state().get("mq") or {}).get("brokers") or []:
         if b.get("BrokerId") == broker_id:
             return b
     raise AssertionError(f"broker {broker_id} not in the emulator")
 
 
-def emulator_mq_user(emulator: h.Emulator, broker_id: str, username: str) -> dict[str, Any] | None:
+def emulator_mq_user(emulator: Emulator, broker_id: str, username: str) -> dict[str, Any] | None:
     for u in emulator_broker(emulator, broker_id).get("users") or []:
         if u.get("Username") == username:
             return u
     return None
 
 
-def create_broker(emulator: h.Emulator) -> dict[str, str]:
+def create_broker(emulator: Emulator) -> dict[str, str]:
     """An ActiveMQ broker whose name fits the SAM template's default MqBrokerNamePrefix."""
-    broker_id = h.create_activemq_broker(emulator, name="uk-contract")
+    broker_id = create_activemq_broker(emulator, name="uk-contract")
     out = emulator.client("mq").describe_broker(BrokerId=broker_id)
     return {"BrokerId": broker_id, "BrokerArn": out["BrokerArn"]}
 
@@ -245,20 +259,20 @@ class Deployment:
     emulator, custom resources through the binary (``sent``, in creation order)."""
 
     path: Path
-    emulator: h.Emulator
-    fn: h.Function
-    receiver: h.ResponseReceiver
+    emulator: Emulator
+    fn: Function
+    receiver: ResponseReceiver
     stack: cfn.Stack
     iam: "RoleGrants"
     broker: dict[str, str]
     secret_values: dict[str, str]  # secret ARN -> password, to check what the user got
-    sent: list[tuple[str, str, dict[str, Any], h.CfnResult]]
+    sent: list[tuple[str, str, dict[str, Any], CfnResult]]
 
-    def send(self, request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None) -> h.CfnResult:
+    def send(self, request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None) -> CfnResult:
         emulator, receiver = self.emulator, self.receiver
         token = props.pop("ServiceToken", None)
-        assert token == h.FUNCTION_ARN, f"{lid}: ServiceToken {token!r} is not the template's userkeeper function"
-        event = h.cfn_event(
+        assert token == FUNCTION_ARN, f"{lid}: ServiceToken {token!r} is not the template's userkeeper function"
+        event = cfn_event(
             request_type,
             rtype,
             props,
@@ -269,10 +283,10 @@ class Deployment:
             service_token=token,
         )
         before = len(emulator.calls())
-        res = h.CfnResult(event, self.fn.invoke(event, timeout_s=60), [])
+        res = CfnResult(event, self.fn.invoke(event, timeout_s=60), [])
         res.puts = receiver.wait_for(event["ResponseURL"])
         assert_protocol(res)
-        assert res.status == "SUCCESS", f"{request_type} {lid} ({rtype}) failed: {res.reason}\nproperties: {h.mask_passwords(props)}"
+        assert res.status == "SUCCESS", f"{request_type} {lid} ({rtype}) failed: {res.reason}\nproperties: {mask_passwords(props)}"
         # Every AWS call the binary made for this request is an action the template grants
         # the function while this resource exists (its role's own policies, and the policies
         # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
@@ -411,15 +425,15 @@ def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
     emulator, fn, receiver = stack_env
     assert path.exists(), f"{path} missing: {SYNTH_HINT}"
     name = f"contract-{path.stem.split('.')[0].lower()}"
-    stack_id = f"arn:aws:cloudformation:{h.REGION}:{h.ACCOUNT_ID}:stack/{name}/{uuid.uuid4()}"
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{name}/{uuid.uuid4()}"
     template = cfn.load_template(path)
     broker = create_broker(emulator)
     stack = cfn.Stack(
         template,
         name=name,
         stack_id=stack_id,
-        region=h.REGION,
-        account=h.ACCOUNT_ID,
+        region=REGION,
+        account=ACCOUNT_ID,
         parameters={**parameters, **broker_parameters(template, broker), **rotation_parameters(template)},
     )
     d = Deployment(path, emulator, fn, receiver, stack, RoleGrants(template), broker, {}, [])
@@ -429,7 +443,7 @@ def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
         rtype = resource["Type"]
         if rtype in cfn.FUNCTION_TYPES:
             # The one function these custom resources must point at.
-            stack.created[lid] = cfn.Created(h.FUNCTION_NAME, {"Arn": h.FUNCTION_ARN}, f"function {lid}")
+            stack.created[lid] = cfn.Created(FUNCTION_NAME, {"Arn": FUNCTION_ARN}, f"function {lid}")
         elif rtype == "AWS::SecretsManager::Secret":
             props = stack.resolve(resource.get("Properties") or {})
             rules = [PASSWORD_RULES[t] for t in readers.get(lid, []) if t in PASSWORD_RULES]
@@ -460,7 +474,7 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
         # The examples are exactly: ElastiCache a default user, an app user and the group
         # holding both; MemoryDB a password user, an IAM user and the ACL holding both; MQ a
         # broker user.
-        assert sent_types == {h.USER_TYPE: 2, h.GROUP_TYPE: 1, MEMORYDB_USER_TYPE: 2, MEMORYDB_ACL_TYPE: 1, MQ_USER_TYPE: 1}, sent
+        assert sent_types == {USER_TYPE: 2, GROUP_TYPE: 1, MEMORYDB_USER_TYPE: 2, MEMORYDB_ACL_TYPE: 1, MQ_USER_TYPE: 1}, sent
 
     # Every attribute the template reads (in resources and outputs) must be in the Data the
     # function answered.
@@ -479,7 +493,7 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
 
     # And CloudFormation's Deletes, in reverse order, clean up.
     for lid, rtype, props, res in reversed(sent):
-        send("Delete", lid, rtype, {**props, "ServiceToken": h.FUNCTION_ARN}, physical_id=res.physical_id)
+        send("Delete", lid, rtype, {**props, "ServiceToken": FUNCTION_ARN}, physical_id=res.physical_id)
     for lid, rtype, props, _ in sent:
         CHECK_DELETED[rtype](emulator, lid, props)
 
@@ -536,8 +550,8 @@ def _check_mq_user(emulator, lid, props, res, secret_values) -> None:
 
 
 CHECK_CREATED = {
-    h.USER_TYPE: _check_elasticache_user,
-    h.GROUP_TYPE: _check_elasticache_group,
+    USER_TYPE: _check_elasticache_user,
+    GROUP_TYPE: _check_elasticache_group,
     MEMORYDB_USER_TYPE: _check_memorydb_user,
     MEMORYDB_ACL_TYPE: _check_memorydb_acl,
     MQ_USER_TYPE: _check_mq_user,
@@ -549,8 +563,8 @@ def _gone(what: str, found: Any) -> None:
 
 
 CHECK_DELETED = {
-    h.USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_user(emulator, props["UserId"])),
-    h.GROUP_TYPE: lambda emulator, lid, props: None,
+    USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_user(emulator, props["UserId"])),
+    GROUP_TYPE: lambda emulator, lid, props: None,
     MEMORYDB_USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "users", props["UserName"])),
     MEMORYDB_ACL_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "acls", props["ACLName"])),
     MQ_USER_TYPE: lambda emulator, lid, props: (
@@ -727,7 +741,7 @@ def test_the_function_may_invoke_itself_for_continuations(path: Path) -> None:
         if r["Type"].startswith("Custom::"):
             assert "lambda:invokefunction" in grants.actions_for(lid), f"{path.name}: {lid} does not DependsOn {policy}"
     # And the template has no dependency cycle, whatever the conditions.
-    cfn.Stack(template, name="x", stack_id="x", region=h.REGION, account=h.ACCOUNT_ID, parameters={}).order()
+    cfn.Stack(template, name="x", stack_id="x", region=REGION, account=ACCOUNT_ID, parameters={}).order()
 
 
 # ------------------------------------------------------------------------------------------
@@ -844,21 +858,21 @@ class RotatedSecret:
         if service == "secretsmanager":
             return "*" if action == "GetRandomPassword" else self.arn
         if service == "elasticache":
-            return f"arn:aws:elasticache:{h.REGION}:{h.ACCOUNT_ID}:user:{doc['user_id']}"
+            return f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:user:{doc['user_id']}"
         if service == "memorydb":
-            return f"arn:aws:memorydb:{h.REGION}:{h.ACCOUNT_ID}:user/{doc['username']}"
+            return f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{doc['username']}"
         if service == "mq":
             assert doc["broker_id"] == self.d.broker["BrokerId"], doc["broker_id"]
             return self.d.broker["BrokerArn"]
         raise AssertionError(f"{self.schedule}: the rotation called {service}:{action}, a service it has no business with")
 
-    def step(self, step: str, token: str) -> h.Invocation:
+    def step(self, step: str, token: str) -> Invocation:
         """One rotation step through the binary; every call it makes must be allowed."""
         emulator = self.d.emulator
         _, doc = self.value(VersionStage="AWSCURRENT")
         tags_before = self.rotation_tags()
         before = len(emulator.calls())
-        inv = self.d.fn.invoke(h.rotation_event(step, self.arn, token), timeout_s=60)
+        inv = self.d.fn.invoke(rotation_event(step, self.arn, token), timeout_s=60)
         assert inv.finished, f"{self.schedule}: {step} gave no result in time: {inv}"
         calls = emulator.calls()[before:]
         # The tag keys setSecret wrote (for mq:CreateTags' aws:TagKeys).
@@ -879,7 +893,7 @@ class RotatedSecret:
         return {k: v for k, v in tags.items() if k.startswith(ROTATION_TAG_PREFIX)}
 
 
-def _error(inv: h.Invocation) -> str:
+def _error(inv: Invocation) -> str:
     res = inv.result
     return res.get("errorMessage", "") if isinstance(res, dict) else str(res)
 
@@ -915,7 +929,7 @@ def _rotate_example(d: Deployment, lid: str, secret_lid: str) -> set[str]:
     stack, emulator = d.stack, d.emulator
     resource = stack.resources[lid]
     props = stack.resolve(resource["Properties"])
-    assert props["RotationLambdaARN"] == h.FUNCTION_ARN
+    assert props["RotationLambdaARN"] == FUNCTION_ARN
     assert str(props.get("RotateImmediatelyOnUpdate")).lower() == "false", (
         f"{lid}: RotateImmediatelyOnUpdate must be false (an MQ rotation without a reboot cannot complete at once)"
     )
@@ -949,7 +963,7 @@ def _rotate_example(d: Deployment, lid: str, secret_lid: str) -> set[str]:
     for n in (1, 2):
         _, before = r.value(VersionStage="AWSCURRENT")
         token = emulator.new_pending(arn)
-        for step in h.ROTATION_STEPS:
+        for step in ROTATION_STEPS:
             inv = r.step(step, token)
             if step == "testSecret" and engine == "mq" and inv.kind != "response":
                 # The example never reboots: AWSCURRENT stays until the change is live.

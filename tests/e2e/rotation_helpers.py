@@ -20,7 +20,10 @@ import time
 import uuid
 from typing import Any, Callable
 
-from . import harness as h
+from .harness.emulator import Emulator
+from .harness.events import ROTATION_STEPS, rotation_event
+from .harness.function import Function
+from .harness.runtime_api import Invocation
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
@@ -53,7 +56,7 @@ class Rotated:
     broker_id: str | None = None  # MQ only
 
 
-def _secret(emulator: h.Emulator, name: str, value: dict[str, Any]) -> str:
+def _secret(emulator: Emulator, name: str, value: dict[str, Any]) -> str:
     arn = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
     emulator.enable_rotation(arn)
     return arn
@@ -67,7 +70,7 @@ def _endpoint(host: str | None, port: int | None, extra: dict[str, Any] | None) 
     return out
 
 
-def seed_elasticache(emulator: h.Emulator, redis_server: Any | None, host: str | None = None,
+def seed_elasticache(emulator: Emulator, redis_server: Any | None, host: str | None = None,
                      port: int | None = None, **extra: Any) -> Rotated:
     user_id = unique("app")
     pw = starting_password()
@@ -82,7 +85,7 @@ def seed_elasticache(emulator: h.Emulator, redis_server: Any | None, host: str |
                    user_id=user_id)
 
 
-def seed_memorydb(emulator: h.Emulator, redis_server: Any | None, host: str | None = None,
+def seed_memorydb(emulator: Emulator, redis_server: Any | None, host: str | None = None,
                   port: int | None = None, **extra: Any) -> Rotated:
     name = unique("app")
     pw = starting_password()
@@ -94,7 +97,7 @@ def seed_memorydb(emulator: h.Emulator, redis_server: Any | None, host: str | No
     return Rotated("memorydb", _secret(emulator, f"rotated/{name}", value), name, pw, value)
 
 
-def seed_mq(emulator: h.Emulator, activemq_server: Any | None, host: str | None = None,
+def seed_mq(emulator: Emulator, activemq_server: Any | None, host: str | None = None,
             port: int | None = None, extra_users: dict[str, str] | None = None, **extra: Any) -> Rotated:
     """An ActiveMQ broker whose user ``app`` is rotated (alternating, the default), plus
     ``extra_users`` (name -> password), all live at creation."""
@@ -118,7 +121,7 @@ def seed_mq(emulator: h.Emulator, activemq_server: Any | None, host: str | None 
 # the service's side, modelled
 
 
-def _user_passwords(emulator: h.Emulator, engine: str, name: str) -> list[str]:
+def _user_passwords(emulator: Emulator, engine: str, name: str) -> list[str]:
     state = emulator.state()
     if engine == "elasticache":
         users = [u for u in state["elasticache"]["users"] if u["UserId"] == name]
@@ -128,7 +131,7 @@ def _user_passwords(emulator: h.Emulator, engine: str, name: str) -> list[str]:
     return list(users[0]["Passwords"])
 
 
-def sync_redis_user(emulator: h.Emulator, redis_server: Any, rotated: Rotated) -> list[str]:
+def sync_redis_user(emulator: Emulator, redis_server: Any, rotated: Rotated) -> list[str]:
     """Copy the user's password list from the emulator's API state into redis-server.
 
     This is what AWS does and the emulator cannot: when an ElastiCache ``ModifyUser`` (or a
@@ -144,12 +147,12 @@ def sync_redis_user(emulator: h.Emulator, redis_server: Any, rotated: Rotated) -
     return passwords
 
 
-def live_mq_users(emulator: h.Emulator, broker_id: str) -> dict[str, str]:
+def live_mq_users(emulator: Emulator, broker_id: str) -> dict[str, str]:
     users = emulator.mq_broker(broker_id)["users"]
     return {u["Username"]: u["Password"] for u in users if u["Password"] is not None}
 
 
-def sync_mq_users(emulator: h.Emulator, activemq_server: Any, broker_id: str) -> dict[str, str]:
+def sync_mq_users(emulator: Emulator, activemq_server: Any, broker_id: str) -> dict[str, str]:
     """Give ActiveMQ exactly the broker users that are live in the emulator.
 
     Models Amazon MQ: ``CreateUser``/``UpdateUser`` on an ActiveMQ broker are only recorded as
@@ -163,7 +166,7 @@ def sync_mq_users(emulator: h.Emulator, activemq_server: Any, broker_id: str) ->
     return users
 
 
-def sync(emulator: h.Emulator, server: Any, rotated: Rotated) -> None:
+def sync(emulator: Emulator, server: Any, rotated: Rotated) -> None:
     if rotated.engine == "mq":
         sync_mq_users(emulator, server, rotated.broker_id)
     else:
@@ -174,14 +177,14 @@ def sync(emulator: h.Emulator, server: Any, rotated: Rotated) -> None:
 # secrets
 
 
-def secret_value(emulator: h.Emulator, arn: str, stage: str = AWSCURRENT, client: Any = None) -> tuple[str, dict]:
+def secret_value(emulator: Emulator, arn: str, stage: str = AWSCURRENT, client: Any = None) -> tuple[str, dict]:
     """(version id, parsed value) of the version with ``stage`` (always asked by stage: the
     emulator, like moto, answers a stale version to a read without one)."""
     out = (client or emulator.client("secretsmanager")).get_secret_value(SecretId=arn, VersionStage=stage)
     return out["VersionId"], json.loads(out["SecretString"])
 
 
-def put_pending(emulator: h.Emulator, arn: str, token: str, value: dict[str, Any]) -> None:
+def put_pending(emulator: Emulator, arn: str, token: str, value: dict[str, Any]) -> None:
     """A pending value stored by hand, as createSecret would store it."""
     emulator.client("secretsmanager").put_secret_value(
         SecretId=arn, ClientRequestToken=token, SecretString=json.dumps(value), VersionStages=[AWSPENDING])
@@ -194,7 +197,7 @@ def put_pending(emulator: h.Emulator, arn: str, token: str, value: dict[str, Any
 @dataclasses.dataclass
 class StepRun:
     step: str
-    invocation: h.Invocation
+    invocation: Invocation
     wall_s: float  # submit -> result, as the caller sees it
 
     @property
@@ -226,18 +229,18 @@ class RotationRun:
 
     @property
     def ok(self) -> bool:
-        return len(self.steps) == len(h.ROTATION_STEPS) and all(s.ok for s in self.steps)
+        return len(self.steps) == len(ROTATION_STEPS) and all(s.ok for s in self.steps)
 
 
-def rotate(fn: h.Function, arn: str, token: str, after_set: Callable[[], Any] | None = None,
-           steps: tuple[str, ...] = h.ROTATION_STEPS, timeout_s: float = 30) -> RotationRun:
+def rotate(fn: Function, arn: str, token: str, after_set: Callable[[], Any] | None = None,
+           steps: tuple[str, ...] = ROTATION_STEPS, timeout_s: float = 30) -> RotationRun:
     """Run ``steps`` for ``token`` through the function, calling ``after_set`` (the service's
     sync) once setSecret succeeded; stop at the first step that fails."""
     runs: list[StepRun] = []
     t0 = time.monotonic()
     for step in steps:
         s0 = time.monotonic()
-        inv = fn.invoke(h.rotation_event(step, arn, token), timeout_s=timeout_s)
+        inv = fn.invoke(rotation_event(step, arn, token), timeout_s=timeout_s)
         runs.append(StepRun(step, inv, time.monotonic() - s0))
         if inv.kind != "response":
             break

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from .harness import free_port
+from .harness.loopback import free_port
 
 INSTALL_HINT = "scripts/install-test-servers (or: apt-get install -y redis-server activemq)"
 LOOPBACK = "127.0.0.1"

@@ -15,17 +15,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import harness as h
-from .conftest import CfnDriver, assert_chain, assert_failed, assert_success, count, run_chain
+from .cfn_helpers import CfnDriver, assert_chain, assert_failed, assert_success, count, run_chain
+from .harness.constants import DEFAULT_STACK_ID, USER_TYPE
+from .harness.emulator import Emulator
+from .harness.runtime_api import Invocation
+from .harness.views import contains_any
 
-EC_USER = h.USER_TYPE
+EC_USER = USER_TYPE
 MDB_USER = "Custom::MemoryDBUser"
 MQUSER = "Custom::AmazonMQUser"
 PW1 = "Correct-Horse-Battery-0001"
 MQ_PW1 = "Broker-Passw0rd-0001"
 MQ_PW2 = "Broker-Passw0rd-0002"
 INVOCATION_S = 6.0  # each invocation's timeout: the first's and every continuation's
-STACK_GUID = h.DEFAULT_STACK_ID.rsplit("/", 1)[-1]
+STACK_GUID = DEFAULT_STACK_ID.rsplit("/", 1)[-1]
 
 
 def ec_user_props(**extra: Any) -> dict[str, Any]:
@@ -38,17 +41,17 @@ def mdb_user_props(**extra: Any) -> dict[str, Any]:
             "AuthenticationMode": {"Type": "password", "Passwords": [PW1]}, **extra}
 
 
-def ec_user(emulator: h.Emulator, user_id: str = "app-user") -> dict[str, Any] | None:
+def ec_user(emulator: Emulator, user_id: str = "app-user") -> dict[str, Any] | None:
     users = [u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == user_id]
     return users[0] if users else None
 
 
-def mdb_user(emulator: h.Emulator, name: str = "app-mdb") -> dict[str, Any] | None:
+def mdb_user(emulator: Emulator, name: str = "app-mdb") -> dict[str, Any] | None:
     users = [u for u in emulator.state()["memorydb"]["users"] if u["Name"] == name]
     return users[0] if users else None
 
 
-def make_broker(emulator: h.Emulator) -> str:
+def make_broker(emulator: Emulator) -> str:
     return emulator.client("mq").create_broker(
         BrokerName="app-broker", DeploymentMode="SINGLE_INSTANCE", EngineType="ACTIVEMQ",
         HostInstanceType="mq.t3.micro", PubliclyAccessible=False,
@@ -56,17 +59,17 @@ def make_broker(emulator: h.Emulator) -> str:
     )["BrokerId"]
 
 
-def progress(inv: h.Invocation) -> dict[str, Any]:
+def progress(inv: Invocation) -> dict[str, Any]:
     return inv.event["UserkeeperContinuation"]
 
 
-def assert_no_leaks(cfn: CfnDriver, emulator: h.Emulator, *more: str) -> None:
+def assert_no_leaks(cfn: CfnDriver, emulator: Emulator, *more: str) -> None:
     """Neither the ResponseURL's signature nor a password in any log line: the function's,
     the emulator's output, its call log or its record of forwarded invokes."""
     needles = [*cfn.receiver.secrets, *more]
     haystacks = [*cfn.fn.log_lines(), *emulator.output, json.dumps(emulator.calls()),
                  json.dumps(emulator.lambda_deliveries())]
-    leaks = h.contains_any(haystacks, needles)
+    leaks = contains_any(haystacks, needles)
     assert not leaks, f"secrets in logs: {leaks[:5]}"
 
 
@@ -74,7 +77,7 @@ def assert_no_leaks(cfn: CfnDriver, emulator: h.Emulator, *more: str) -> None:
 # (a) a create that outlasts its invocation finishes in a continuation
 
 
-def test_elasticache_user_create_finishes_in_a_continuation(cfn: CfnDriver, emulator: h.Emulator, continuations):
+def test_elasticache_user_create_finishes_in_a_continuation(cfn: CfnDriver, emulator: Emulator, continuations):
     continuations(INVOCATION_S)
     emulator.config(transition_seconds=12)
     ev = cfn.event("Create", EC_USER, ec_user_props(), logical_id="AppUser")
@@ -102,7 +105,7 @@ def test_elasticache_user_create_finishes_in_a_continuation(cfn: CfnDriver, emul
     assert_no_leaks(cfn, emulator, PW1)
 
 
-def test_memorydb_user_create_finishes_in_a_continuation(cfn: CfnDriver, emulator: h.Emulator, continuations):
+def test_memorydb_user_create_finishes_in_a_continuation(cfn: CfnDriver, emulator: Emulator, continuations):
     continuations(INVOCATION_S)
     emulator.config(transition_seconds=9)
     ev = cfn.event("Create", MDB_USER, mdb_user_props(), logical_id="AppUser")
@@ -118,7 +121,7 @@ def test_memorydb_user_create_finishes_in_a_continuation(cfn: CfnDriver, emulato
     assert_no_leaks(cfn, emulator, PW1)
 
 
-def test_memorydb_user_delete_finishes_in_a_continuation(cfn: CfnDriver, emulator: h.Emulator, continuations):
+def test_memorydb_user_delete_finishes_in_a_continuation(cfn: CfnDriver, emulator: Emulator, continuations):
     continuations(INVOCATION_S)
     assert_success(cfn.create(MDB_USER, mdb_user_props(), logical_id="AppUser"))
     emulator.config(transition_seconds=9)
@@ -138,7 +141,7 @@ def test_memorydb_user_delete_finishes_in_a_continuation(cfn: CfnDriver, emulato
 # (b) Amazon MQ ApplyImmediately: one reboot across all the invocations
 
 
-def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnDriver, emulator: h.Emulator,
+def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnDriver, emulator: Emulator,
                                                                        continuations):
     continuations(INVOCATION_S)
     emulator.config(reboot_seconds=10)
@@ -166,7 +169,7 @@ def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnD
     assert_no_leaks(cfn, emulator, MQ_PW1)
 
 
-def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnDriver, emulator: h.Emulator,
+def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnDriver, emulator: Emulator,
                                                                        continuations):
     """The password change is sent once and applied by one reboot; a continuation that finds
     the reboot done must not send the change again (it would stay pending: no second reboot
@@ -195,7 +198,7 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     assert u["Pending"] is None and u["Password"] == MQ_PW2
 
 
-def test_mq_apply_immediately_delete_reboots_once_across_continuations(cfn: CfnDriver, emulator: h.Emulator,
+def test_mq_apply_immediately_delete_reboots_once_across_continuations(cfn: CfnDriver, emulator: Emulator,
                                                                        continuations):
     continuations(INVOCATION_S)
     broker = make_broker(emulator)
@@ -220,7 +223,7 @@ def test_mq_apply_immediately_delete_reboots_once_across_continuations(cfn: CfnD
 # (c) the chain stops at ServiceTimeout, naming what it created
 
 
-def test_chain_fails_at_service_timeout_and_delete_cleans_up(cfn: CfnDriver, emulator: h.Emulator, continuations):
+def test_chain_fails_at_service_timeout_and_delete_cleans_up(cfn: CfnDriver, emulator: Emulator, continuations):
     continuations(INVOCATION_S)
     emulator.config(transition_seconds=20)
     props = ec_user_props(ServiceTimeout="15")
@@ -251,7 +254,7 @@ def test_chain_fails_at_service_timeout_and_delete_cleans_up(cfn: CfnDriver, emu
 # (d) the function may not invoke itself
 
 
-def test_refused_self_invoke_fails_naming_the_permission(cfn: CfnDriver, emulator: h.Emulator, continuations):
+def test_refused_self_invoke_fails_naming_the_permission(cfn: CfnDriver, emulator: Emulator, continuations):
     continuations(INVOCATION_S)
     emulator.fail(service="lambda", action="Invoke", status=403, code="AccessDeniedException",
                   message="User: arn:aws:sts::123456789012:assumed-role/userkeeper-role/userkeeper is not authorized", count=1)

@@ -12,13 +12,16 @@ import urllib.parse
 
 import pytest
 
-from . import harness as h
+from .harness.constants import FUNCTION_ARN, SERVICE_TOKEN, USER_TYPE
+from .harness.events import cfn_event, event_files, load_event
+from .harness.receiver import ReceivedRequest, ResponseReceiver, check_put
+from .harness.runtime_api import LocalRuntimeApi
 
 
 class StandIn:
     """A minimal Runtime API client: answers custom-resource events by PUT, others by /error."""
 
-    def __init__(self, runtime: h.LocalRuntimeApi, chunked: bool = False, sleep_s: float = 0.0) -> None:
+    def __init__(self, runtime: LocalRuntimeApi, chunked: bool = False, sleep_s: float = 0.0) -> None:
         self.runtime = runtime
         self.chunked = chunked
         self.sleep_s = sleep_s
@@ -38,7 +41,7 @@ class StandIn:
                 return
             rid = resp.getheader("Lambda-Runtime-Aws-Request-Id")
             assert resp.getheader("Lambda-Runtime-Deadline-Ms")
-            assert resp.getheader("Lambda-Runtime-Invoked-Function-Arn") == h.FUNCTION_ARN
+            assert resp.getheader("Lambda-Runtime-Invoked-Function-Arn") == FUNCTION_ARN
             assert resp.getheader("Lambda-Runtime-Trace-Id")
             event = json.loads(body)
             time.sleep(self.sleep_s)
@@ -87,22 +90,22 @@ class StandIn:
 
 @pytest.fixture
 def runtime():
-    rt = h.LocalRuntimeApi(grace_s=0.5)
+    rt = LocalRuntimeApi(grace_s=0.5)
     yield rt
     rt.close()
 
 
 @pytest.fixture
 def receiver():
-    r = h.ResponseReceiver()
+    r = ResponseReceiver()
     yield r
     r.close()
 
 
 def test_cfn_event_shape():
-    ev = h.cfn_event(
+    ev = cfn_event(
         "Update",
-        h.USER_TYPE,
+        USER_TYPE,
         {"UserId": "u1", "NoPasswordRequired": True, "Passwords": ["a" * 16], "Port": 6379,
          "Tags": [{"Key": "k", "Value": 1}]},
         physical_id="u1",
@@ -111,8 +114,8 @@ def test_cfn_event_shape():
         logical_id="MyUser",
     )
     assert ev["RequestType"] == "Update"
-    assert ev["ServiceToken"] == ev["ResourceProperties"]["ServiceToken"] == h.SERVICE_TOKEN
-    assert ev["OldResourceProperties"] == {"ServiceToken": h.SERVICE_TOKEN, "UserId": "u1"}
+    assert ev["ServiceToken"] == ev["ResourceProperties"]["ServiceToken"] == SERVICE_TOKEN
+    assert ev["OldResourceProperties"] == {"ServiceToken": SERVICE_TOKEN, "UserId": "u1"}
     assert ev["ResourceProperties"]["NoPasswordRequired"] == "true"
     assert ev["ResourceProperties"]["Port"] == "6379"
     assert ev["ResourceProperties"]["Tags"] == [{"Key": "k", "Value": "1"}]
@@ -120,18 +123,18 @@ def test_cfn_event_shape():
     assert set(ev) == {"RequestType", "ServiceToken", "ResponseURL", "StackId", "RequestId",
                        "LogicalResourceId", "ResourceType", "ResourceProperties",
                        "OldResourceProperties", "PhysicalResourceId"}
-    create = h.cfn_event("Create", h.USER_TYPE, {"UserId": "u1"})
+    create = cfn_event("Create", USER_TYPE, {"UserId": "u1"})
     assert "PhysicalResourceId" not in create and "OldResourceProperties" not in create
 
 
 def test_event_files_are_cloudformation_shaped():
-    files = h.event_files()
+    files = event_files()
     names = {p.stem for p in files}
     for rt in ("elasticache-user", "elasticache-user-group"):
         for rq in ("create", "update", "update-replace", "delete"):
             assert f"{rt}-{rq}" in names
     for p in files:
-        ev = h.load_event(p, response_url="http://127.0.0.1:1/x")
+        ev = load_event(p, response_url="http://127.0.0.1:1/x")
         assert ev["ResponseURL"] == "http://127.0.0.1:1/x"
         raw = json.loads(p.read_text())
         assert raw["ResponseURL"] == f"http://127.0.0.1:9001/cfn-response/{p.stem}"
@@ -158,13 +161,13 @@ def test_runtime_and_receiver_round_trip(runtime, receiver, chunked):
     fn = StandIn(runtime, chunked=chunked)
     url = receiver.url("roundtrip")
     assert "X-Amz-Signature=SECRETSIG" in url
-    ev = h.cfn_event("Create", h.USER_TYPE, {"UserId": "u1"}, response_url=url, logical_id="L")
+    ev = cfn_event("Create", USER_TYPE, {"UserId": "u1"}, response_url=url, logical_id="L")
     inv = runtime.invoke(ev, timeout_s=5)
     assert inv.kind == "response" and inv.before_deadline, inv
     assert runtime.first_next_at is not None and runtime.first_next_at <= inv.served_at
     puts = receiver.wait_for(url)
     assert len(puts) == 1 and puts[0].accepted
-    assert h.check_put(puts[0], ev) == []
+    assert check_put(puts[0], ev) == []
     assert puts[0].name == "roundtrip"
     fn.stop = True
 
@@ -190,7 +193,7 @@ def test_receiver_status_queue(runtime, receiver):
     fn = StandIn(runtime)
     receiver.statuses.extend([500, 503])
     url = receiver.url()
-    ev = h.cfn_event("Delete", h.USER_TYPE, {}, physical_id="x", response_url=url)
+    ev = cfn_event("Delete", USER_TYPE, {}, physical_id="x", response_url=url)
     inv = runtime.invoke(ev, timeout_s=10)
     assert inv.kind == "response"
     puts = receiver.for_url(url)
@@ -229,18 +232,18 @@ def test_receiver_blackhole_never_answers(receiver):
 
 
 def test_check_put_flags_violations():
-    ev = h.cfn_event("Create", h.USER_TYPE, {}, logical_id="L")
+    ev = cfn_event("Create", USER_TYPE, {}, logical_id="L")
     good = {"Status": "FAILED", "Reason": "x", "PhysicalResourceId": "p", "StackId": ev["StackId"],
             "RequestId": ev["RequestId"], "LogicalResourceId": "L"}
 
     def put(body, headers=None):
         raw = json.dumps(body).encode()
         hdrs = headers if headers is not None else [("Content-Length", str(len(raw)))]
-        return h.ReceivedRequest("PUT", "/", hdrs, raw, 0.0, 0, 200)
+        return ReceivedRequest("PUT", "/", hdrs, raw, 0.0, 0, 200)
 
-    assert h.check_put(put(good), ev) == []
-    assert h.check_put(put(good, [("Content-Length", "1"), ("Content-Type", "application/json")]), ev)
-    assert h.check_put(put({**good, "Reason": None}), ev)
-    assert h.check_put(put({**good, "Reason": "a\x1bb"}), ev)
-    assert h.check_put(put({**good, "RequestId": "other"}), ev)
-    assert h.check_put(put({**good, "Data": {"x": "y" * 5000}}), ev)
+    assert check_put(put(good), ev) == []
+    assert check_put(put(good, [("Content-Length", "1"), ("Content-Type", "application/json")]), ev)
+    assert check_put(put({**good, "Reason": None}), ev)
+    assert check_put(put({**good, "Reason": "a\x1bb"}), ev)
+    assert check_put(put({**good, "RequestId": "other"}), ev)
+    assert check_put(put({**good, "Data": {"x": "y" * 5000}}), ev)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from . import harness as h
+from .harness.constants import REPO_ROOT
+from .harness.emulator import Emulator, create_activemq_broker, with_broker
+from .harness.events import load_event
 
-EVENTS = Path(h.REPO_ROOT) / "events"
+EVENTS = Path(REPO_ROOT) / "events"
 # Dependencies first: the default user, then the app user, then the group; deletes last.
 ORDER = [
     "elasticache-user-default-create",
@@ -46,7 +48,7 @@ ORDER = [
     "mq-user-delete",
 ]
 ROTATION = ["createSecret", "setSecret", "testSecret", "finishSecret"]
-SEED = Path(h.REPO_ROOT) / "scripts" / "seed-rotation-sample"
+SEED = Path(REPO_ROOT) / "scripts" / "seed-rotation-sample"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -77,7 +79,7 @@ def cargo_lambda() -> str:
     return exe
 
 
-def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: h.Emulator, tmp_path: Path):
+def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: Emulator, tmp_path: Path):
     assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(ORDER), "every sample event is exercised"
     assert _free(9001) and _free(9000), "ports 9000 (cargo lambda) and 9001 (events' ResponseURL) must be free"
     _Recorder.received = []
@@ -92,7 +94,7 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
     }
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "--release", "--invoke-port", "9000"],
-        cwd=h.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+        cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -102,17 +104,17 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
             assert time.monotonic() < deadline, "cargo lambda watch did not start listening"
             time.sleep(0.2)
         # The MQ samples name a placeholder broker: as a user would, point them at a real one.
-        broker = h.create_activemq_broker(emulator)
+        broker = create_activemq_broker(emulator)
         for i, name in enumerate(ORDER):
             data_file = EVENTS / f"{name}.json"
             if name.startswith("mq-"):
                 data_file = tmp_path / f"{name}.json"
-                data_file.write_text(json.dumps(h.with_broker(h.load_event(name), broker)))
+                data_file.write_text(json.dumps(with_broker(load_event(name), broker)))
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
                  "--data-file", str(data_file)],
                 # The first invoke waits for `cargo run --release`, a rebuild if the tree changed.
-                cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=900 if i == 0 else 120,
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900 if i == 0 else 120,
             )
             assert out.returncode == 0, f"{name}: {out.stdout}{out.stderr}"
             assert json.loads(out.stdout.strip().splitlines()[-1])["Status"] == "SUCCESS", f"{name}: {out.stdout}"
@@ -133,7 +135,7 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
                  "--data-file", str(EVENTS / "rotation" / f"{step}.json")],
-                cwd=h.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
             )
             assert out.returncode == 0, f"{step}: {out.stdout}{out.stderr}"
             assert json.loads(out.stdout.strip().splitlines()[-1])["Step"] == step, out.stdout

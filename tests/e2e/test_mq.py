@@ -13,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from . import harness as h
-from .conftest import CfnDriver, assert_failed, assert_success, count, marker
+from .cfn_helpers import CfnDriver, assert_failed, assert_success, count, marker
+from .harness.constants import DEFAULT_STACK_ID
+from .harness.emulator import Emulator
+from .harness.receiver import ResponseReceiver, check_put
+from .harness.runtime_api import LocalRuntimeApi
 
 MQUSER = "Custom::AmazonMQUser"
 PW1 = "Broker-Passw0rd-0001"
 PW2 = "Broker-Passw0rd-0002"
 PW3 = "Broker-Passw0rd-0003"
 ADMIN_PW = "Admin-Passw0rd-9999"
-STACK_GUID = h.DEFAULT_STACK_ID.rsplit("/", 1)[-1]
+STACK_GUID = DEFAULT_STACK_ID.rsplit("/", 1)[-1]
 MUTATING = {"CreateUser", "UpdateUser", "DeleteUser", "RebootBroker", "CreateTags", "DeleteTags"}
 
 
@@ -29,7 +32,7 @@ MUTATING = {"CreateUser", "UpdateUser", "DeleteUser", "RebootBroker", "CreateTag
 # helpers
 
 
-def make_broker(emulator: h.Emulator, name: str = "app-broker", engine: str = "ACTIVEMQ") -> str:
+def make_broker(emulator: Emulator, name: str = "app-broker", engine: str = "ACTIVEMQ") -> str:
     return emulator.client("mq").create_broker(
         BrokerName=name,
         DeploymentMode="SINGLE_INSTANCE",
@@ -52,7 +55,7 @@ def owner_tag(username: str) -> str:
     return "userkeeper:user:" + username.replace("~", "+")
 
 
-def mutations(emulator: h.Emulator) -> list[str]:
+def mutations(emulator: Emulator) -> list[str]:
     return [a for a in emulator.actions("mq") if a in MUTATING]
 
 
@@ -70,7 +73,7 @@ def pid(broker_id: str, username: str = "app-mq") -> str:
 # lifecycle, changes left pending (the default)
 
 
-def test_create_leaves_the_user_pending_without_reboot(cfn: CfnDriver, emulator: h.Emulator):
+def test_create_leaves_the_user_pending_without_reboot(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     emulator.clear_calls()
     props = mq_props(broker, ConsoleAccess="true", Groups=["apps", "admins"])
@@ -91,7 +94,7 @@ def test_create_leaves_the_user_pending_without_reboot(cfn: CfnDriver, emulator:
     assert emulator.mq_user(broker, "admin")["Password"] == ADMIN_PW
 
 
-def test_update_password_left_pending(cfn: CfnDriver, emulator: h.Emulator):
+def test_update_password_left_pending(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
@@ -111,7 +114,7 @@ def test_update_password_left_pending(cfn: CfnDriver, emulator: h.Emulator):
     assert emulator.mq_broker(broker)["reboots"] == 1  # the one above only
 
 
-def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, emulator: h.Emulator):
+def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
@@ -123,7 +126,7 @@ def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, e
     assert mutations(emulator) == []
 
 
-def test_update_without_password_change_keeps_a_rotated_password(cfn: CfnDriver, emulator: h.Emulator):
+def test_update_without_password_change_keeps_a_rotated_password(cfn: CfnDriver, emulator: Emulator):
     """The password is sent only when Password/PasswordSecretArn changed: one set behind the
     template's back survives an Update of other properties."""
     emulator.config(reboot_seconds=0.5)
@@ -149,7 +152,7 @@ def test_update_without_password_change_keeps_a_rotated_password(cfn: CfnDriver,
     assert u["Password"] == PW3, "the Update re-sent the template's password although it did not change"
 
 
-def test_delete_leaves_the_deletion_pending(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_leaves_the_deletion_pending(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
@@ -166,7 +169,7 @@ def test_delete_leaves_the_deletion_pending(cfn: CfnDriver, emulator: h.Emulator
     assert owner_tag("app-mq") not in emulator.mq_broker(broker)["Tags"]
 
 
-def test_delete_of_a_pending_create_drops_it(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_of_a_pending_create_drops_it(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
@@ -181,7 +184,7 @@ def test_delete_of_a_pending_create_drops_it(cfn: CfnDriver, emulator: h.Emulato
 # ApplyImmediately: one reboot per request, and wait until the change is live
 
 
-def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: h.Emulator):
+def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: Emulator):
     emulator.config(reboot_seconds=2)
     broker = make_broker(emulator)
     emulator.clear_calls()
@@ -224,7 +227,7 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: h.Emul
     assert emulator.mq_user(broker, "admin")["Password"] == ADMIN_PW
 
 
-def test_apply_immediately_without_pending_change_does_not_reboot(cfn: CfnDriver, emulator: h.Emulator):
+def test_apply_immediately_without_pending_change_does_not_reboot(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker, ApplyImmediately="true")
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
@@ -237,7 +240,7 @@ def test_apply_immediately_without_pending_change_does_not_reboot(cfn: CfnDriver
     assert emulator.mq_broker(broker)["reboots"] == 1
 
 
-def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emulator: h.Emulator):
+def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emulator: Emulator):
     emulator.config(reboot_seconds=2)
     broker = make_broker(emulator)
     emulator.clear_calls()
@@ -255,7 +258,7 @@ def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emula
     assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
 
 
-def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emulator: h.Emulator):
+def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emulator: Emulator):
     """Lambda may deliver an Update twice: the copy must neither send the change again (a new
     pending change) nor reboot again."""
     emulator.config(reboot_seconds=2)
@@ -279,14 +282,14 @@ def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emula
     assert user["Password"] == PW2 and user["Pending"] is None, user
 
 
-def test_redelivered_create_during_the_reboot_reboots_once(start_function, runtime: h.LocalRuntimeApi,
-                                                           receiver: h.ResponseReceiver, emulator: h.Emulator):
+def test_redelivered_create_during_the_reboot_reboots_once(start_function, runtime: LocalRuntimeApi,
+                                                           receiver: ResponseReceiver, emulator: Emulator):
     """Two execution environments: the copy of the event arrives while the first one's reboot
     is under way. The broker reboots once; both answer SUCCESS once each."""
     emulator.config(reboot_seconds=3)
     broker = make_broker(emulator)
     fns = [start_function(), start_function()]
-    drivers = [CfnDriver(f, receiver, h.DEFAULT_STACK_ID) for f in fns]
+    drivers = [CfnDriver(f, receiver, DEFAULT_STACK_ID) for f in fns]
     end = time.monotonic() + 10
     while runtime.next_requests < 2 and time.monotonic() < end:  # both environments are polling
         time.sleep(0.02)
@@ -307,7 +310,7 @@ def test_redelivered_create_during_the_reboot_reboots_once(start_function, runti
         puts = receiver.for_url(e["ResponseURL"])
         assert [p.status for p in puts] == [200], puts
         body = puts[0].json()
-        assert not h.check_put(puts[0], e)
+        assert not check_put(puts[0], e)
         assert body["Status"] == "SUCCESS", body
         assert body["PhysicalResourceId"] == pid(broker)
         assert body["Data"]["PendingChange"] == ""
@@ -319,7 +322,7 @@ def test_redelivered_create_during_the_reboot_reboots_once(start_function, runti
     assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
 
 
-def test_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
+def test_password_from_secret(cfn: CfnDriver, emulator: Emulator):
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/mq", SecretString=json.dumps({"username": "app-mq", "password": PW2}))["ARN"]
     broker = make_broker(emulator)
@@ -337,7 +340,7 @@ def test_password_from_secret(cfn: CfnDriver, emulator: h.Emulator):
     assert emulator.mq_user(broker, "app-mq")["Password"] == PW3
 
 
-def test_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulator: h.Emulator):
+def test_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulator: Emulator):
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/mq", SecretString=json.dumps({"password": "has:colon-in-it"}))["ARN"]
     broker = make_broker(emulator)
@@ -353,7 +356,7 @@ def test_secret_with_bad_password_fails_without_creating(cfn: CfnDriver, emulato
 # replacement
 
 
-def test_username_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
+def test_username_change_is_a_replacement(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     old = mq_props(broker)
     assert_success(cfn.create(MQUSER, old, logical_id="QueueUser"))
@@ -378,7 +381,7 @@ def test_username_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
     assert set(emulator.mq_broker(broker)["Tags"]) == {owner_tag("app-mq-v2")}
 
 
-def test_broker_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
+def test_broker_change_is_a_replacement(cfn: CfnDriver, emulator: Emulator):
     b1 = make_broker(emulator, "broker-one")
     b2 = make_broker(emulator, "broker-two")
     old = mq_props(b1)
@@ -396,7 +399,7 @@ def test_broker_change_is_a_replacement(cfn: CfnDriver, emulator: h.Emulator):
     assert emulator.mq_user(b2, "app-mq") is not None
 
 
-def test_username_with_tilde_is_tagged_with_plus(cfn: CfnDriver, emulator: h.Emulator):
+def test_username_with_tilde_is_tagged_with_plus(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker, "app~mq")
     res = cfn.create(MQUSER, props, logical_id="QueueUser")
@@ -437,7 +440,7 @@ BROKER_ID = "b-1234a5b6-78cd-901e-2fab-3c45d6e178f9"
 ], ids=["user-1-char", "user-101-chars", "user-space", "user-at", "pw-11-chars", "pw-3-distinct", "pw-comma",
         "pw-colon", "pw-equals", "21-groups", "group-1-char", "group-101-chars", "group-space", "no-password",
         "password-and-secret", "bad-broker-id", "unknown-property", "bad-boolean"])
-def test_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emulator, change, field):
+def test_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, change, field):
     props = {**mq_props(BROKER_ID), **change}
     props = {k: v for k, v in props.items() if v is not None}
     ev = cfn.event("Create", MQUSER, props, logical_id="QueueUser")
@@ -449,7 +452,7 @@ def test_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: h.Emu
         assert change["Password"] not in res.reason
 
 
-def test_limits_accepted(cfn: CfnDriver, emulator: h.Emulator):
+def test_limits_accepted(cfn: CfnDriver, emulator: Emulator):
     """The edges of each rule pass: 2 and 100 character names, a 12-character password of 4
     distinct characters, 20 groups."""
     broker = make_broker(emulator)
@@ -465,7 +468,7 @@ def test_limits_accepted(cfn: CfnDriver, emulator: h.Emulator):
 # what this function refuses, and ownership
 
 
-def test_rabbitmq_broker_fails_at_once(cfn: CfnDriver, emulator: h.Emulator):
+def test_rabbitmq_broker_fails_at_once(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator, "rabbit", engine="RABBITMQ")
     emulator.clear_calls()
     ev = cfn.event("Create", MQUSER, mq_props(broker, ApplyImmediately="true"), logical_id="QueueUser")
@@ -481,7 +484,7 @@ def test_rabbitmq_broker_fails_at_once(cfn: CfnDriver, emulator: h.Emulator):
     assert_success(dele)
 
 
-def test_unknown_broker_fails_with_marker(cfn: CfnDriver, emulator: h.Emulator):
+def test_unknown_broker_fails_with_marker(cfn: CfnDriver, emulator: Emulator):
     ev = cfn.event("Create", MQUSER, mq_props(BROKER_ID), logical_id="QueueUser")
     res = cfn.send(ev)
     assert_failed(res, BROKER_ID)
@@ -489,7 +492,7 @@ def test_unknown_broker_fails_with_marker(cfn: CfnDriver, emulator: h.Emulator):
     assert mutations(emulator) == []
 
 
-def test_collision_with_a_user_the_stack_did_not_create(cfn: CfnDriver, emulator: h.Emulator):
+def test_collision_with_a_user_the_stack_did_not_create(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     emulator.client("mq").create_user(BrokerId=broker, Username="app-mq", Password=PW3)
     emulator.clear_calls()
@@ -510,7 +513,7 @@ def test_collision_with_a_user_the_stack_did_not_create(cfn: CfnDriver, emulator
     assert emulator.mq_user(broker, "app-mq")["Pending"]["Password"] == PW3
 
 
-def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: h.Emulator):
+def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     assert_success(cfn.create(MQUSER, mq_props(broker), logical_id="FirstUser"))
     ev = cfn.event("Create", MQUSER, mq_props(broker, password=PW2), logical_id="SecondUser")
@@ -526,7 +529,7 @@ def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: h
     assert emulator.mq_user(broker, "app-mq") is not None
 
 
-def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     emulator.clear_calls()
     res = cfn.delete(MQUSER, pid(broker, "never-created"), mq_props(broker, "never-created"))
@@ -539,7 +542,7 @@ def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: h.E
     assert emulator.mq_broker(broker)["reboots"] == 0
 
 
-def test_delete_of_user_removed_out_of_band_clears_the_tag(cfn: CfnDriver, emulator: h.Emulator):
+def test_delete_of_user_removed_out_of_band_clears_the_tag(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     props = mq_props(broker, ApplyImmediately="true")
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))

@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from . import harness as h
+from .harness.emulator import Emulator
+from .harness.events import ROTATION_STEPS, rotation_event
+from .harness.function import Function
+from .harness.runtime_api import Invocation
 
 # ------------------------------------------------------------------------------------------
 # helpers
@@ -70,7 +73,7 @@ class Case:
         return self.kind == "mq-alternating"
 
 
-def make_secret(emulator: h.Emulator, doc: dict[str, Any] | str, rotation: bool = True) -> str:
+def make_secret(emulator: Emulator, doc: dict[str, Any] | str, rotation: bool = True) -> str:
     value = doc if isinstance(doc, str) else json.dumps(doc)
     arn = emulator.client("secretsmanager").create_secret(
         Name=f"rot-{uuid.uuid4().hex[:10]}", SecretString=value)["ARN"]
@@ -79,19 +82,19 @@ def make_secret(emulator: h.Emulator, doc: dict[str, Any] | str, rotation: bool 
     return arn
 
 
-def make_ec_user(emulator: h.Emulator, password: str = OLD_PW) -> None:
+def make_ec_user(emulator: Emulator, password: str = OLD_PW) -> None:
     emulator.client("elasticache").create_user(
         UserId=EC_USER_ID, UserName=EC_USERNAME, Engine="redis", AccessString="on ~* +@all",
         Passwords=[password])
 
 
-def make_mdb_user(emulator: h.Emulator, auth: str = "password", password: str = OLD_PW) -> None:
+def make_mdb_user(emulator: Emulator, auth: str = "password", password: str = OLD_PW) -> None:
     mode = {"Type": "password", "Passwords": [password]} if auth == "password" else {"Type": auth}
     emulator.client("memorydb").create_user(UserName=MDB_USER, AccessString="on ~* &* +@all",
                                              AuthenticationMode=mode)
 
 
-def make_broker(emulator: h.Emulator, password: str = OLD_MQ_PW) -> str:
+def make_broker(emulator: Emulator, password: str = OLD_MQ_PW) -> str:
     """An ActiveMQ broker running an admin and the user ``app`` (live, with groups)."""
     return emulator.client("mq").create_broker(
         BrokerName="rot-broker", DeploymentMode="SINGLE_INSTANCE", EngineType="ACTIVEMQ",
@@ -101,7 +104,7 @@ def make_broker(emulator: h.Emulator, password: str = OLD_MQ_PW) -> str:
     )["BrokerId"]
 
 
-def setup_case(emulator: h.Emulator, kind: str, **extra: Any) -> Case:
+def setup_case(emulator: Emulator, kind: str, **extra: Any) -> Case:
     """Seeds the user of ``kind`` and its secret (``extra``: more keys for the secret; a key
     given as None is left out; a ``password`` is the user's too). The call log is empty
     afterwards."""
@@ -131,7 +134,7 @@ def setup_case(emulator: h.Emulator, kind: str, **extra: Any) -> Case:
 class Driver:
     """Sends rotation steps for one secret through the function."""
 
-    def __init__(self, emulator: h.Emulator, fn: h.Function, arn: str) -> None:
+    def __init__(self, emulator: Emulator, fn: Function, arn: str) -> None:
         self.emulator = emulator
         self.fn = fn
         self.arn = arn
@@ -141,8 +144,8 @@ class Driver:
         return self.emulator.new_pending(self.arn, token)
 
     def invoke(self, step: str, token: str, rotation_token: str | None = None,
-               timeout_s: float = 30) -> h.Invocation:
-        inv = self.fn.invoke(h.rotation_event(step, self.arn, token, rotation_token), timeout_s=timeout_s)
+               timeout_s: float = 30) -> Invocation:
+        inv = self.fn.invoke(rotation_event(step, self.arn, token, rotation_token), timeout_s=timeout_s)
         assert inv.finished, f"{step}: no result before the deadline: {inv}"
         return inv
 
@@ -164,7 +167,7 @@ class Driver:
         assert isinstance(body.get("errorMessage"), str) and body["errorMessage"], body
         return body["errorMessage"]
 
-    def rotate(self, token: str, steps: tuple[str, ...] = h.ROTATION_STEPS, **kw: Any) -> list[str]:
+    def rotate(self, token: str, steps: tuple[str, ...] = ROTATION_STEPS, **kw: Any) -> list[str]:
         return [self.ok(step, token, **kw) for step in steps]
 
     def full(self, **kw: Any) -> str:
@@ -183,38 +186,38 @@ class Driver:
 
 
 @pytest.fixture
-def drive(emulator: h.Emulator, fn: h.Function):
+def drive(emulator: Emulator, fn: Function):
     """``drive(case_or_arn)`` -> a Driver for that secret."""
     return lambda target: Driver(emulator, fn, target.arn if isinstance(target, Case) else target)
 
 
 # -- emulator state -------------------------------------------------------------------------
 
-def ec_user(emulator: h.Emulator, user_id: str = EC_USER_ID) -> dict[str, Any]:
+def ec_user(emulator: Emulator, user_id: str = EC_USER_ID) -> dict[str, Any]:
     users = [u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == user_id]
     assert len(users) == 1, users
     return users[0]
 
 
-def mdb_user(emulator: h.Emulator, name: str = MDB_USER) -> dict[str, Any]:
+def mdb_user(emulator: Emulator, name: str = MDB_USER) -> dict[str, Any]:
     users = [u for u in emulator.state()["memorydb"]["users"] if u["Name"] == name]
     assert len(users) == 1, users
     return users[0]
 
 
-def reboots(emulator: h.Emulator, broker: str) -> int:
+def reboots(emulator: Emulator, broker: str) -> int:
     return emulator.mq_broker(broker)["reboots"]
 
 
-def calls(emulator: h.Emulator) -> list[tuple[str, str]]:
+def calls(emulator: Emulator) -> list[tuple[str, str]]:
     return [(c.get("service") or "", c.get("action") or "") for c in emulator.calls()]
 
 
-def writes(emulator: h.Emulator) -> list[tuple[str, str]]:
+def writes(emulator: Emulator) -> list[tuple[str, str]]:
     return [c for c in calls(emulator) if c[1] in WRITE_ACTIONS]
 
 
-def count(emulator: h.Emulator, action: str, service: str | None = None) -> int:
+def count(emulator: Emulator, action: str, service: str | None = None) -> int:
     return sum(1 for s, a in calls(emulator) if a == action and (service is None or s == service))
 
 
@@ -232,7 +235,7 @@ def assert_password_rule(engine: str, password: str, length: int = DEFAULT_LENGT
         assert 16 <= len(password) <= 128
 
 
-def assert_service_uses(emulator: h.Emulator, case: Case, new: dict[str, Any]) -> None:
+def assert_service_uses(emulator: Emulator, case: Case, new: dict[str, Any]) -> None:
     """The user in the service's state accepts the new value's password (ElastiCache/MemoryDB:
     exactly [new, old]; MQ: live, nothing pending, the other user of a pair untouched)."""
     old = case.doc
@@ -258,7 +261,7 @@ def assert_service_uses(emulator: h.Emulator, case: Case, new: dict[str, Any]) -
             assert new["username"] == MQ_USER
 
 
-def assert_rotated(drv: Driver, emulator: h.Emulator, case: Case, token: str,
+def assert_rotated(drv: Driver, emulator: Emulator, case: Case, token: str,
                    length: int = DEFAULT_LENGTH) -> dict[str, Any]:
     """AWSCURRENT is the token's version with a new, valid password and every other key as
     before; the service uses it. Returns the new value."""
@@ -273,7 +276,7 @@ def assert_rotated(drv: Driver, emulator: h.Emulator, case: Case, token: str,
     return new
 
 
-def assert_unchanged(drv: Driver, emulator: h.Emulator, case: Case, current_version: str) -> None:
+def assert_unchanged(drv: Driver, emulator: Emulator, case: Case, current_version: str) -> None:
     """AWSCURRENT did not move and the user still has only its old password."""
     version, value = drv.stage("AWSCURRENT")
     assert (version, value) == (current_version, case.doc), "AWSCURRENT did not move"
@@ -287,7 +290,7 @@ def assert_unchanged(drv: Driver, emulator: h.Emulator, case: Case, current_vers
         assert emulator.mq_user(case.broker, MQ_USER + "_clone") is None
 
 
-def assert_once_per_token(emulator: h.Emulator, case: Case) -> None:
+def assert_once_per_token(emulator: Emulator, case: Case) -> None:
     """One rotation's writes, however often its steps ran: one pending value, one stage move,
     and for MQ one user change and one reboot."""
     assert count(emulator, "PutSecretValue") == 1, calls(emulator)
@@ -308,7 +311,7 @@ def assert_no_secret_in(text: str, *passwords: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_full_rotation(kind: str, emulator: h.Emulator, drive):
+def test_full_rotation(kind: str, emulator: Emulator, drive):
     case = setup_case(emulator, kind, dbname="orders", port=6379 if kind != "mq-single" else 61614,
                       note="kept as is")
     drv = drive(case)
@@ -326,7 +329,7 @@ def test_full_rotation(kind: str, emulator: h.Emulator, drive):
 
 @pytest.mark.parametrize("kind, length", [("elasticache", 128), ("memorydb", 16), ("mq-single", 12),
                                           ("mq-alternating", "40")])
-def test_password_length_is_honoured(kind: str, length: Any, emulator: h.Emulator, drive):
+def test_password_length_is_honoured(kind: str, length: Any, emulator: Emulator, drive):
     case = setup_case(emulator, kind, password_length=length)
     drv = drive(case)
     token = drv.full()
@@ -335,7 +338,7 @@ def test_password_length_is_honoured(kind: str, length: Any, emulator: h.Emulato
 
 
 @pytest.mark.parametrize("kind, length", [("elasticache", 15), ("memorydb", 129), ("mq-single", 11)])
-def test_password_length_outside_the_service_rule_is_refused(kind: str, length: int, emulator: h.Emulator,
+def test_password_length_outside_the_service_rule_is_refused(kind: str, length: int, emulator: Emulator,
                                                              drive):
     case = setup_case(emulator, kind, password_length=length)
     drv = drive(case)
@@ -352,7 +355,7 @@ def test_password_length_outside_the_service_rule_is_refused(kind: str, length: 
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_step_run_twice(kind: str, emulator: h.Emulator, drive):
+def test_every_step_run_twice(kind: str, emulator: Emulator, drive):
     case = setup_case(emulator, kind)
     drv = drive(case)
     token = drv.new_pending()
@@ -360,7 +363,7 @@ def test_every_step_run_twice(kind: str, emulator: h.Emulator, drive):
     pending_value = drv.versions()[token]["SecretString"]
     assert "kept" in drv.ok("createSecret", token)
     assert drv.versions()[token]["SecretString"] == pending_value, "the pending value is not replaced"
-    for step in h.ROTATION_STEPS[1:]:
+    for step in ROTATION_STEPS[1:]:
         drv.ok(step, token)
         written, versions = len(writes(emulator)), drv.versions()
         second = drv.ok(step, token)
@@ -384,11 +387,11 @@ def test_every_step_run_twice(kind: str, emulator: h.Emulator, drive):
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 @pytest.mark.parametrize("kind", KINDS)
-def test_rotation_killed_after_a_step_completes_on_retry(kind: str, k: int, emulator: h.Emulator, drive):
+def test_rotation_killed_after_a_step_completes_on_retry(kind: str, k: int, emulator: Emulator, drive):
     case = setup_case(emulator, kind)
     drv = drive(case)
     token = drv.new_pending()
-    drv.rotate(token, h.ROTATION_STEPS[:k])
+    drv.rotate(token, ROTATION_STEPS[:k])
     done_writes = len(writes(emulator))
     outcomes = drv.rotate(token)  # the retry starts again at createSecret, same token
     assert_rotated(drv, emulator, case, token)
@@ -399,7 +402,7 @@ def test_rotation_killed_after_a_step_completes_on_retry(kind: str, k: int, emul
 
 
 @pytest.mark.parametrize("kind", ["mq-alternating", "mq-single"])
-def test_mq_set_secret_cut_off_during_the_reboot_does_not_reboot_again(kind: str, emulator: h.Emulator, drive):
+def test_mq_set_secret_cut_off_during_the_reboot_does_not_reboot_again(kind: str, emulator: Emulator, drive):
     """setSecret runs out of time while the broker reboots (after the tag write and the
     RebootBroker call); the retry waits for that reboot instead of starting another."""
     emulator.config(reboot_seconds=4)
@@ -418,7 +421,7 @@ def test_mq_set_secret_cut_off_during_the_reboot_does_not_reboot_again(kind: str
 
 
 @pytest.mark.parametrize("kind", ["mq-alternating", "mq-single"])
-def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(kind: str, emulator: h.Emulator,
+def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(kind: str, emulator: Emulator,
                                                                                drive):
     """setSecret dies after recording "reboot" in the broker tag but before any reboot
     started (here: RebootBroker refused, and the tag set to what a crash at that point
@@ -451,7 +454,7 @@ def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(k
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_test_secret_alone_checks_the_current_credentials_and_changes_nothing(kind: str, emulator: h.Emulator,
+def test_test_secret_alone_checks_the_current_credentials_and_changes_nothing(kind: str, emulator: Emulator,
                                                                               drive):
     case = setup_case(emulator, kind)
     drv = drive(case)
@@ -474,7 +477,7 @@ def test_test_secret_alone_checks_the_current_credentials_and_changes_nothing(ki
 # 5. MQ alternating over three rotations
 
 
-def test_mq_alternating_users_take_turns(emulator: h.Emulator, drive):
+def test_mq_alternating_users_take_turns(emulator: Emulator, drive):
     case = setup_case(emulator, "mq-alternating")
     drv = drive(case)
     passwords = {MQ_USER: OLD_MQ_PW}
@@ -509,7 +512,7 @@ def test_mq_alternating_users_take_turns(emulator: h.Emulator, drive):
 
 
 @pytest.mark.parametrize("kind", ["mq-alternating", "mq-single"])
-def test_mq_without_reboot_waits_for_the_broker_to_reboot(kind: str, emulator: h.Emulator, drive):
+def test_mq_without_reboot_waits_for_the_broker_to_reboot(kind: str, emulator: Emulator, drive):
     case = setup_case(emulator, kind, reboot=None if kind == "mq-alternating" else False)
     drv = drive(case)
     current, _ = drv.stage("AWSCURRENT")
@@ -547,7 +550,7 @@ def test_mq_without_reboot_waits_for_the_broker_to_reboot(kind: str, emulator: h
 # 7. the secret shape of AWS's own ElastiCache rotation template
 
 
-def test_aws_template_shaped_elasticache_secret_keeps_its_shape(emulator: h.Emulator, drive):
+def test_aws_template_shaped_elasticache_secret_keeps_its_shape(emulator: Emulator, drive):
     make_ec_user(emulator)
     user_arn = emulator.client("elasticache").describe_users(UserId=EC_USER_ID)["Users"][0]["ARN"]
     doc = {"user_arn": user_arn, "username": EC_USERNAME, "password": OLD_PW}
@@ -573,7 +576,7 @@ BAD_PW = "Bad-Input-Passw0rd-7731"
 def run_until_failure(drv: Driver, token: str) -> tuple[str, str]:
     """Runs the steps in order as Secrets Manager does, stopping at the first failure:
     (the step, its errorMessage). Fails the test if every step succeeds."""
-    for step in h.ROTATION_STEPS:
+    for step in ROTATION_STEPS:
         inv = drv.invoke(step, token)
         if inv.kind == "error":
             body = json.loads(inv.body)
@@ -593,7 +596,7 @@ BAD_SECRETS = {
 
 
 @pytest.mark.parametrize("name", list(BAD_SECRETS))
-def test_bad_secret_is_refused_before_anything_is_written(name: str, emulator: h.Emulator, drive):
+def test_bad_secret_is_refused_before_anything_is_written(name: str, emulator: Emulator, drive):
     kind, changes, expected = BAD_SECRETS[name]
     if kind == "memorydb-iam":
         make_mdb_user(emulator, auth="iam")
@@ -617,14 +620,14 @@ def test_bad_secret_is_refused_before_anything_is_written(name: str, emulator: h
     assert "rotation step failed" in drv.fn.log_text()
 
 
-def test_rotation_not_enabled_is_refused(emulator: h.Emulator, drive):
+def test_rotation_not_enabled_is_refused(emulator: Emulator, drive):
     make_ec_user(emulator, BAD_PW)
     doc = {"engine": "elasticache", "user_id": EC_USER_ID, "username": EC_USERNAME, "password": BAD_PW}
     arn = make_secret(emulator, doc, rotation=False)
     drv = drive(arn)
     token = drv.new_pending()
     emulator.clear_calls()
-    for step in h.ROTATION_STEPS:
+    for step in ROTATION_STEPS:
         msg = drv.fails(step, token)
         assert "rotation is not enabled" in msg and arn in msg, msg
         assert_no_secret_in(msg, BAD_PW)
@@ -635,7 +638,7 @@ def test_rotation_not_enabled_is_refused(emulator: h.Emulator, drive):
 
 
 @pytest.mark.parametrize("which", ["not a version", "not AWSPENDING"])
-def test_token_that_is_not_the_pending_version_is_refused(which: str, emulator: h.Emulator, drive):
+def test_token_that_is_not_the_pending_version_is_refused(which: str, emulator: Emulator, drive):
     case = setup_case(emulator, "elasticache", password=BAD_PW)
     drv = drive(case)
     current = drv.stage("AWSCURRENT")
@@ -649,7 +652,7 @@ def test_token_that_is_not_the_pending_version_is_refused(which: str, emulator: 
         expected = "neither AWSCURRENT nor AWSPENDING"
     drv.new_pending()  # a rotation is under way, on another version
     emulator.clear_calls()
-    for step in h.ROTATION_STEPS:
+    for step in ROTATION_STEPS:
         msg = drv.fails(step, token)
         assert expected in msg and token in msg, msg
         assert_no_secret_in(msg, BAD_PW, other_pw)
@@ -663,7 +666,7 @@ def test_token_that_is_not_the_pending_version_is_refused(which: str, emulator: 
 # 9. users that are busy: setSecret waits, and retries a change refused as "not active"
 
 
-def test_elasticache_set_secret_waits_while_the_user_is_modifying(emulator: h.Emulator, drive):
+def test_elasticache_set_secret_waits_while_the_user_is_modifying(emulator: Emulator, drive):
     emulator.config(transition_seconds=1.0)
     case = setup_case(emulator, "elasticache")  # CreateUser leaves it "modifying" for 1 s
     assert ec_user(emulator)["Status"] == "modifying"
@@ -676,14 +679,14 @@ def test_elasticache_set_secret_waits_while_the_user_is_modifying(emulator: h.Em
     user = ec_user(emulator)
     assert user["Status"] == "active", "setSecret returns once the change is done"
     assert count(emulator, "ModifyUser") == 1, "ModifyUser only once the user was active"
-    drv.rotate(token, h.ROTATION_STEPS[2:])
+    drv.rotate(token, ROTATION_STEPS[2:])
     assert_rotated(drv, emulator, case, token)
 
 
 @pytest.mark.parametrize("kind, action, code", [("elasticache", "ModifyUser", "InvalidUserState"),
                                                 ("memorydb", "UpdateUser", "InvalidUserStateFault")])
 def test_change_refused_as_user_not_active_is_retried(kind: str, action: str, code: str,
-                                                      emulator: h.Emulator, drive):
+                                                      emulator: Emulator, drive):
     case = setup_case(emulator, kind)
     drv = drive(case)
     token = drv.new_pending()
@@ -692,7 +695,7 @@ def test_change_refused_as_user_not_active_is_retried(kind: str, action: str, co
                   message="User is not in active state.")
     drv.ok("setSecret", token)
     assert count(emulator, action, kind) == 2, calls(emulator)
-    drv.rotate(token, h.ROTATION_STEPS[2:])
+    drv.rotate(token, ROTATION_STEPS[2:])
     assert_rotated(drv, emulator, case, token)
 
 
@@ -700,12 +703,12 @@ def test_change_refused_as_user_not_active_is_retried(kind: str, action: str, co
 # 10. finishSecret
 
 
-def test_finish_secret_moves_current_once_and_leaves_previous_on_the_old_version(emulator: h.Emulator, drive):
+def test_finish_secret_moves_current_once_and_leaves_previous_on_the_old_version(emulator: Emulator, drive):
     case = setup_case(emulator, "memorydb")
     drv = drive(case)
     old_version, _ = drv.stage("AWSCURRENT")
     token = drv.new_pending()
-    drv.rotate(token, h.ROTATION_STEPS[:3])
+    drv.rotate(token, ROTATION_STEPS[:3])
     emulator.clear_calls()
     outcome = drv.ok("finishSecret", token)
     assert old_version in outcome and token in outcome, outcome
@@ -723,7 +726,7 @@ def test_finish_secret_moves_current_once_and_leaves_previous_on_the_old_version
     assert drv.versions() == versions
 
 
-def test_finish_secret_never_makes_a_version_without_a_value_current(emulator: h.Emulator, drive):
+def test_finish_secret_never_makes_a_version_without_a_value_current(emulator: Emulator, drive):
     """Secrets Manager runs finishSecret only after the other steps; a manual run on a pending
     version that has no value yet must not leave the secret with a value-less AWSCURRENT."""
     case = setup_case(emulator, "elasticache")
@@ -741,7 +744,7 @@ def test_finish_secret_never_makes_a_version_without_a_value_current(emulator: h
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_logs_name_secret_step_and_outcome_never_a_password(kind: str, emulator: h.Emulator, drive):
+def test_logs_name_secret_step_and_outcome_never_a_password(kind: str, emulator: Emulator, drive):
     case = setup_case(emulator, kind)
     drv = drive(case)
     token = drv.new_pending()
@@ -750,13 +753,13 @@ def test_logs_name_secret_step_and_outcome_never_a_password(kind: str, emulator:
     text = drv.fn.log_text()
     assert_no_secret_in(text, case.doc["password"], new["password"])
     lines = drv.fn.log_lines()
-    for step, outcome in zip(h.ROTATION_STEPS, outcomes):
+    for step, outcome in zip(ROTATION_STEPS, outcomes):
         done = [ln for ln in lines if case.arn in ln and f"step={step}" in ln and "rotation step done" in ln]
         assert len(done) == 1, f"{step}: {done}"
         assert outcome in done[0], f"{step}: the outcome is logged"
 
 
-def test_a_service_error_quoting_a_password_is_masked_everywhere(emulator: h.Emulator, drive):
+def test_a_service_error_quoting_a_password_is_masked_everywhere(emulator: Emulator, drive):
     """A service message that quotes a password (never expected, but out of userkeeper's
     hands) is masked in the step's error and in every log line."""
     case = setup_case(emulator, "elasticache")

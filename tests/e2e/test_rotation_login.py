@@ -20,7 +20,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from . import harness as h
+from .harness.constants import REPO_ROOT
+from .harness.emulator import Emulator
+from .harness.function import Function
+from .harness.views import contains_any
 from .rotation_helpers import (
     LoginProbe,
     Rotated,
@@ -35,7 +38,7 @@ from .rotation_helpers import (
 )
 from .servers import ActiveMqServer, Pki, RedisServer
 
-DOWNTIME_FILE = h.REPO_ROOT / "target" / "rotation-downtime.json"
+DOWNTIME_FILE = REPO_ROOT / "target" / "rotation-downtime.json"
 PROBE_INTERVAL_S = 0.02
 #: How long the emulator keeps a user `modifying` / a broker rebooting in the measured
 #: rotations: long enough that the probes run through setSecret's wait, not only around it.
@@ -55,17 +58,17 @@ def downtime_report() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def fn(start_function, pki: Pki) -> h.Function:
+def fn(start_function, pki: Pki) -> Function:
     """The function trusting the test CA."""
     return start_function(extra_env={"USERKEEPER_TLS_CA_FILE": str(pki.ca_cert)})
 
 
-def seed_redis_user(engine: str, emulator: h.Emulator, redis_server: RedisServer, **extra: Any) -> Rotated:
+def seed_redis_user(engine: str, emulator: Emulator, redis_server: RedisServer, **extra: Any) -> Rotated:
     return SEED[engine](emulator, redis_server, host=redis_server.host, port=redis_server.port, **extra)
 
 
 def assert_no_password(texts: list[str], *passwords: str) -> None:
-    leaks = h.contains_any(texts, passwords)
+    leaks = contains_any(texts, passwords)
     assert not leaks, f"a password was written out: {leaks}"
 
 
@@ -101,7 +104,7 @@ def record(report: dict[str, Any], key: str, run, probe: LoginProbe, **settings:
 
 @pytest.mark.parametrize("engine", ["elasticache", "memorydb"])
 def test_rotation_logs_in_and_keeps_the_old_password_working(
-        engine: str, fn: h.Function, emulator: h.Emulator, redis_server: RedisServer,
+        engine: str, fn: Function, emulator: Emulator, redis_server: RedisServer,
         downtime_report: dict[str, Any]):
     r = seed_redis_user(engine, emulator, redis_server)
     emulator.config(transition_seconds=TRANSITION_S)  # for setSecret's change, not the seeding
@@ -142,7 +145,7 @@ def test_rotation_logs_in_and_keeps_the_old_password_working(
 
 @pytest.mark.parametrize("engine", ["elasticache", "memorydb"])
 def test_a_pending_password_the_server_does_not_know_fails_test_secret(
-        engine: str, fn: h.Function, emulator: h.Emulator, redis_server: RedisServer):
+        engine: str, fn: Function, emulator: Emulator, redis_server: RedisServer):
     """The pending value is put by hand, and the change never reaches the server (no sync
     after setSecret): the API accepted it, the login refuses it."""
     r = seed_redis_user(engine, emulator, redis_server)
@@ -166,13 +169,13 @@ def test_a_pending_password_the_server_does_not_know_fails_test_secret(
 # Amazon MQ: alternating users, the change live after a reboot
 
 
-def seed_activemq_user(emulator: h.Emulator, activemq_server: ActiveMqServer, **extra: Any) -> Rotated:
+def seed_activemq_user(emulator: Emulator, activemq_server: ActiveMqServer, **extra: Any) -> Rotated:
     return seed_mq(emulator, activemq_server, host=activemq_server.host, port=activemq_server.port,
                    reboot=True, **extra)
 
 
 def test_mq_alternating_rotation_logs_in_as_the_clone(
-        fn: h.Function, emulator: h.Emulator, activemq_server: ActiveMqServer, downtime_report: dict[str, Any]):
+        fn: Function, emulator: Emulator, activemq_server: ActiveMqServer, downtime_report: dict[str, Any]):
     r = seed_activemq_user(emulator, activemq_server)
     emulator.config(reboot_seconds=TRANSITION_S)
     clone = f"{r.username}_clone"
@@ -211,7 +214,7 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
 
 
 def test_mq_a_pending_password_the_broker_does_not_know_fails_test_secret(
-        fn: h.Function, emulator: h.Emulator, activemq_server: ActiveMqServer):
+        fn: Function, emulator: Emulator, activemq_server: ActiveMqServer):
     """The clone exists and is live; the pending value (put by hand) gives it a password that
     never reaches the broker (no sync after setSecret's reboot)."""
     clone_pw = f"Clone-{uuid.uuid4().hex}"
@@ -232,7 +235,7 @@ def test_mq_a_pending_password_the_broker_does_not_know_fails_test_secret(
 
 
 def test_mq_a_password_with_backslashes_logs_in(
-        fn: h.Function, emulator: h.Emulator, activemq_server: ActiveMqServer):
+        fn: Function, emulator: Emulator, activemq_server: ActiveMqServer):
     """Amazon MQ allows ``\\`` in passwords, and GetRandomPassword may generate one (the MQ
     exclusions are ``, : =``). ActiveMQ unescapes ``\\\\``, ``\\n`` and ``\\c`` in STOMP CONNECT
     headers, whatever the version negotiated, so the login must send them escaped."""
@@ -254,7 +257,7 @@ def test_mq_a_password_with_backslashes_logs_in(
 
 
 @pytest.fixture(params=["redis", "activemq"])
-def login_target(request: pytest.FixtureRequest, emulator: h.Emulator):
+def login_target(request: pytest.FixtureRequest, emulator: Emulator):
     """(seed(**extra) -> Rotated, server) for each kind of login."""
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
@@ -263,7 +266,7 @@ def login_target(request: pytest.FixtureRequest, emulator: h.Emulator):
     return (lambda **extra: seed_activemq_user(emulator, server, **extra)), server
 
 
-def test_without_the_ca_file_the_tls_failure_names_the_setting(start_function, emulator: h.Emulator,
+def test_without_the_ca_file_the_tls_failure_names_the_setting(start_function, emulator: Emulator,
                                                               login_target):
     seed, server = login_target
     fn = start_function()  # no USERKEEPER_TLS_CA_FILE: the system's CAs only
@@ -276,7 +279,7 @@ def test_without_the_ca_file_the_tls_failure_names_the_setting(start_function, e
     assert_no_password([error, *fn.log_lines()], r.password)
 
 
-def test_plain_text_to_the_tls_port_fails_soon_and_clearly(fn: h.Function, emulator: h.Emulator, login_target):
+def test_plain_text_to_the_tls_port_fails_soon_and_clearly(fn: Function, emulator: Emulator, login_target):
     seed, server = login_target
     r = seed(tls=False)
     token = emulator.new_pending(r.arn)

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark of password rotation through the userkeeper release binary (not a pytest test).
 
-    python3 tests/e2e/rotation_bench.py [--rotations 20] [--no-login] [--json]
+    python3 tools/rotation_bench.py [--rotations 20] [--no-login] [--json]
 
 Starts the emulator (transition_seconds 0, reboot_seconds 0), one function process on a local
-Runtime API, and (unless ``--no-login``) the real servers of servers.py: a TLS-only redis-server
-and an ActiveMQ broker, trusted by the function through ``USERKEEPER_TLS_CA_FILE``. Then, for
-ElastiCache, MemoryDB and Amazon MQ (alternating users, ``"reboot": true``), it runs
-``--rotations`` full rotations of one secret each, back to back: createSecret, setSecret,
-testSecret, finishSecret, each a separate invocation, the server synced after setSecret as in
-test_rotation_login.py. With logins, testSecret logs in for real (Redis AUTH + PING, STOMP
-CONNECT); without, it checks through the service API only.
+Runtime API, and (unless ``--no-login``) the real servers of tests/e2e/servers.py: a TLS-only
+redis-server and an ActiveMQ broker, trusted by the function through
+``USERKEEPER_TLS_CA_FILE``. Then, for ElastiCache, MemoryDB and Amazon MQ (alternating users,
+``"reboot": true``), it runs ``--rotations`` full rotations of one secret each, back to back:
+createSecret, setSecret, testSecret, finishSecret, each a separate invocation, the server
+synced after setSecret as in tests/e2e/test_rotation_login.py. With logins, testSecret logs in
+for real (Redis AUTH + PING, STOMP CONNECT); without, it checks through the service API only.
 
 Reported per service: wall time per rotation (sum of the four invocations, submit to result;
 the syncs excluded) and time in the function per step, median / p90 / max; and the function's
@@ -29,9 +29,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e import harness as h  # noqa: E402
+from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable  # noqa: E402
+from tests.e2e.harness.events import ROTATION_STEPS  # noqa: E402
+from tests.e2e.harness.function import BinaryMissing, Function, require_binary  # noqa: E402
+from tests.e2e.harness.runtime_api import LocalRuntimeApi  # noqa: E402
 from tests.e2e import rotation_helpers as rh  # noqa: E402
 
 SERVICES = ("elasticache", "memorydb", "mq")
@@ -49,7 +53,7 @@ def summary(values_s: list[float]) -> dict[str, float]:
             "max_ms": round(max(ms), 1)}
 
 
-def seeder(service: str, emulator: h.Emulator, redis: Any, activemq: Any) -> tuple[rh.Rotated, Any]:
+def seeder(service: str, emulator: Emulator, redis: Any, activemq: Any) -> tuple[rh.Rotated, Any]:
     """Seeds one rotated user; returns it and the server to sync (None: no login)."""
     if service == "mq":
         at = {"host": activemq.host, "port": activemq.port} if activemq else {}
@@ -59,12 +63,12 @@ def seeder(service: str, emulator: h.Emulator, redis: Any, activemq: Any) -> tup
     return seed(emulator, redis, **at), redis
 
 
-def bench_service(service: str, n: int, fn: h.Function, emulator: h.Emulator, redis: Any,
+def bench_service(service: str, n: int, fn: Function, emulator: Emulator, redis: Any,
                   activemq: Any) -> dict[str, Any]:
     rotated, server = seeder(service, emulator, redis, activemq)
     after_set = (lambda: rh.sync(emulator, server, rotated)) if server is not None else None
     rotations: list[float] = []
-    steps: dict[str, list[float]] = {s: [] for s in h.ROTATION_STEPS}
+    steps: dict[str, list[float]] = {s: [] for s in ROTATION_STEPS}
     outcome = ""
     for i in range(n):
         token = emulator.new_pending(rotated.arn)
@@ -98,9 +102,9 @@ def main() -> int:
     if args.rotations < 1:
         ap.error("--rotations must be at least 1")
     try:
-        binary = h.require_binary()
-        emulator = h.Emulator()
-    except (h.BinaryMissing, h.EmulatorUnavailable) as e:
+        binary = require_binary()
+        emulator = Emulator()
+    except (BinaryMissing, EmulatorUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
@@ -120,9 +124,9 @@ def main() -> int:
                 print(f"error: {e} (or run with --no-login)", file=sys.stderr)
                 return 2
             env["USERKEEPER_TLS_CA_FILE"] = str(pki.ca_cert)
-        runtime = h.LocalRuntimeApi()
+        runtime = LocalRuntimeApi()
         stack.callback(runtime.close)
-        fn = h.Function(runtime, emulator.url, extra_env=env, binary=binary)
+        fn = Function(runtime, emulator.url, extra_env=env, binary=binary)
         stack.callback(fn.stop)
         if runtime.wait_first_next(15) is None:
             print(f"error: the function never asked for an event; output:\n{fn.log_text()}", file=sys.stderr)
@@ -149,10 +153,10 @@ def main() -> int:
     print()
     print(f"  {'service':<12} {'per rotation':>24}   {'createSecret':>14} {'setSecret':>14} "
           f"{'testSecret':>14} {'finishSecret':>14}")
-    print(f"  {'':<12} {'median / p90 / max ms':>24}   " + " ".join(f"{'median / p90':>14}" for _ in h.ROTATION_STEPS))
+    print(f"  {'':<12} {'median / p90 / max ms':>24}   " + " ".join(f"{'median / p90':>14}" for _ in ROTATION_STEPS))
     for s, r in results.items():
         rot = r["rotation"]
-        cells = " ".join(f"{r['steps'][st]['median_ms']:6.1f} /{r['steps'][st]['p90_ms']:6.1f}" for st in h.ROTATION_STEPS)
+        cells = " ".join(f"{r['steps'][st]['median_ms']:6.1f} /{r['steps'][st]['p90_ms']:6.1f}" for st in ROTATION_STEPS)
         label = "mq (alt.)" if s == "mq" else s
         print(f"  {label:<12} {rot['median_ms']:7.1f} /{rot['p90_ms']:7.1f} /{rot['max_ms']:7.1f}   {cells}")
     print()

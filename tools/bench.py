@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the userkeeper release binary (not a pytest test).
 
-    .venv/bin/python tests/e2e/bench.py [--runs 30]
+    .venv/bin/python tools/bench.py [--runs 30]
 
 * cold start: process start -> its first ``GET /runtime/invocation/next`` on a local Runtime API,
   repeated ``--runs`` times (median, p90, max);
@@ -18,9 +18,15 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import harness as h  # noqa: E402
+from tests.e2e.harness.constants import GROUP_TYPE, USER_TYPE  # noqa: E402
+from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable  # noqa: E402
+from tests.e2e.harness.events import cfn_event  # noqa: E402
+from tests.e2e.harness.function import BinaryMissing, Function, require_binary  # noqa: E402
+from tests.e2e.harness.receiver import ResponseReceiver  # noqa: E402
+from tests.e2e.harness.runtime_api import LocalRuntimeApi  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -32,8 +38,8 @@ def pct(values: list[float], p: float) -> float:
 def cold_starts(runs: int, endpoint: str) -> list[float]:
     out = []
     for _ in range(runs):
-        rt = h.LocalRuntimeApi()
-        fn = h.Function(rt, endpoint)
+        rt = LocalRuntimeApi()
+        fn = Function(rt, endpoint)
         try:
             first = rt.wait_first_next(15)
             if first is None:
@@ -45,10 +51,10 @@ def cold_starts(runs: int, endpoint: str) -> list[float]:
     return out
 
 
-def lifecycle(endpoint: str, emulator: h.Emulator) -> tuple[h.Function, list[tuple[str, float, str]]]:
-    rt = h.LocalRuntimeApi()
-    rec = h.ResponseReceiver()
-    fn = h.Function(rt, endpoint)
+def lifecycle(endpoint: str, emulator: Emulator) -> tuple[Function, list[tuple[str, float, str]]]:
+    rt = LocalRuntimeApi()
+    rec = ResponseReceiver()
+    fn = Function(rt, endpoint)
     rt.wait_first_next(15)
     fn.read_rss()
     idle = fn.peak_rss_kb
@@ -62,9 +68,9 @@ def lifecycle(endpoint: str, emulator: h.Emulator) -> tuple[h.Function, list[tup
         return puts[0].json() if puts else {}
 
     def ev(rq: str, rtype: str, props: dict, logical: str, **kw) -> dict:
-        return h.cfn_event(rq, rtype, props, response_url=rec.url(f"{logical}-{rq}"), logical_id=logical, **kw)
+        return cfn_event(rq, rtype, props, response_url=rec.url(f"{logical}-{rq}"), logical_id=logical, **kw)
 
-    U, G = h.USER_TYPE, h.GROUP_TYPE
+    U, G = USER_TYPE, GROUP_TYPE
     d = {"UserId": "bench-default", "UserName": "default", "Engine": "redis", "AccessString": "off ~* -@all",
          "AuthenticationMode": {"Type": "no-password-required"}}
     u1 = {"UserId": "bench-user", "UserName": "bench", "Engine": "redis", "AccessString": "on ~b:* +@read",
@@ -106,9 +112,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
     try:
-        binary = h.require_binary()
-        emulator = h.Emulator()
-    except (h.BinaryMissing, h.EmulatorUnavailable) as e:
+        binary = require_binary()
+        emulator = Emulator()
+    except (BinaryMissing, EmulatorUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:

@@ -1,6 +1,6 @@
 """A stand-in for CloudFormation's pre-signed ResponseURL, for the local loop.
 
-    python -m tests.e2e.receiver --port 9001
+    python tools/receiver.py --port 9001
 
 Prints each response PUT (path without the query string, which on S3 is the credential) and
 its JSON body, one per line, and answers 200.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Demo: userkeeper answering CloudFormation against a local emulator.
 
-    .venv/bin/python tests/e2e/demo.py [--transition-seconds 1] [--json-logs] [--show-logs]
+    .venv/bin/python tools/demo.py [--transition-seconds 1] [--json-logs] [--show-logs]
 
 Starts the emulator, a ResponseURL receiver and the release binary, then sends
 Create -> Update -> a replacing Update -> Delete (of the replaced and of the current resource)
@@ -18,11 +18,18 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import harness as h  # noqa: E402
+from tests.e2e.harness.constants import DEFAULT_STACK_ID, GROUP_TYPE, USER_TYPE  # noqa: E402
+from tests.e2e.harness.emulator import Emulator, EmulatorUnavailable, create_activemq_broker  # noqa: E402
+from tests.e2e.harness.events import ROTATION_STEPS, cfn_event, rotation_event  # noqa: E402
+from tests.e2e.harness.function import BinaryMissing, Function, require_binary  # noqa: E402
+from tests.e2e.harness.receiver import ResponseReceiver  # noqa: E402
+from tests.e2e.harness.runtime_api import LocalRuntimeApi  # noqa: E402
+from tests.e2e.harness.views import mask_passwords  # noqa: E402
 
-STACK = h.DEFAULT_STACK_ID.replace("e2e-stack", "userkeeper-demo")
+STACK = DEFAULT_STACK_ID.replace("e2e-stack", "userkeeper-demo")
 
 
 def print_state(state: dict) -> None:
@@ -42,24 +49,24 @@ def main() -> int:
     ap.add_argument("--show-logs", action="store_true", help="print the function's log lines of each step")
     args = ap.parse_args()
     try:
-        h.require_binary()
-        emulator = h.Emulator()
-    except (h.BinaryMissing, h.EmulatorUnavailable) as e:
+        require_binary()
+        emulator = Emulator()
+    except (BinaryMissing, EmulatorUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    rt = h.LocalRuntimeApi()
-    rec = h.ResponseReceiver()
+    rt = LocalRuntimeApi()
+    rec = ResponseReceiver()
     fn = None
     ok = True
     try:
         emulator.reset()
         emulator.config(transition_seconds=args.transition_seconds)
-        fn = h.Function(rt, emulator.url, log_format="JSON" if args.json_logs else None)
+        fn = Function(rt, emulator.url, log_format="JSON" if args.json_logs else None)
         print(f"emulator {emulator.url}, runtime API {rt.address}, receiver port {rec.port}, pid {fn.pid}\n")
 
         def step(title: str, rq: str, rtype: str, props: dict, logical: str, **kw) -> dict:
             nonlocal ok
-            event = h.cfn_event(rq, rtype, props, response_url=rec.url(logical), logical_id=logical,
+            event = cfn_event(rq, rtype, props, response_url=rec.url(logical), logical_id=logical,
                                 stack_id=STACK, **kw)
             n = len(fn.lines)
             inv = fn.invoke(event, timeout_s=120)
@@ -83,10 +90,10 @@ def main() -> int:
                 for ln in fn.lines[n:]:
                     print(f"  {ln.text}")
             print("emulator state (passwords masked):")
-            print_state(h.mask_passwords(emulator.state()))
+            print_state(mask_passwords(emulator.state()))
             return body
 
-        U, G = h.USER_TYPE, h.GROUP_TYPE
+        U, G = USER_TYPE, GROUP_TYPE
         u1 = {"UserId": "demo-app", "UserName": "app", "Engine": "redis", "AccessString": "on ~app:* +@read",
               "AuthenticationMode": {"Type": "password", "Passwords": ["Demo-Password-0123456789"]},
               "Tags": [{"Key": "team", "Value": "payments"}]}
@@ -138,7 +145,7 @@ def main() -> int:
         # ActiveMQ applies user changes at the broker's next reboot: the first user stays
         # pending; the second asks for ApplyImmediately, and the broker reboots once.
         emulator.config(reboot_seconds=2.0)
-        broker = h.create_activemq_broker(emulator, "demo-broker")
+        broker = create_activemq_broker(emulator, "demo-broker")
         q1 = {"BrokerId": broker, "Username": "demo-queue", "Password": "Demo-Password-0123",
               "Groups": ["apps"], "ConsoleAccess": "false"}
         q2 = {**q1, "Username": "demo-queue-now", "ApplyImmediately": "true"}
@@ -154,8 +161,8 @@ def main() -> int:
             print("=" * 100)
             print(f"{title}   [rotation of {arn.rsplit(':', 1)[-1]}, token {token}]")
             print("-" * 100)
-            for name in h.ROTATION_STEPS:
-                inv = fn.invoke(h.rotation_event(name, arn, token), timeout_s=120)
+            for name in ROTATION_STEPS:
+                inv = fn.invoke(rotation_event(name, arn, token), timeout_s=120)
                 result = inv.result if inv.kind == "response" else None
                 ok = ok and result is not None
                 outcome = result["Outcome"] if result else f"FAILED: {inv.body.decode(errors='replace')}"
