@@ -479,6 +479,7 @@ async fn a_rebooting_broker_is_waited_for_before_update_user() {
             "ListTags",   // not sent by this request yet
             "UpdateUser", // only once the broker runs
             "CreateTags", // this request sent it
+            "ListTags",   // a secret bound before? (the password is inline now)
             "DescribeUser",
         ]
     );

@@ -94,7 +94,7 @@ export const ELASTICACHE_USER_GROUP_ACTIONS = [
 export const ELASTICACHE_USER_GROUP_MEMBER_ACTIONS = ['elasticache:CreateUserGroup', 'elasticache:ModifyUserGroup'];
 
 /** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
-export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'];
+export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:ListTagsForResource'];
 
 /**
  * The users built here, by their `userId` (Ref) token: lets a group scope its member grants
@@ -198,7 +198,7 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
     this.attrMinimumEngineVersion = this.resource.getAttString('MinimumEngineVersion');
   }
 
-  /** Rotation needs DescribeUsers and ModifyUser on this user's ARN. */
+  /** Rotation needs DescribeUsers and ModifyUser on this user's ARN, and ListTagsForResource to read the secret the user is bound to. */
   public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
     if (options.reboot) {
       throw new Error(`${this.node.path}: reboot is for Amazon MQ users only`);

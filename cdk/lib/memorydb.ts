@@ -99,7 +99,7 @@ export const MEMORYDB_ACL_CREATE_ACTIONS = ['memorydb:CreateAcl'];
 export const MEMORYDB_ACL_MEMBER_ACTIONS = ['memorydb:UpdateAcl'];
 
 /** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
-export const MEMORYDB_ROTATION_ACTIONS = ['memorydb:DescribeUsers', 'memorydb:UpdateUser'];
+export const MEMORYDB_ROTATION_ACTIONS = ['memorydb:DescribeUsers', 'memorydb:UpdateUser', 'memorydb:ListTags'];
 
 const LOWERCASE_ID = /^[a-z](?:-?[a-z0-9])*$/;
 
@@ -204,7 +204,7 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
     this.attrMinimumEngineVersion = this.resource.getAttString('MinimumEngineVersion');
   }
 
-  /** Rotation needs DescribeUsers and UpdateUser on this user's ARN. */
+  /** Rotation needs DescribeUsers and UpdateUser on this user's ARN, and ListTags to read the secret the user is bound to. */
   public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
     if (options.reboot) {
       throw new Error(`${this.node.path}: reboot is for Amazon MQ users only`);

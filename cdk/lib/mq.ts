@@ -52,6 +52,8 @@ export const MQ_REBOOT_ACTIONS = ['mq:RebootBroker'];
 export const MQ_OWNERSHIP_TAG_ACTIONS = ['mq:CreateTags', 'mq:DeleteTags'];
 /** The broker tag key prefix userkeeper records user ownership under (src/services/mq.rs). */
 export const MQ_OWNER_TAG_PREFIX = 'userkeeper:user:';
+/** The broker tag binding a user to the secret that may rotate it (`userkeeper:secret:<user>`). */
+export const MQ_BINDING_TAG_PREFIX = 'userkeeper:secret:';
 
 /**
  * Rotation (`UserKeeper.rotate`), on the broker's ARN: the broker's state, the users' pending
@@ -165,11 +167,12 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      // The one tag key this user's ownership is recorded under (`~`, which tag keys cannot
-      // hold, is written `+`); any userkeeper:user: key if the username is a token.
+      // The two tag keys of this user: its ownership and the secret it is bound to (`~`, which
+      // tag keys cannot hold, is written `+`); any such key if the username is a token.
+      const prefixes = [MQ_OWNER_TAG_PREFIX, MQ_BINDING_TAG_PREFIX];
       const tagKey = Token.isUnresolved(props.username)
-        ? { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_OWNER_TAG_PREFIX}*` } }
-        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': MQ_OWNER_TAG_PREFIX + tagKeyPart(props.username) } };
+        ? { 'ForAllValues:StringLike': { 'aws:TagKeys': prefixes.map((p) => `${p}*`) } }
+        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': prefixes.map((p) => p + tagKeyPart(props.username)) } };
       const mayReboot = props.applyImmediately === true;
       this.grants = keeper.grant(this.resource, [
         new iam.PolicyStatement({

@@ -730,7 +730,7 @@ describe('AmazonMqUser', () => {
     assert.deepEqual(actionsOf(tags).sort(), [...MQ_OWNERSHIP_TAG_ACTIONS].sort());
     assert.deepEqual(tags.Resource, BROKER_ARN);
     // Only this user's ownership tag key (`~` is written `+` in tag keys).
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': 'userkeeper:user:app.user_1+x' } });
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:user:app.user_1+x', 'userkeeper:secret:app.user_1+x'] } });
     assert.ok(st.some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')));
   });
 

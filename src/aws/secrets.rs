@@ -31,13 +31,14 @@ impl Secrets {
         Self { client }
     }
 
-    /// The `password` key of the secret's AWSCURRENT value. Asks for the stage explicitly:
-    /// right after a rotation, an unstaged read has been seen to return the old version.
+    /// The `password` key of the secret's AWSCURRENT value, and the secret's full ARN. Asks
+    /// for the stage explicitly: right after a rotation, an unstaged read has been seen to
+    /// return the old version.
     pub async fn current_password(
         &self,
         arn: &str,
         redactor: &Redactor,
-    ) -> Result<Secret, SecretError> {
+    ) -> Result<(Secret, String), SecretError> {
         let out = self
             .client
             .get_secret_value()
@@ -65,7 +66,7 @@ impl Secrets {
             .as_str()
             .ok_or_else(|| shape("\"password\" is not a string"))?;
         redactor.add(password);
-        Ok(Secret::new(password))
+        Ok((Secret::new(password), out.arn().unwrap_or(arn).to_owned()))
     }
 }
 

@@ -146,20 +146,29 @@ pub type ServiceError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What one step gives a rotator while it works.
 pub struct StepCx {
-    pub secret_arn: String,
+    /// The event's `SecretId`: an ARN or a name.
+    pub secret_id: String,
     pub token: String,
     pub redactor: Redactor,
+    /// The secret's full ARN, once Secrets Manager has said it.
+    arn: std::sync::OnceLock<String>,
     waiting: Mutex<Option<String>>,
 }
 
 impl StepCx {
-    pub fn new(secret_arn: &str, token: &str, redactor: Redactor) -> Self {
+    pub fn new(secret_id: &str, token: &str, redactor: Redactor) -> Self {
         Self {
-            secret_arn: secret_arn.to_owned(),
+            secret_id: secret_id.to_owned(),
             token: token.to_owned(),
             redactor,
+            arn: std::sync::OnceLock::new(),
             waiting: Mutex::new(None),
         }
+    }
+    /// The rotated secret's full ARN (what a user is bound to); the event's `SecretId` until
+    /// the secret has been described.
+    pub fn secret_arn(&self) -> &str {
+        self.arn.get().map_or(&self.secret_id, String::as_str)
     }
     fn waiting_for_what(&self) -> Option<String> {
         self.waiting
@@ -403,6 +412,7 @@ impl<S: SecretStore> Rotation<S> {
         let token = event.client_request_token.as_str();
         let info = self.store.describe(&event.secret_id).await?;
         let arn = info.arn.as_str();
+        let _ = cx.arn.set(info.arn.clone());
         if !info.rotation_enabled {
             return Err(RotationError::NotEnabled(arn.to_owned()));
         }

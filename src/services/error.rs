@@ -65,6 +65,12 @@ pub enum Error {
          \"off ~* -@all\" if it must not be used), or make the group Engine redis"
     )]
     NoPasswordMembers { group: String, users: String },
+    #[error(
+        "PasswordSecretArn is {length} characters long, more than the 256 a tag value holds; \
+         userkeeper records it on the user (or broker) to bind the user to its secret. Give \
+         the secret a shorter name"
+    )]
+    SecretArnTooLong { length: usize },
     #[error("broker {0:?} does not exist; check BrokerId")]
     NoBroker(String),
     #[error(
@@ -116,6 +122,23 @@ pub enum RotateError {
         broker: String,
         pending: String,
         pending_broker: String,
+    },
+    #[error(
+        "user {user:?} is not bound to secret {secret}{bound_now}, so this secret may not \
+         change its password; nothing was changed. A secret rotates only the user bound to it: \
+         the custom resource managing the user binds it to its PasswordSecretArn; for a user \
+         made elsewhere, {how}",
+        bound_now = match bound {
+            Some(b) => format!(" (it is bound to {b})"),
+            None => String::new(),
+        }
+    )]
+    NotBound {
+        user: String,
+        secret: String,
+        bound: Option<String>,
+        /// The one step that binds it.
+        how: String,
     },
     #[error("user {0:?} authenticates with {1}, not passwords; rotation applies to password users")]
     NotPasswordUser(String, String),

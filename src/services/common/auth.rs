@@ -1,6 +1,7 @@
 //! How a Redis-family user authenticates, once the resource has read it from its properties
 //! (each service has its own property shapes and rules), and the passwords it then needs.
 
+use super::binding;
 use super::rules::check_passwords;
 use crate::aws::Secrets;
 use crate::cfn::Cx;
@@ -25,23 +26,34 @@ pub(crate) enum Method {
     Iam,
 }
 
+/// What to send, resolved.
+pub(crate) struct Resolved {
+    pub method: Method,
+    pub passwords: Vec<Secret>,
+    /// The full ARN of the secret the password came from: the secret the user is bound to.
+    pub secret_arn: Option<String>,
+}
+
 impl Auth {
     /// What to send: the method, and the passwords (read from the secret if it names one,
     /// and checked like inline ones before any change is made with them).
-    pub(crate) async fn resolve(
-        self,
-        secrets: &Secrets,
-        cx: &Cx,
-    ) -> Result<(Method, Vec<Secret>), Error> {
-        Ok(match self {
-            Auth::Passwords(p) => (Method::Password, p),
+    pub(crate) async fn resolve(self, secrets: &Secrets, cx: &Cx) -> Result<Resolved, Error> {
+        let (method, passwords, secret_arn) = match self {
+            Auth::Passwords(p) => (Method::Password, p, None),
             Auth::FromSecret(arn) => {
-                let passwords = vec![secrets.current_password(&arn, &cx.redactor).await?];
+                let (password, arn) = secrets.current_password(&arn, &cx.redactor).await?;
+                let passwords = vec![password];
                 check_passwords("PasswordSecretArn (its password)", &passwords)?;
-                (Method::Password, passwords)
+                binding::check_fits(&arn)?;
+                (Method::Password, passwords, Some(arn))
             }
-            Auth::NoPassword => (Method::NoPassword, vec![]),
-            Auth::Iam => (Method::Iam, vec![]),
+            Auth::NoPassword => (Method::NoPassword, vec![], None),
+            Auth::Iam => (Method::Iam, vec![], None),
+        };
+        Ok(Resolved {
+            method,
+            passwords,
+            secret_arn,
         })
     }
 }

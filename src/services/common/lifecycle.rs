@@ -3,6 +3,7 @@
 //! settles, send a change when it is not busy, delete only what this stack owns. Each resource
 //! describes itself through [`Kind`]; what it creates and changes stays in its own file.
 
+use super::binding;
 use super::tags::{self, TagApi};
 use crate::cfn::Cx;
 use crate::cfn::props::Tag;
@@ -200,18 +201,27 @@ where
     }
 }
 
+/// What an Update asks of [`update`] besides the change itself.
+#[derive(Default)]
+pub(crate) struct After<'a> {
+    /// The template's tags, when they changed.
+    pub tags: Option<&'a [Tag]>,
+    /// The secret the user is now bound to (`Some(None)`: none), when authentication changed.
+    pub bind: Option<Option<&'a str>>,
+}
+
 /// The rest of an Update once the resource is `current` (active): checks that this stack and
 /// logical id own it (nothing changes otherwise), sends `change`, if any, at
 /// most once per request (a continuation finds it sent and only waits), waits until the
-/// resource has settled, then makes its template tags `tags`, if given. Tags come last because
-/// the services refuse tag calls on a resource in transition.
+/// resource has settled, then writes its tags (`after`). Tags come last because the services
+/// refuse tag calls on a resource in transition.
 pub(crate) async fn update<K, F, Fut>(
     kind: &K,
     id: &str,
     cx: &Cx,
     current: K::Item,
     change: Option<F>,
-    tags: Option<&[Tag]>,
+    after: After<'_>,
 ) -> Result<K::Item, Error>
 where
     K: Kind,
@@ -235,8 +245,11 @@ where
         }
         item = wait_active(kind, id, cx).await?;
     }
-    if let Some(want) = tags {
+    if let Some(want) = after.tags {
         tags::sync(kind.tag_api(), K::arn(&item), want, cx).await?;
+    }
+    if let Some(secret) = after.bind {
+        tags::set_reserved(kind.tag_api(), K::arn(&item), binding::USER_TAG, secret, cx).await?;
     }
     Ok(item)
 }

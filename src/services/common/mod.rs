@@ -4,6 +4,7 @@
 //! bodies (create, update, delete) stay in each service: their differences are domain rules.
 
 pub(crate) mod auth;
+pub mod binding;
 pub mod lifecycle;
 pub(crate) mod membership;
 pub(crate) mod rules;

@@ -115,6 +115,39 @@ pub(crate) async fn owned_by(
     Ok(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
+/// Makes userkeeper's own tag `key` on `arn` say `value` (`None`: not there).
+pub(crate) async fn set_reserved(
+    api: &impl TagApi,
+    arn: &str,
+    key: &str,
+    value: Option<&str>,
+    cx: &impl Waiting,
+) -> Result<(), ApiError> {
+    let have = list(api, arn, cx).await?;
+    let now = have.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if now == value {
+        return Ok(());
+    }
+    match value {
+        Some(v) => {
+            let add = vec![(key.to_owned(), v.to_owned())];
+            settled(cx, arn, "add", || api.add(arn, add.clone())).await
+        }
+        None => settled(cx, arn, "remove", || api.remove(arn, vec![key.to_owned()])).await,
+    }
+}
+
+/// The value of tag `key` on `arn`, if it has one.
+pub(crate) async fn get(
+    api: &impl TagApi,
+    arn: &str,
+    key: &str,
+    cx: &impl Waiting,
+) -> Result<Option<String>, ApiError> {
+    let have = list(api, arn, cx).await?;
+    Ok(have.into_iter().find(|(k, _)| k == key).map(|(_, v)| v))
+}
+
 /// Makes the template's tags on `arn` match `want`, leaving the ownership tags alone.
 pub(crate) async fn sync(
     api: &impl TagApi,

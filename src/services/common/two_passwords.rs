@@ -4,8 +4,10 @@
 //! for its user resource (the secret's keys, the user's state, the password call) and gets
 //! its rotator, [`TwoPasswords`], from here: the steps are the same.
 
+use super::binding;
 use super::lifecycle::{self, Kind};
 use super::rules::check_password;
+use super::tags;
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
@@ -54,6 +56,8 @@ pub trait PasswordUsers: Kind {
     /// Checks the keys that name the user.
     fn check_user(&self, doc: &SecretDoc) -> Result<(), FormatError>;
     fn state(user: &Self::Item) -> UserState;
+    /// The one command that binds the user `user_arn` to the secret `secret_arn`.
+    fn bind_command(user_arn: &str, secret_arn: &str) -> String;
     /// Sets the user's passwords; `Ok(false)` if the user was busy (its state changed since
     /// the last wait) and the call should be retried after waiting again.
     async fn set_passwords(&self, id: &str, passwords: Vec<String>) -> Result<bool, ServiceError>;
@@ -78,6 +82,23 @@ impl<U: PasswordUsers> TwoPasswords<U> {
         Ok(U::state(
             &lifecycle::wait_active(&self.users, id, cx).await?,
         ))
+    }
+
+    /// Refuses, before any write, a secret the user is not bound to.
+    async fn check_bound(&self, id: &str, cx: &StepCx) -> Result<(), ServiceError> {
+        let user = self
+            .users
+            .describe(id)
+            .await?
+            .ok_or_else(|| Error::NoUser {
+                id: id.to_owned(),
+                service: U::SERVICE,
+                key: U::ID_KEY,
+            })?;
+        let arn = U::arn(&user);
+        let bound = tags::get(self.users.tag_api(), arn, binding::USER_TAG, cx).await?;
+        let how = U::bind_command(arn, cx.secret_arn());
+        Ok(binding::check(id, bound.as_deref(), cx.secret_arn(), how)?)
     }
 }
 
@@ -105,7 +126,7 @@ impl<U: PasswordUsers> Rotator for TwoPasswords<U> {
         check_password("password", password).map_err(|e| e.to_string())
     }
 
-    async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
+    async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
         let id = self.users.id(current);
         let user = self.state(id).await?.ok_or_else(|| Error::NoUser {
             id: id.to_owned(),
@@ -115,7 +136,7 @@ impl<U: PasswordUsers> Rotator for TwoPasswords<U> {
         if user.auth != "password" {
             return Err(Error::NotPasswordUser(id.to_owned(), user.auth).into());
         }
-        Ok(())
+        self.check_bound(id, cx).await
     }
 
     async fn set(
@@ -185,6 +206,7 @@ async fn set<U: PasswordUsers>(
     if user.auth != "password" {
         return Err(Error::NotPasswordUser(id.to_owned(), user.auth).into());
     }
+    rotator.check_bound(id, cx).await?;
     let passwords = vec![
         pending.password.expose().to_owned(),
         current.password.expose().to_owned(),

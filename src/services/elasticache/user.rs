@@ -7,6 +7,7 @@ use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
 use crate::services::common::auth::{self, Auth, Method};
+use crate::services::common::binding;
 use crate::services::common::lifecycle::{self, Kind};
 use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
@@ -166,16 +167,21 @@ impl User {
         &self,
         props: &UserProps,
         cx: &Cx,
-    ) -> Result<AuthenticationMode, Error> {
-        let (method, passwords) = props.auth()?.resolve(&self.secrets, cx).await?;
-        Ok(AuthenticationMode::builder()
+    ) -> Result<(AuthenticationMode, Option<String>), Error> {
+        let auth::Resolved {
+            method,
+            passwords,
+            secret_arn,
+        } = props.auth()?.resolve(&self.secrets, cx).await?;
+        let mode = AuthenticationMode::builder()
             .r#type(match method {
                 Method::Password => InputAuthenticationType::Password,
                 Method::NoPassword => InputAuthenticationType::NoPassword,
                 Method::Iam => InputAuthenticationType::Iam,
             })
             .set_passwords(auth::exposed(&passwords))
-            .build())
+            .build();
+        Ok((mode, secret_arn))
     }
 
     async fn wait_active(
@@ -262,7 +268,9 @@ impl Resource for User {
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_id.as_str();
         let user = lifecycle::create_once(self, id, cx, || async {
-            let mode = self.authentication_mode(&props, cx).await?;
+            let (mode, bound) = self.authentication_mode(&props, cx).await?;
+            let mut tags = tags::with_owner(&props.tags, &cx.owner);
+            tags.extend(bound.map(|arn| (binding::USER_TAG.to_owned(), arn)));
             let created = self
                 .client
                 .create_user()
@@ -271,10 +279,7 @@ impl Resource for User {
                 .engine(props.engine.as_str())
                 .access_string(&props.access_string)
                 .authentication_mode(mode)
-                .set_tags(Some(super::sdk_tags(tags::with_owner(
-                    &props.tags,
-                    &cx.owner,
-                ))))
+                .set_tags(Some(super::sdk_tags(tags)))
                 .send()
                 .await;
             lifecycle::creation(
@@ -313,8 +318,11 @@ impl Resource for User {
             modify = modify.engine(props.engine.as_str());
             changes.push("Engine");
         }
+        let mut bound = None;
         if diff.changed(&AUTH_PROPERTIES) {
-            modify = modify.authentication_mode(self.authentication_mode(&props, cx).await?);
+            let (mode, secret) = self.authentication_mode(&props, cx).await?;
+            modify = modify.authentication_mode(mode);
+            bound = Some(secret);
             changes.push("authentication");
         }
         if !changes.is_empty() {
@@ -329,8 +337,11 @@ impl Resource for User {
                 |e| api("ModifyUser", e),
             )
         });
-        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
-        let user = lifecycle::update(self, id, cx, current, send, tags).await?;
+        let after = lifecycle::After {
+            tags: diff.changed(&["Tags"]).then_some(props.tags.as_slice()),
+            bind: bound.as_ref().map(Option::as_deref),
+        };
+        let user = lifecycle::update(self, id, cx, current, send, after).await?;
         Ok(outcome(&user))
     }
 

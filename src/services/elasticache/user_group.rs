@@ -235,8 +235,11 @@ impl Resource for UserGroup {
                 |e| api("ModifyUserGroup", e),
             )
         });
-        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
-        let group = lifecycle::update(self, id, cx, current, send, tags).await?;
+        let after = lifecycle::After {
+            tags: diff.changed(&["Tags"]).then_some(props.tags.as_slice()),
+            ..Default::default()
+        };
+        let group = lifecycle::update(self, id, cx, current, send, after).await?;
         Ok(outcome(&group))
     }
 

@@ -168,8 +168,11 @@ impl Resource for Acl {
                 |e| api("UpdateACL", e),
             )
         });
-        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
-        let acl = lifecycle::update(self, name, cx, current, send, tags).await?;
+        let after = lifecycle::After {
+            tags: diff.changed(&["Tags"]).then_some(props.tags.as_slice()),
+            ..Default::default()
+        };
+        let acl = lifecycle::update(self, name, cx, current, send, after).await?;
         Ok(outcome(&acl))
     }
 

@@ -6,6 +6,7 @@ use super::{User, api};
 use crate::error::is;
 use crate::rotation::secret::{arn_resource_name, arn_service};
 use crate::rotation::{FormatError, SecretDoc, ServiceError};
+use crate::services::common::binding;
 use crate::services::common::rules::is_valid_id;
 use crate::services::common::two_passwords::{PasswordUsers, TwoPasswords, UserState};
 use async_trait::async_trait;
@@ -47,6 +48,14 @@ impl PasswordUsers for User {
 
     fn id<'a>(&self, doc: &'a SecretDoc) -> &'a str {
         &doc.username
+    }
+
+    fn bind_command(user_arn: &str, secret_arn: &str) -> String {
+        format!(
+            "tag it: aws memorydb tag-resource --resource-arn {user_arn} --tags \
+             Key={},Value={secret_arn}",
+            binding::USER_TAG
+        )
     }
 
     fn state(user: &Self::Item) -> UserState {

@@ -7,6 +7,7 @@ use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
 use crate::services::common::auth::{self, Auth, Method};
+use crate::services::common::binding;
 use crate::services::common::lifecycle::{self, Kind};
 use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
@@ -98,16 +99,21 @@ impl User {
         &self,
         props: &UserProps,
         cx: &Cx,
-    ) -> Result<AuthenticationMode, Error> {
-        let (method, passwords) = props.auth()?.resolve(&self.secrets, cx).await?;
-        Ok(AuthenticationMode::builder()
+    ) -> Result<(AuthenticationMode, Option<String>), Error> {
+        let auth::Resolved {
+            method,
+            passwords,
+            secret_arn,
+        } = props.auth()?.resolve(&self.secrets, cx).await?;
+        let mode = AuthenticationMode::builder()
             .r#type(match method {
                 Method::Iam => InputAuthenticationType::Iam,
                 // MemoryDB users always authenticate; `auth()` never yields NoPassword here.
                 Method::Password | Method::NoPassword => InputAuthenticationType::Password,
             })
             .set_passwords(auth::exposed(&passwords))
-            .build())
+            .build();
+        Ok((mode, secret_arn))
     }
 
     async fn wait_active(
@@ -183,17 +189,16 @@ impl Resource for User {
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let name = props.user_name.as_str();
         let user = lifecycle::create_once(self, name, cx, || async {
-            let mode = self.authentication_mode(&props, cx).await?;
+            let (mode, bound) = self.authentication_mode(&props, cx).await?;
+            let mut tags = tags::with_owner(&props.tags, &cx.owner);
+            tags.extend(bound.map(|arn| (binding::USER_TAG.to_owned(), arn)));
             let created = self
                 .client
                 .create_user()
                 .user_name(name)
                 .access_string(&props.access_string)
                 .authentication_mode(mode)
-                .set_tags(Some(super::sdk_tags(tags::with_owner(
-                    &props.tags,
-                    &cx.owner,
-                ))))
+                .set_tags(Some(super::sdk_tags(tags)))
                 .send()
                 .await;
             lifecycle::creation(
@@ -220,8 +225,11 @@ impl Resource for User {
             update = update.access_string(&props.access_string);
             changes.push("AccessString");
         }
+        let mut bound = None;
         if diff.changed(&AUTH_PROPERTIES) {
-            update = update.authentication_mode(self.authentication_mode(&props, cx).await?);
+            let (mode, secret) = self.authentication_mode(&props, cx).await?;
+            update = update.authentication_mode(mode);
+            bound = Some(secret);
             changes.push("authentication");
         }
         if !changes.is_empty() {
@@ -236,8 +244,11 @@ impl Resource for User {
                 |e| api("UpdateUser", e),
             )
         });
-        let tags = diff.changed(&["Tags"]).then_some(props.tags.as_slice());
-        let user = lifecycle::update(self, name, cx, current, send, tags).await?;
+        let after = lifecycle::After {
+            tags: diff.changed(&["Tags"]).then_some(props.tags.as_slice()),
+            bind: bound.as_ref().map(Option::as_deref),
+        };
+        let user = lifecycle::update(self, name, cx, current, send, after).await?;
         Ok(outcome(&user))
     }
 

@@ -19,11 +19,13 @@
 use super::api;
 use super::broker::Brokers;
 use super::rules::{check_mq_password, is_broker_id, is_mq_name};
+use super::user::secret_key;
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
 };
+use crate::services::common::binding;
 use crate::services::error::RotateError;
 use async_trait::async_trait;
 use aws_sdk_mq::types::ChangeType;
@@ -112,6 +114,30 @@ fn now_secs() -> u64 {
 const REBOOT_GRACE_SECS: u64 = 120;
 
 impl Rotator {
+    /// Refuses, before any write, a secret that `username`'s pair is not bound to: the broker
+    /// tag `userkeeper:secret:<user>` names the secret for the user and its clone.
+    async fn check_bound(
+        &self,
+        broker_arn: &str,
+        username: &str,
+        cx: &StepCx,
+    ) -> Result<(), ServiceError> {
+        let base = username.strip_suffix(CLONE_SUFFIX).unwrap_or(username);
+        let key = secret_key(base);
+        let bound = self.brokers.tag(broker_arn, &key).await?;
+        let how = format!(
+            "tag its broker: aws mq create-tags --resource-arn {broker_arn} --tags \
+             {key}={}",
+            cx.secret_arn()
+        );
+        Ok(binding::check(
+            base,
+            bound.as_deref(),
+            cx.secret_arn(),
+            how,
+        )?)
+    }
+
     /// Gives `pending.username` the pending password: an update, or (first use of the clone)
     /// a new user with the current user's groups and console access.
     async fn send_change(
@@ -232,9 +258,9 @@ impl rotation::Rotator for Rotator {
         }
     }
 
-    async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
+    async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
         let id = broker_id(current);
-        self.brokers.activemq(id).await?;
+        let broker = self.brokers.activemq(id).await?;
         if self.brokers.user(id, &current.username).await?.is_none() {
             return Err(RotateError::NoCurrentBrokerUser {
                 broker_id: id.to_owned(),
@@ -242,7 +268,8 @@ impl rotation::Rotator for Rotator {
             }
             .into());
         }
-        Ok(())
+        self.check_bound(broker.broker_arn().unwrap_or(id), &current.username, cx)
+            .await
     }
 
     async fn set(
@@ -269,6 +296,7 @@ impl rotation::Rotator for Rotator {
         // MQ refuses user changes while the broker reboots.
         let broker = self.brokers.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
+        self.check_bound(arn, user, cx).await?;
         let tag = self.brokers.tag(arn, &rotation_key(user)).await?;
         let mut phase = progress(tag.as_deref(), &cx.token).map(|(p, at)| (p.to_owned(), at));
         if phase.is_none() {

@@ -12,6 +12,7 @@ use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Owner, Resource};
 use crate::error::is;
 use crate::redact::Secret;
+use crate::services::common::binding;
 use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -51,6 +52,15 @@ fn split_id(id: &str) -> Option<(&str, &str)> {
 /// usernames can; `+` can never appear in a username, so the mapping stays one-to-one.
 fn owner_key(username: &str) -> String {
     format!("{OWNER_TAG_PREFIX}{}", username.replace('~', "+"))
+}
+
+/// The broker tag key naming the secret bound to `username` (the same `~` mapping).
+pub(super) fn secret_key(username: &str) -> String {
+    format!(
+        "{}{}",
+        binding::BROKER_TAG_PREFIX,
+        username.replace('~', "+")
+    )
 }
 
 /// The owner part of the broker tag value: the stack's GUID (the last part of its id,
@@ -100,6 +110,20 @@ impl User {
             .is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner)))
     }
 
+    /// Binds `username` to the secret `arn` (`None`: to none), as the broker tag the rotator
+    /// checks (see `services::common::binding`).
+    async fn bind(&self, broker_arn: &str, username: &str, arn: Option<&str>) -> Result<(), Error> {
+        let key = secret_key(username);
+        let now = self.brokers.tag(broker_arn, &key).await?;
+        match arn {
+            Some(arn) if now.as_deref() != Some(arn) => {
+                self.brokers.set_tag(broker_arn, key, arn.to_owned()).await
+            }
+            None if now.is_some() => self.brokers.delete_tag(broker_arn, key).await,
+            _ => Ok(()),
+        }
+    }
+
     /// Records that `cx`'s request sent its change for `username`.
     async fn record_request(&self, broker_arn: &str, username: &str, cx: &Cx) -> Result<(), Error> {
         let value = owner_tag_value(&cx.owner, &cx.request_id);
@@ -108,13 +132,20 @@ impl User {
             .await
     }
 
-    async fn password(&self, props: &UserProps, cx: &Cx) -> Result<Secret, Error> {
+    /// The password, and the full ARN of the secret it came from (the secret the user is
+    /// bound to), if any.
+    async fn password(
+        &self,
+        props: &UserProps,
+        cx: &Cx,
+    ) -> Result<(Secret, Option<String>), Error> {
         match (&props.password, &props.password_secret_arn) {
-            (Some(p), _) => Ok(p.clone()),
+            (Some(p), _) => Ok((p.clone(), None)),
             (None, Some(arn)) => {
-                let p = self.secrets.current_password(arn, &cx.redactor).await?;
+                let (p, arn) = self.secrets.current_password(arn, &cx.redactor).await?;
                 check_mq_password("PasswordSecretArn (its password)", &p)?;
-                Ok(p)
+                binding::check_fits(&arn)?;
+                Ok((p, Some(arn)))
             }
             (None, None) => {
                 Err(PropsError("Password or PasswordSecretArn is required".into()).into())
@@ -285,7 +316,7 @@ impl Resource for User {
                 "user exists already and belongs to this resource; not creating it again"
             );
         } else {
-            let password = self.password(&props, cx).await?;
+            let (password, bound) = self.password(&props, cx).await?;
             // Read before writing: after a conflict, only a tag that was ours before this
             // request wrote it says the user is ours.
             let key = owner_key(username);
@@ -328,6 +359,10 @@ impl Resource for User {
                     }
                 }
                 Err(e) => return Err(api("CreateUser", e).into()),
+            }
+            // A user made just now has no binding to remove: bind only to a secret.
+            if let Some(secret) = bound.as_deref() {
+                self.bind(&arn, username, Some(secret)).await?;
             }
         }
         self.settle(&props, &broker, cx).await
@@ -376,9 +411,12 @@ impl Resource for User {
             .broker_id(broker_id)
             .username(username);
         let mut changes = Vec::new();
+        let mut bound = None;
         // Never re-sent from an unchanged template: rotation may have changed it since.
         if diff.changed(&["Password", "PasswordSecretArn"]) {
-            update = update.password(self.password(&props, cx).await?.expose());
+            let (password, secret) = self.password(&props, cx).await?;
+            update = update.password(password.expose());
+            bound = Some(secret);
             changes.push("Password");
         }
         if diff.changed(&["ConsoleAccess"]) {
@@ -402,6 +440,9 @@ impl Resource for User {
             tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
             update.send().await.map_err(|e| api("UpdateUser", e))?;
             self.record_request(arn, username, cx).await?;
+        }
+        if let Some(secret) = bound {
+            self.bind(arn, username, secret.as_deref()).await?;
         }
         cx.mark_done(UPDATE_STEP);
         self.settle(&props, &broker, cx).await
@@ -462,6 +503,7 @@ impl Resource for User {
                 }
             }
         }
+        self.bind(arn, username, None).await?;
         self.brokers.delete_tag(arn, owner_key(username)).await?;
         Ok(())
     }
