@@ -31,14 +31,10 @@ impl Secrets {
         Self { client }
     }
 
-    /// The `password` key of the secret's AWSCURRENT value, and the secret's full ARN. Asks
-    /// for the stage explicitly: right after a rotation, an unstaged read has been seen to
-    /// return the old version.
-    pub async fn current_password(
-        &self,
-        arn: &str,
-        redactor: &Redactor,
-    ) -> Result<(Secret, String), SecretError> {
+    /// The `password` (and `username`, if any) keys of the secret's AWSCURRENT value, and the
+    /// secret's full ARN. Asks for the stage explicitly: right after a rotation, an unstaged
+    /// read has been seen to return the old version.
+    pub async fn current(&self, arn: &str, redactor: &Redactor) -> Result<Current, SecretError> {
         let out = self
             .client
             .get_secret_value()
@@ -66,8 +62,25 @@ impl Secrets {
             .as_str()
             .ok_or_else(|| shape("\"password\" is not a string"))?;
         redactor.add(password);
-        Ok((Secret::new(password), out.arn().unwrap_or(arn).to_owned()))
+        Ok(Current {
+            password: Secret::new(password),
+            arn: out.arn().unwrap_or(arn).to_owned(),
+            username: value
+                .get("username")
+                .and_then(|u| u.as_str())
+                .map(str::to_owned),
+        })
     }
+}
+
+/// A secret's AWSCURRENT credentials.
+pub struct Current {
+    pub password: Secret,
+    /// The secret's full ARN.
+    pub arn: String,
+    /// The user the secret names now: after an alternating rotation, the other user of the
+    /// pair.
+    pub username: Option<String>,
 }
 
 /// Secrets Manager for the rotation protocol.

@@ -41,8 +41,8 @@ impl Auth {
         let (method, passwords, secret_arn) = match self {
             Auth::Passwords(p) => (Method::Password, p, None),
             Auth::FromSecret(arn) => {
-                let (password, arn) = secrets.current_password(&arn, &cx.redactor).await?;
-                let passwords = vec![password];
+                let current = secrets.current(&arn, &cx.redactor).await?;
+                let (passwords, arn) = (vec![current.password], current.arn);
                 check_passwords("PasswordSecretArn (its password)", &passwords)?;
                 binding::check_fits(&arn)?;
                 (Method::Password, passwords, Some(arn))

@@ -18,7 +18,7 @@
 
 use super::api;
 use super::broker::Brokers;
-use super::rules::{check_mq_password, is_broker_id, is_mq_name};
+use super::rules::{CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name};
 use super::user::secret_key;
 use crate::login::Login;
 use crate::redact::Secret;
@@ -33,7 +33,6 @@ use std::sync::Arc;
 
 /// Amazon MQ's STOMP endpoint (`stomp+ssl`), where testSecret logs in by default.
 const STOMP_TLS_PORT: u16 = 61614;
-const CLONE_SUFFIX: &str = "_clone";
 const ALTERNATING: &str = "alternating";
 const SINGLE: &str = "single";
 const ROTATION_TAG_PREFIX: &str = "userkeeper:rotation:";

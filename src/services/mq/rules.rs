@@ -4,6 +4,10 @@
 use crate::cfn::props::PropsError;
 use crate::redact::Secret;
 
+/// The alternate user of `alternating` rotation: `<user>_clone`, made by the rotator with the
+/// user's groups and console access, and kept like it by the user resource.
+pub(super) const CLONE_SUFFIX: &str = "_clone";
+
 pub(super) fn is_mq_name(s: &str) -> bool {
     (2..=100).contains(&s.chars().count())
         && s.chars()

@@ -6,7 +6,7 @@
 
 use super::api;
 use super::broker::Brokers;
-use super::rules::{check_mq_name, check_mq_password, is_broker_id, is_mq_name};
+use super::rules::{CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, is_mq_name};
 use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Owner, Resource};
@@ -142,10 +142,10 @@ impl User {
         match (&props.password, &props.password_secret_arn) {
             (Some(p), _) => Ok((p.clone(), None)),
             (None, Some(arn)) => {
-                let (p, arn) = self.secrets.current_password(arn, &cx.redactor).await?;
-                check_mq_password("PasswordSecretArn (its password)", &p)?;
-                binding::check_fits(&arn)?;
-                Ok((p, Some(arn)))
+                let current = self.secrets.current(arn, &cx.redactor).await?;
+                check_mq_password("PasswordSecretArn (its password)", &current.password)?;
+                binding::check_fits(&current.arn)?;
+                Ok((current.password, Some(current.arn)))
             }
             (None, None) => {
                 Err(PropsError("Password or PasswordSecretArn is required".into()).into())
@@ -188,9 +188,22 @@ impl User {
             }
             None => None,
         };
+        // Which user of an alternating pair clients log in as now: the one the secret names.
+        let live = match props.password_secret_arn.as_deref() {
+            Some(arn) => {
+                let named = self.secrets.current(arn, &cx.redactor).await?.username;
+                let clone = format!("{username}{CLONE_SUFFIX}");
+                named.filter(|n| *n == clone)
+            }
+            None => None,
+        };
         let mut data = Map::new();
         data.insert("BrokerId".into(), json!(broker_id));
         data.insert("Username".into(), json!(username));
+        data.insert(
+            "LiveUsername".into(),
+            json!(live.as_deref().unwrap_or(username)),
+        );
         data.insert(
             "PendingChange".into(),
             json!(pending.as_ref().map(ChangeType::as_str).unwrap_or_default()),
@@ -439,6 +452,23 @@ impl Resource for User {
         if !changes.is_empty() && !sent {
             tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
             update.send().await.map_err(|e| api("UpdateUser", e))?;
+            // The clone that alternating rotation made (it may be the live user) keeps the
+            // same groups and console access.
+            let clone = format!("{username}{CLONE_SUFFIX}");
+            let access = diff.changed(&["ConsoleAccess", "Groups"]);
+            if access && self.brokers.user(broker_id, &clone).await?.is_some() {
+                tracing::info!(broker_id, clone, "updating the rotation clone alike");
+                self.brokers
+                    .client
+                    .update_user()
+                    .broker_id(broker_id)
+                    .username(&clone)
+                    .console_access(props.console_access.unwrap_or(false))
+                    .set_groups(Some(props.groups.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| api("UpdateUser", e))?;
+            }
             self.record_request(arn, username, cx).await?;
         }
         if let Some(secret) = bound {
@@ -468,39 +498,48 @@ impl Resource for User {
             );
             return Ok(());
         }
-        match self.brokers.user(broker_id, username).await? {
-            None => {}
-            Some(pending) => {
-                if pending != Some(ChangeType::Delete) {
-                    self.brokers.wait_running(broker_id, cx).await?;
-                    match self
-                        .brokers
-                        .client
-                        .delete_user()
-                        .broker_id(broker_id)
-                        .username(username)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if is(&e, |e| e.is_not_found_exception()) => {}
-                        Err(e) => return Err(api("DeleteUser", e).into()),
-                    }
+        // The user, and the clone alternating rotation made for it: a clone left behind would
+        // still log in with the AWSCURRENT password.
+        let clone = format!("{username}{CLONE_SUFFIX}");
+        let mut deleted = Vec::new();
+        for name in [username, clone.as_str()] {
+            let Some(pending) = self.brokers.user(broker_id, name).await? else {
+                continue;
+            };
+            if pending != Some(ChangeType::Delete) {
+                self.brokers.wait_running(broker_id, cx).await?;
+                match self
+                    .brokers
+                    .client
+                    .delete_user()
+                    .broker_id(broker_id)
+                    .username(name)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if is(&e, |e| e.is_not_found_exception()) => {}
+                    Err(e) => return Err(api("DeleteUser", e).into()),
                 }
-                // Read leniently: a Delete must not fail on properties that no longer parse.
-                let apply = props
-                    .get("ApplyImmediately")
-                    .is_some_and(|v| v == "true" || v == &Value::Bool(true));
-                if apply {
-                    self.reboot_once(broker_id, &broker, cx).await?;
-                    self.brokers.wait_applied(broker_id, username, cx).await?;
-                } else {
-                    tracing::info!(
-                        broker_id,
-                        username,
-                        "the deletion is pending until the broker's next reboot or maintenance window"
-                    );
+            }
+            deleted.push(name);
+        }
+        if !deleted.is_empty() {
+            // Read leniently: a Delete must not fail on properties that no longer parse.
+            let apply = props
+                .get("ApplyImmediately")
+                .is_some_and(|v| v == "true" || v == &Value::Bool(true));
+            if apply {
+                self.reboot_once(broker_id, &broker, cx).await?;
+                for name in deleted {
+                    self.brokers.wait_applied(broker_id, name, cx).await?;
                 }
+            } else {
+                tracing::info!(
+                    broker_id,
+                    username,
+                    "the deletion is pending until the broker's next reboot or maintenance window"
+                );
             }
         }
         self.bind(arn, username, None).await?;
