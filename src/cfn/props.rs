@@ -94,6 +94,7 @@ pub fn service_timeout(raw: &Map<String, Value>) -> Result<Duration, PropsError>
 pub struct Diff {
     /// `None`: no old properties to compare with, so everything counts as changed.
     changed: Option<Vec<String>>,
+    old: Option<Map<String, Value>>,
 }
 
 impl Diff {
@@ -109,7 +110,15 @@ impl Diff {
             keys.dedup();
             keys
         });
-        Self { changed }
+        Self {
+            changed,
+            old: old.cloned(),
+        }
+    }
+
+    /// The old properties, raw: read them leniently (they may no longer parse).
+    pub fn old(&self) -> Option<&Map<String, Value>> {
+        self.old.as_ref()
     }
 
     /// Whether any of `keys` differs.

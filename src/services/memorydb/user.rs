@@ -2,7 +2,7 @@
 
 use super::api;
 use crate::aws::Secrets;
-use crate::cfn::props::{Diff, PropsError, Tag};
+use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
@@ -30,6 +30,10 @@ pub struct UserProps {
     pub password_secret_arn: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// On an Update that changes the password source, keep the previous password as the
+    /// user's second one (default true).
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub keep_previous_password: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,16 +99,24 @@ impl User {
         Self { client, secrets }
     }
 
+    /// The authentication to send, and the secret it binds the user to. `old`: on an Update,
+    /// the old properties, whose password the user keeps as its second one unless
+    /// `KeepPreviousPassword` is false.
     async fn authentication_mode(
         &self,
         props: &UserProps,
+        old: Option<&Map<String, Value>>,
         cx: &Cx,
     ) -> Result<(AuthenticationMode, Option<String>), Error> {
+        let mut resolved = props.auth()?.resolve(&self.secrets, cx).await?;
+        if props.keep_previous_password != Some(false) {
+            resolved = resolved.keeping_previous(old, &self.secrets, cx).await;
+        }
         let auth::Resolved {
             method,
             passwords,
             secret_arn,
-        } = props.auth()?.resolve(&self.secrets, cx).await?;
+        } = resolved;
         let mode = AuthenticationMode::builder()
             .r#type(match method {
                 Method::Iam => InputAuthenticationType::Iam,
@@ -189,7 +201,7 @@ impl Resource for User {
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let name = props.user_name.as_str();
         let user = lifecycle::create_once(self, name, cx, || async {
-            let (mode, bound) = self.authentication_mode(&props, cx).await?;
+            let (mode, bound) = self.authentication_mode(&props, None, cx).await?;
             let mut tags = tags::with_owner(&props.tags, &cx.owner);
             tags.extend(bound.map(|arn| (binding::USER_TAG.to_owned(), arn)));
             let created = self
@@ -227,7 +239,7 @@ impl Resource for User {
         }
         let mut bound = None;
         if diff.changed(&AUTH_PROPERTIES) {
-            let (mode, secret) = self.authentication_mode(&props, cx).await?;
+            let (mode, secret) = self.authentication_mode(&props, diff.old(), cx).await?;
             update = update.authentication_mode(mode);
             bound = Some(secret);
             changes.push("authentication");
