@@ -56,9 +56,30 @@ class Rotated:
     broker_id: str | None = None  # MQ only
 
 
+def bind(emulator: Emulator, secret_arn: str, engine: str, user: str, broker_id: str | None = None) -> None:
+    """The operator's one step that binds a user made outside a stack to the secret that may
+    rotate it (README, Trust model): a tag on the user, or on the broker for MQ."""
+    if engine == "elasticache":
+        ec = emulator.client("elasticache")
+        arn = next(u["ARN"] for u in ec.describe_users(UserId=user)["Users"])
+        ec.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "userkeeper:secret", "Value": secret_arn}])
+    elif engine == "memorydb":
+        mdb = emulator.client("memorydb")
+        arn = mdb.describe_users(UserName=user)["Users"][0]["ARN"]
+        mdb.tag_resource(ResourceArn=arn, Tags=[{"Key": "userkeeper:secret", "Value": secret_arn}])
+    elif engine == "mq":
+        mq = emulator.client("mq")
+        arn = mq.describe_broker(BrokerId=broker_id)["BrokerArn"]
+        mq.create_tags(ResourceArn=arn, Tags={f"userkeeper:secret:{user}": secret_arn})
+    else:
+        raise ValueError(engine)
+
+
 def _secret(emulator: Emulator, name: str, value: dict[str, Any]) -> str:
     arn = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
     emulator.enable_rotation(arn)
+    user = value.get("user_id") or value["username"]
+    bind(emulator, arn, value["engine"], user.removesuffix("_clone"), value.get("broker_id"))
     return arn
 
 

@@ -153,7 +153,7 @@ def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnD
     assert_chain(chain, emulator)
     assert_success(chain)
     assert chain.physical_id == f"{broker}/app-mq"
-    assert chain.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert chain.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     invs = chain.invocations
     assert len(invs) >= 2, invs
     assert 9.5 <= chain.answered_after_s <= 24, chain.answered_after_s
@@ -191,7 +191,7 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     assert count(acts, "UpdateUser") == 1, f"UpdateUser sent {count(acts, 'UpdateUser')} times across " \
                                            f"{len(chain.invocations)} invocations; the user: {emulator.mq_user(broker, 'app-mq')}"
     assert_success(chain)
-    assert chain.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert chain.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     assert 9.5 <= chain.answered_after_s <= 24, chain.answered_after_s
     assert emulator.mq_broker(broker)["reboots"] == 2
     u = emulator.mq_user(broker, "app-mq")

@@ -80,7 +80,7 @@ def test_create_leaves_the_user_pending_without_reboot(cfn: CfnDriver, emulator:
     res = cfn.create(MQUSER, props, logical_id="QueueUser")
     assert_success(res)
     assert res.physical_id == pid(broker)
-    assert res.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "CREATE"}
+    assert res.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "CREATE", "LiveUsername": "app-mq"}
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "RebootBroker") == 0
     assert acts.index("CreateTags") < acts.index("CreateUser"), "ownership is recorded before the user exists"
@@ -105,7 +105,7 @@ def test_update_password_left_pending(cfn: CfnDriver, emulator: Emulator):
     upd = cfn.update(MQUSER, pid(broker), new, props, logical_id="QueueUser")
     assert_success(upd)
     assert upd.physical_id == pid(broker)
-    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "UPDATE"}
+    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "UPDATE", "LiveUsername": "app-mq"}
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1 and count(acts, "RebootBroker") == 0 and count(acts, "CreateUser") == 0
     u = emulator.mq_user(broker, "app-mq")
@@ -122,7 +122,7 @@ def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, e
     emulator.clear_calls()
     upd = cfn.update(MQUSER, pid(broker), {**props, "ServiceTimeout": "600"}, props, logical_id="QueueUser")
     assert_success(upd)
-    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     assert mutations(emulator) == []
 
 
@@ -192,7 +192,7 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: Emulat
     create = cfn.create(MQUSER, props, logical_id="QueueUser")
     assert_success(create)
     assert create.physical_id == pid(broker)
-    assert create.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert create.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     assert create.invocation.duration_s >= 1.9, f"answered before the reboot ended: {create.invocation}"
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "RebootBroker") == 1
@@ -206,7 +206,7 @@ def test_apply_immediately_create_update_delete(cfn: CfnDriver, emulator: Emulat
     new = {**props, "Password": PW2}
     upd = cfn.update(MQUSER, pid(broker), new, props, logical_id="QueueUser")
     assert_success(upd)
-    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert upd.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     assert upd.invocation.duration_s >= 1.9, upd.invocation
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1 and count(acts, "RebootBroker") == 1
@@ -250,7 +250,7 @@ def test_redelivered_apply_immediately_create_reboots_once(cfn: CfnDriver, emula
     again = cfn.send(dict(ev, ResponseURL=cfn.receiver.url("redelivered")))
     assert_success(again)
     assert again.physical_id == first.physical_id == pid(broker)
-    assert again.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert again.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1
     assert count(acts, "RebootBroker") == 1
@@ -273,7 +273,7 @@ def test_redelivered_apply_immediately_update_reboots_once(cfn: CfnDriver, emula
     assert_success(first)
     again = cfn.send(dict(ev, ResponseURL=cfn.receiver.url("redelivered-update")))
     assert_success(again)
-    assert again.data == first.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": ""}
+    assert again.data == first.data == {"BrokerId": broker, "Username": "app-mq", "PendingChange": "", "LiveUsername": "app-mq"}
     acts = emulator.actions("mq")
     assert count(acts, "UpdateUser") == 1, acts
     assert count(acts, "RebootBroker") == 1, acts
@@ -365,7 +365,7 @@ def test_username_change_is_a_replacement(cfn: CfnDriver, emulator: Emulator):
     upd = cfn.update(MQUSER, pid(broker), new, old, logical_id="QueueUser")
     assert_success(upd)
     assert upd.physical_id == pid(broker, "app-mq-v2")
-    assert upd.data == {"BrokerId": broker, "Username": "app-mq-v2", "PendingChange": "CREATE"}
+    assert upd.data == {"BrokerId": broker, "Username": "app-mq-v2", "PendingChange": "CREATE", "LiveUsername": "app-mq-v2"}
     acts = emulator.actions("mq")
     assert count(acts, "CreateUser") == 1 and count(acts, "DeleteUser") == 0 and count(acts, "UpdateUser") == 0
     assert emulator.mq_user(broker, "app-mq") is not None, "the old user stays until CloudFormation's cleanup"

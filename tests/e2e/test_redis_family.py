@@ -160,11 +160,24 @@ def test_user_password_from_secret(cfn: CfnDriver, emulator: Emulator, svc: Redi
     assert u["Passwords"] == [PW2]
     assert PW2 not in json.dumps(res.response) and PW2 not in cfn.fn.log_text()
 
-    # Rotation put a new AWSCURRENT version: an Update that changes the secret ARN picks it up.
+    assert svc.state_user(emulator, uid)["Tags"]["userkeeper:secret"] == arn, "bound to its secret"
+
+    # Rotation put a new AWSCURRENT version: an Update that changes the secret ARN picks it up,
+    # and keeps the old secret's current password as the second one (clients still holding it
+    # keep working until they read the new secret), as a rotation would.
     sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"password": PW3}))
     arn2 = sm.create_secret(Name=f"app/{svc.name}-2", SecretString=json.dumps({"password": PW1}))["ARN"]
-    assert_success(cfn.update(svc.user_type, uid, {**props, "PasswordSecretArn": arn2}, props, logical_id="AppUser"))
-    assert svc.state_user(emulator, uid)["Passwords"] == [PW1]
+    new = {**props, "PasswordSecretArn": arn2}
+    assert_success(cfn.update(svc.user_type, uid, new, props, logical_id="AppUser"))
+    u = svc.state_user(emulator, uid)
+    assert u["Passwords"] == [PW1, PW3]
+    assert u["Tags"]["userkeeper:secret"] == arn2, "bound to the new secret"
+
+    # Asked for a single password, it gets only the new one.
+    arn3 = sm.create_secret(Name=f"app/{svc.name}-3", SecretString=json.dumps({"password": PW2}))["ARN"]
+    single = {**new, "PasswordSecretArn": arn3, "KeepPreviousPassword": "false"}
+    assert_success(cfn.update(svc.user_type, uid, single, new, logical_id="AppUser"))
+    assert svc.state_user(emulator, uid)["Passwords"] == [PW2]
 
 
 # ------------------------------------------------------------------------------------------

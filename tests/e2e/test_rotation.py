@@ -23,6 +23,7 @@ from .harness.emulator import Emulator
 from .harness.events import ROTATION_STEPS, rotation_event
 from .harness.function import Function
 from .harness.runtime_api import Invocation
+from .rotation_helpers import bind
 
 # ------------------------------------------------------------------------------------------
 # helpers
@@ -127,6 +128,8 @@ def setup_case(emulator: Emulator, kind: str, **extra: Any) -> Case:
     doc.update(extra)
     doc = {k: v for k, v in doc.items() if v is not None}
     case = Case(kind, make_secret(emulator, doc), doc, broker)
+    user = {"elasticache": EC_USER_ID, "memorydb": MDB_USER}.get(kind, MQ_USER)
+    bind(emulator, case.arn, case.engine, user, broker)
     emulator.clear_calls()
     return case
 
@@ -555,6 +558,7 @@ def test_aws_template_shaped_elasticache_secret_keeps_its_shape(emulator: Emulat
     user_arn = emulator.client("elasticache").describe_users(UserId=EC_USER_ID)["Users"][0]["ARN"]
     doc = {"user_arn": user_arn, "username": EC_USERNAME, "password": OLD_PW}
     arn = make_secret(emulator, doc)
+    bind(emulator, arn, "elasticache", EC_USER_ID)
     emulator.clear_calls()
     drv = drive(arn)
     token = drv.full()
@@ -618,6 +622,50 @@ def test_bad_secret_is_refused_before_anything_is_written(name: str, emulator: E
     assert_no_secret_in(msg, BAD_PW)
     assert_no_secret_in(drv.fn.log_text(), BAD_PW)
     assert "rotation step failed" in drv.fn.log_text()
+
+
+@pytest.mark.parametrize("kind", ["elasticache", "memorydb", "mq-alternating"])
+def test_a_secret_naming_a_user_bound_to_another_secret_changes_nothing(kind: str, emulator: Emulator, drive):
+    """Whoever can write a secret chooses the user it names: a new secret naming someone's
+    user, with rotation on, must not give that user a password the secret's writer can read
+    (nor, for MQ, create the user's clone)."""
+    case = setup_case(emulator, kind, password=BAD_PW)
+    users_before = json.dumps(emulator.state(), sort_keys=True)
+    intruder = make_secret(emulator, {**case.doc, "password": BAD_PW})
+    emulator.clear_calls()
+    drv = drive(intruder)
+    token = drv.new_pending()
+    step, msg = run_until_failure(drv, token)
+    assert step == "createSecret", f"{step} failed first ({msg})"
+    assert "is not bound to secret" in msg and intruder in msg, msg
+    assert f"it is bound to {case.arn}" in msg, msg
+    assert "userkeeper:secret" in msg, "names the one step that binds a user made elsewhere"
+    assert writes(emulator) == [], "nothing is written"
+    assert drv.versions()[token]["HasValue"] is False
+    state = emulator.state()
+    assert json.dumps({**state, "secretsmanager": None}, sort_keys=True) == json.dumps(
+        {**json.loads(users_before), "secretsmanager": None}, sort_keys=True), "no user changed"
+    assert_no_secret_in(msg, BAD_PW)
+    assert_no_secret_in(drv.fn.log_text(), BAD_PW)
+
+
+def test_an_unbound_user_is_refused_naming_the_binding_to_add(emulator: Emulator, drive):
+    make_ec_user(emulator, BAD_PW)
+    doc = {"engine": "elasticache", "user_id": EC_USER_ID, "username": EC_USERNAME, "password": BAD_PW}
+    arn = make_secret(emulator, doc)
+    emulator.clear_calls()
+    drv = drive(arn)
+    token = drv.new_pending()
+    step, msg = run_until_failure(drv, token)
+    assert step == "createSecret", msg
+    assert "is not bound to secret" in msg and "it is bound to" not in msg, msg
+    assert f"--tags Key=userkeeper:secret,Value={arn}" in msg, msg
+    assert writes(emulator) == []
+    # the one step it names, and the rotation goes through
+    bind(emulator, arn, "elasticache", EC_USER_ID)
+    drv.rotate(token)
+    assert drv.stage("AWSCURRENT")[0] == token
+    assert ec_user(emulator)["Passwords"][1] == BAD_PW
 
 
 def test_rotation_not_enabled_is_refused(emulator: Emulator, drive):
