@@ -116,6 +116,14 @@ impl Diff {
         }
     }
 
+    /// Everything counts as changed: brings a resource to its template as a whole.
+    pub fn all() -> Self {
+        Self {
+            changed: None,
+            old: None,
+        }
+    }
+
     /// The old properties, raw: read them leniently (they may no longer parse).
     pub fn old(&self) -> Option<&Map<String, Value>> {
         self.old.as_ref()

@@ -224,3 +224,47 @@ def test_mq_stack_delete_leaves_no_clone(cfn: CfnDriver, fn: Function, emulator:
     broker_state = next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)
     assert {u["Username"] for u in broker_state["users"]} == {"admin"}, broker_state["users"]
     assert not any(k.startswith(("userkeeper:user:", "userkeeper:secret:")) for k in broker_state["Tags"])
+
+
+# ------------------------------------------------------------------------------------------
+# explicit adoption of what was made by hand
+
+
+def test_adopt_takes_over_a_hand_made_user_only_when_asked(cfn_factory, fn: Function, emulator: Emulator):
+    ec = emulator.client("elasticache")
+    ec.create_user(UserId="app-user", UserName="app", Engine="redis", AccessString="on ~* +@all",
+                   Passwords=[PW2])
+    mine = cfn_factory(fn)
+    refused = mine.create(USER_TYPE, ec_props(), logical_id="AppUser")
+    assert_failed(refused, "not managed by this stack")
+    adopted = mine.create(USER_TYPE, ec_props(Adopt="true"), logical_id="AppUser")
+    assert_success(adopted)
+    assert adopted.physical_id == "app-user"
+    u = next(u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == "app-user")
+    assert u["Tags"]["userkeeper:stack-id"] == DEFAULT_STACK_ID
+    assert u["Tags"]["userkeeper:logical-id"] == "AppUser"
+    assert u["AccessString"] == ec_props()["AccessString"], "brought to the template"
+    assert u["Passwords"] == [PW1]
+    # Another stack cannot adopt it now that it is owned.
+    theirs = cfn_factory(fn, OTHER_STACK).create(USER_TYPE, ec_props(Adopt="true"), logical_id="AppUser")
+    assert_failed(theirs, "not managed by this stack")
+    # Adopted means managed: the Delete deletes it.
+    assert_success(mine.delete(USER_TYPE, "app-user", ec_props(Adopt="true"), logical_id="AppUser"))
+    assert not any(u["UserId"] == "app-user" for u in emulator.state()["elasticache"]["users"])
+
+
+def test_adopt_takes_over_a_hand_made_broker_user(cfn: CfnDriver, emulator: Emulator):
+    broker = emulator.client("mq").create_broker(
+        BrokerName="adopt-broker", DeploymentMode="SINGLE_INSTANCE", EngineType="ACTIVEMQ",
+        HostInstanceType="mq.t3.micro", PubliclyAccessible=False,
+        Users=[{"Username": "admin", "Password": "Admin-Passw0rd-9999"},
+               {"Username": "app-mq", "Password": "Hand-made-Passw0rd-1"}])["BrokerId"]
+    props = {"BrokerId": broker, "Username": "app-mq", "Password": MQ_PW, "Groups": ["apps"]}
+    assert_failed(cfn.create(MQ_USER, props, logical_id="QueueUser"), "not managed by this stack")
+    res = cfn.create(MQ_USER, {**props, "Adopt": "true"}, logical_id="QueueUser")
+    assert_success(res)
+    b = next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)
+    assert b["Tags"]["userkeeper:user:app-mq"].startswith(DEFAULT_STACK_ID.rsplit("/", 1)[-1] + "/QueueUser ")
+    user = next(u for u in b["users"] if u["Username"] == "app-mq")
+    assert user["Pending"]["PendingChange"] == "UPDATE" and user["Pending"]["Groups"] == ["apps"]
+    assert res.data["PendingChange"] == "UPDATE"

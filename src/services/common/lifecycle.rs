@@ -4,7 +4,7 @@
 //! describes itself through [`Kind`]; what it creates and changes stays in its own file.
 
 use super::binding;
-use super::tags::{self, TagApi};
+use super::tags::{self, Ownership, TagApi};
 use crate::cfn::Cx;
 use crate::cfn::props::Tag;
 use crate::cfn::resource::CHANGE_SENT;
@@ -124,8 +124,15 @@ pub(crate) async fn owned<K: Kind>(kind: &K, item: &K::Item, cx: &Cx) -> Result<
 }
 
 /// Accepts an existing resource only if this resource made it (a redelivered Create, or a
-/// rollback recreating what it still has); anyone else's is refused without a write.
-async fn adopt<K: Kind>(kind: &K, item: &K::Item, id: &str, cx: &Cx) -> Result<(), Error> {
+/// rollback recreating what it still has); anyone else's is refused without a write, except
+/// one made outside userkeeper when the template asks to adopt it (`Ok(true)`: taken now).
+async fn adopt<K: Kind>(
+    kind: &K,
+    item: &K::Item,
+    id: &str,
+    may_adopt: bool,
+    cx: &Cx,
+) -> Result<bool, Error> {
     // Tag reads (the ownership check) are refused until it settles.
     let settled;
     let item = if K::status(item) == ACTIVE {
@@ -134,46 +141,70 @@ async fn adopt<K: Kind>(kind: &K, item: &K::Item, id: &str, cx: &Cx) -> Result<(
         settled = wait_active(kind, id, cx).await?;
         &settled
     };
-    if !owned(kind, item, cx).await? {
-        return Err(Error::NotOwned {
+    match tags::ownership(kind.tag_api(), K::arn(item), &cx.owner, cx).await? {
+        Ownership::Ours => {
+            tracing::info!(
+                id,
+                "{} exists already and belongs to this resource; not creating it again",
+                K::NOUN
+            );
+            Ok(false)
+        }
+        Ownership::Nobodys if may_adopt => {
+            tags::take_ownership(kind.tag_api(), K::arn(item), &cx.owner, cx).await?;
+            tracing::warn!(
+                id,
+                "adopted a {} made outside userkeeper (Adopt): this resource now manages it, \
+                 and its Delete deletes it",
+                K::NOUN
+            );
+            Ok(true)
+        }
+        _ => Err(Error::NotOwned {
             kind: K::NOUN,
             id: id.to_owned(),
             id_word: K::ID_WORD,
-        });
+        }),
     }
-    tracing::info!(
-        id,
-        "{} exists already and belongs to this resource; not creating it again",
-        K::NOUN
-    );
-    Ok(())
 }
 
-/// Looks before creating, creates with `create` if nothing is there, and waits until the
-/// resource is active.
+/// What a Create found and did.
+pub(crate) struct Made<T> {
+    pub item: T,
+    /// Adopted now (`Adopt`): the caller brings it to the template.
+    pub adopted: bool,
+}
+
+/// Looks before creating, creates with `create` if nothing is there (or adopts what is there,
+/// when `may_adopt` and userkeeper did not make it), and waits until the resource is active.
 pub(crate) async fn create_once<K, F, Fut>(
     kind: &K,
     id: &str,
+    may_adopt: bool,
     cx: &Cx,
     create: F,
-) -> Result<K::Item, Error>
+) -> Result<Made<K::Item>, Error>
 where
     K: Kind,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Creation, Error>>,
 {
-    if let Some(existing) = kind.describe(id).await? {
-        adopt(kind, &existing, id, cx).await?;
+    let adopted = if let Some(existing) = kind.describe(id).await? {
+        adopt(kind, &existing, id, may_adopt, cx).await?
     } else {
         match create().await? {
-            Creation::Created => cx.created(id),
+            Creation::Created => {
+                cx.created(id);
+                false
+            }
             Creation::Exists(e) => {
                 let existing = kind.describe(id).await?.ok_or(e)?;
-                adopt(kind, &existing, id, cx).await?;
+                adopt(kind, &existing, id, may_adopt, cx).await?
             }
         }
-    }
-    wait_active(kind, id, cx).await
+    };
+    let item = wait_active(kind, id, cx).await?;
+    Ok(Made { item, adopted })
 }
 
 /// Runs `call` until the resource is not busy: each refusal waits for it to be active, then
@@ -229,7 +260,8 @@ where
     Fut: Future<Output = Result<Attempt<()>, Error>>,
 {
     // Only this resource's own: the event may come from another stack sharing the function.
-    if let Err(found) = tags::check_owner(kind.tag_api(), K::arn(&current), &cx.owner, cx).await? {
+    let whose = tags::ownership(kind.tag_api(), K::arn(&current), &cx.owner, cx).await?;
+    if let Some(found) = whose.found() {
         return Err(Error::UpdateNotOwned {
             kind: K::NOUN,
             id: id.to_owned(),

@@ -75,33 +75,65 @@ async fn list(
     settled(cx, arn, "list", || api.list(arn)).await
 }
 
-/// Whose the resource `arn` is, by its ownership tags, in words for a message.
-pub(crate) fn owner_found(tags: &[(String, String)]) -> String {
-    let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    match (get(Owner::STACK_TAG), get(Owner::LOGICAL_TAG)) {
-        (Some(stack), Some(logical)) => {
-            format!("its tags name stack {stack}, logical id {logical}")
+/// Whose a resource is, by its ownership tags.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ownership {
+    /// `owner`'s: this stack's and this logical id's.
+    Ours,
+    /// Another stack's or logical id's, in words for a message.
+    Theirs(String),
+    /// No userkeeper ownership tags at all: made outside userkeeper.
+    Nobodys,
+}
+
+impl Ownership {
+    /// Whose it is, in words for a message (`None` when it is ours).
+    pub(crate) fn found(&self) -> Option<String> {
+        match self {
+            Ownership::Ours => None,
+            Ownership::Theirs(who) => Some(who.clone()),
+            Ownership::Nobodys => {
+                Some("it has no userkeeper ownership tags: userkeeper did not create it".into())
+            }
         }
-        _ => "it has no userkeeper ownership tags: userkeeper did not create it".to_owned(),
     }
 }
 
-/// `Ok` if the resource `arn` carries `owner`'s ownership tags, else whose it is (see
-/// [`owner_found`]).
-pub(crate) async fn check_owner(
+/// Whose the resource `arn` is.
+pub(crate) async fn ownership(
     api: &impl TagApi,
     arn: &str,
     owner: &Owner,
     cx: &impl Waiting,
-) -> Result<Result<(), String>, ApiError> {
+) -> Result<Ownership, ApiError> {
     let tags = list(api, arn, cx).await?;
-    Ok(
-        if owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-            Ok(())
-        } else {
-            Err(owner_found(&tags))
-        },
-    )
+    if owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Ok(Ownership::Ours);
+    }
+    let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    Ok(match (get(Owner::STACK_TAG), get(Owner::LOGICAL_TAG)) {
+        (None, None) => Ownership::Nobodys,
+        (stack, logical) => Ownership::Theirs(format!(
+            "its tags name stack {}, logical id {}",
+            stack.unwrap_or("(none)"),
+            logical.unwrap_or("(none)")
+        )),
+    })
+}
+
+/// Records `owner` on the resource `arn`: an explicit adoption.
+pub(crate) async fn take_ownership(
+    api: &impl TagApi,
+    arn: &str,
+    owner: &Owner,
+    cx: &impl Waiting,
+) -> Result<(), ApiError> {
+    let tags: Vec<_> = owner
+        .tags()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    settled(cx, arn, "add", || api.add(arn, tags.clone())).await
 }
 
 /// Whether the resource `arn` carries `owner`'s ownership tags.

@@ -2,7 +2,7 @@
 
 use super::api;
 use super::user::Engine;
-use crate::cfn::props::{Diff, PropsError, Tag, string_list};
+use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::services::common::lifecycle::{self, Attempt, Kind};
@@ -25,6 +25,10 @@ pub struct UserGroupProps {
     pub user_ids: Vec<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Take over an existing resource made outside userkeeper (default false): it is tagged
+    /// as this resource's, brought to the template, and deleted by its Delete.
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub adopt: Option<bool>,
 }
 
 pub struct UserGroup {
@@ -174,7 +178,7 @@ impl Resource for UserGroup {
 
     async fn create(&self, props: UserGroupProps, cx: &Cx) -> Result<Outcome, Error> {
         let id = props.user_group_id.as_str();
-        let group = lifecycle::create_once(self, id, cx, || async {
+        let made = lifecycle::create_once(self, id, props.adopt == Some(true), cx, || async {
             self.check_members(id, props.engine, &props.user_ids)
                 .await?;
             let created = self
@@ -196,7 +200,11 @@ impl Resource for UserGroup {
             )
         })
         .await?;
-        Ok(outcome(&group))
+        if made.adopted {
+            let id = id.to_owned();
+            return self.update(&id, props, &Diff::all(), cx).await;
+        }
+        Ok(outcome(&made.item))
     }
 
     async fn update(

@@ -1,7 +1,7 @@
 //! `Custom::MemoryDBACL`.
 
 use super::api;
-use crate::cfn::props::{Diff, PropsError, Tag, string_list};
+use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::services::common::lifecycle::{self, Attempt, Kind};
@@ -29,6 +29,10 @@ pub struct AclProps {
     pub user_names: Vec<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Take over an existing resource made outside userkeeper (default false): it is tagged
+    /// as this resource's, brought to the template, and deleted by its Delete.
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub adopt: Option<bool>,
 }
 
 pub struct Acl {
@@ -115,7 +119,7 @@ impl Resource for Acl {
 
     async fn create(&self, props: AclProps, cx: &Cx) -> Result<Outcome, Error> {
         let name = props.acl_name.as_str();
-        let acl = lifecycle::create_once(self, name, cx, || async {
+        let made = lifecycle::create_once(self, name, props.adopt == Some(true), cx, || async {
             let created = self
                 .client
                 .create_acl()
@@ -135,7 +139,11 @@ impl Resource for Acl {
             )
         })
         .await?;
-        Ok(outcome(&acl))
+        if made.adopted {
+            let name = name.to_owned();
+            return self.update(&name, props, &Diff::all(), cx).await;
+        }
+        Ok(outcome(&made.item))
     }
 
     async fn update(

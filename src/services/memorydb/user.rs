@@ -34,6 +34,10 @@ pub struct UserProps {
     /// user's second one (default true).
     #[serde(default, deserialize_with = "flex_bool_opt")]
     pub keep_previous_password: Option<bool>,
+    /// Take over an existing resource made outside userkeeper (default false): it is tagged
+    /// as this resource's, brought to the template, and deleted by its Delete.
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub adopt: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,7 +204,7 @@ impl Resource for User {
 
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
         let name = props.user_name.as_str();
-        let user = lifecycle::create_once(self, name, cx, || async {
+        let made = lifecycle::create_once(self, name, props.adopt == Some(true), cx, || async {
             let (mode, bound) = self.authentication_mode(&props, None, cx).await?;
             let mut tags = tags::with_owner(&props.tags, &cx.owner);
             tags.extend(bound.map(|arn| (binding::USER_TAG.to_owned(), arn)));
@@ -220,7 +224,11 @@ impl Resource for User {
             )
         })
         .await?;
-        Ok(outcome(&user))
+        if made.adopted {
+            let name = name.to_owned();
+            return self.update(&name, props, &Diff::all(), cx).await;
+        }
+        Ok(outcome(&made.item))
     }
 
     async fn update(

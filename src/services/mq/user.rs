@@ -41,6 +41,10 @@ pub struct UserProps {
     pub replication_user: Option<bool>,
     #[serde(default, deserialize_with = "flex_bool_opt")]
     pub apply_immediately: Option<bool>,
+    /// Take over an existing user made outside userkeeper (default false): its ownership is
+    /// recorded, it is brought to the template, and this resource's Delete deletes it.
+    #[serde(default, deserialize_with = "flex_bool_opt")]
+    pub adopt: Option<bool>,
 }
 
 fn split_id(id: &str) -> Option<(&str, &str)> {
@@ -320,7 +324,27 @@ impl Resource for User {
             tag: owner_key(username),
         };
         if self.brokers.user(broker_id, username).await?.is_some() {
-            if !self.owned(&arn, username, &cx.owner).await? {
+            let tag = self.owner_tag(&arn, username).await?;
+            if tag.is_none() && props.adopt == Some(true) {
+                // Made outside userkeeper, and the template asks to take it over: record the
+                // ownership (with no request id: the change is not sent yet), then bring the
+                // user to the template like an Update would.
+                self.brokers
+                    .set_tag(&arn, owner_key(username), owner_value(&cx.owner))
+                    .await?;
+                tracing::warn!(
+                    broker_id,
+                    username,
+                    "adopted a broker user made outside userkeeper (Adopt): this resource now \
+                     manages it, and its Delete deletes it"
+                );
+                let id = format!("{broker_id}/{username}");
+                return self.update(&id, props, &Diff::all(), cx).await;
+            }
+            let ours = tag
+                .as_deref()
+                .is_some_and(|t| parse_owner_tag(t).0 == owner_value(&cx.owner));
+            if !ours {
                 return Err(not_owned());
             }
             tracing::info!(
