@@ -26,6 +26,7 @@ from .harness.emulator import Emulator, EmulatorUnavailable
 from .harness.function import BinaryMissing, Function, require_binary
 from .harness.receiver import ResponseReceiver
 from .harness.runtime_api import LocalRuntimeApi
+from .model_contract import model_contract, pytest_terminal_summary  # noqa: F401 - plugin: requests vs botocore models
 # The real servers (session scope), shared by every module that logs in: imported here once,
 # since a module importing them itself would get servers of its own (servers.py's notes).
 from .servers import activemq_server, pki, redis_server  # noqa: F401 - pytest fixtures

@@ -320,7 +320,7 @@ def test_full_rotation(kind: str, emulator: Emulator, drive):
     drv = drive(case)
     old_version, _ = drv.stage("AWSCURRENT")
     token = drv.new_pending()
-    rotation_token = f"rt-{uuid.uuid4().hex}"
+    rotation_token = f"rt-{uuid.uuid4()}"  # 39 characters: the model's RotationTokenType takes 36-256 of [a-zA-Z0-9-]
     drv.rotate(token, rotation_token=rotation_token)
     new = assert_rotated(drv, emulator, case, token)
     versions = drv.versions()

@@ -418,6 +418,12 @@ def _state() -> dict[str, Any]:
     return result
 
 
+def call_records() -> list[dict[str, Any]]:
+    """The call log's records themselves, private ``_`` keys included (``requests_log.py``)."""
+    with _calls_lock:
+        return list(_calls)
+
+
 def _calls_json() -> list[dict[str, Any]]:
     with _calls_lock:
         return [{k: v for k, v in c.items() if not k.startswith("_")} for c in _calls]
@@ -490,6 +496,15 @@ def intercept(hook: Interceptor) -> None:
     _interceptors.append(hook)
 
 
+# An observer sees every AWS request (``environ`` and its call-log ``record``) before the
+# interceptors and moto, and answers nothing; if it reads the body it puts it back.
+_observers: list[Callable[[dict[str, Any], dict[str, Any]], None]] = []
+
+
+def observe(hook: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    _observers.append(hook)
+
+
 def _control(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
     route = environ.get("PATH_INFO", "")[len(CONTROL_PREFIX) :].strip("/")
     handler = _ROUTES.get((environ["REQUEST_METHOD"], route))
@@ -538,6 +553,8 @@ class EmulatorApp:
             return self.app(environ, start_response)
         # Recorded before dispatch, so requests moto cannot route are logged too.
         _current.record = record = _begin_call(environ)
+        for observer in _observers:
+            observer(environ, record)
         try:
             for hook in _interceptors:
                 answer = hook(environ, record)
