@@ -92,6 +92,8 @@ export const ELASTICACHE_USER_GROUP_ACTIONS = [
  * in one statement on the group's ARN plus its members' ARNs.
  */
 export const ELASTICACHE_USER_GROUP_MEMBER_ACTIONS = ['elasticache:CreateUserGroup', 'elasticache:ModifyUserGroup'];
+/** What a valkey group's members are read with: only users that authenticate may join. */
+export const ELASTICACHE_VALKEY_MEMBER_ACTIONS = ['elasticache:DescribeUsers'];
 
 /** Rotation (`UserKeeper.rotate`): wait for `active`, set `[new, current]`; on the user's ARN. */
 export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:ListTagsForResource'];
@@ -265,6 +267,11 @@ export class ElastiCacheUserGroup extends Construct {
           actions: ELASTICACHE_USER_GROUP_MEMBER_ACTIONS,
           resources: [this.userGroupArn, ...members],
         }),
+        // A valkey group takes only users that authenticate: its members are read (and a
+        // no-password one refused) before the group is created or changed.
+        ...(props.engine === ElastiCacheEngine.VALKEY
+          ? [new iam.PolicyStatement({ actions: ELASTICACHE_VALKEY_MEMBER_ACTIONS, resources: members })]
+          : []),
       ]);
     }
 

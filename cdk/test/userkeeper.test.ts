@@ -854,8 +854,8 @@ describe('every template', () => {
     const st = statements(t);
     assert.equal(
       st.length,
-      1 + 2 + 2 + 2 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
-      'continuations, default user + secret, app user + secret, group + members, MemoryDB user + create + secret, ' +
+      1 + 2 + 2 + 3 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
+      'continuations, default user + secret, app user + secret, group + members + valkey members, MemoryDB user + create + secret, ' +
         'IAM user + create, ACL + create + members, MQ user + tags + secret, ' +
         'rotations: ElastiCache secret + random + user, MemoryDB secret + random + user, MQ secret + random + broker + tags',
     );

@@ -323,7 +323,7 @@ Authorization = tuple[str, str, dict[str, list[str]]]  # IAM action, resource AR
 
 
 def _arn(service: str, resource: str) -> str:
-    return f"arn:aws:{service}:{h.REGION}:{h.ACCOUNT_ID}:{resource}"
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
 
 
 def request_tags(d: Deployment, lid: str, props: dict[str, Any]) -> dict[str, list[str]]:
@@ -341,15 +341,15 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
         assert action == "GetSecretValue", f"{lid}: secretsmanager:{action} outside a rotation"
         return [("secretsmanager:GetSecretValue", props["PasswordSecretArn"], {})]
     if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
-        return [("lambda:InvokeFunction", h.FUNCTION_ARN, {})]
+        return [("lambda:InvokeFunction", FUNCTION_ARN, {})]
     called = f"{service}:{action}"
     tagged = request_tags(d, lid, props)
-    if rtype == h.USER_TYPE and service == "elasticache":
+    if rtype == USER_TYPE and service == "elasticache":
         user = _arn("elasticache", f"user:{props['UserId']}")
         if action == "CreateUser":
             return [(called, user, tagged), ("elasticache:AddTagsToResource", user, tagged)]
         return [(called, user, {})]
-    if rtype == h.GROUP_TYPE and service == "elasticache":
+    if rtype == GROUP_TYPE and service == "elasticache":
         group = _arn("elasticache", f"usergroup:{props['UserGroupId']}")
         members = [_arn("elasticache", f"user:{u}") for u in props["UserIds"]]
         if action == "CreateUserGroup":
@@ -391,7 +391,7 @@ def test_create_acl_must_be_allowed_on_both_readings() -> None:
     """The model's CreateACL: what the Service Authorization Reference says (each member user)
     and what the MemoryDB Developer Guide says (the ACL, and TagResource on it), both required,
     with the request's ownership tags. A grant satisfying only one reading is refused."""
-    stack_id = f"arn:aws:cloudformation:{h.REGION}:{h.ACCOUNT_ID}:stack/s/1"
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/s/1"
     d = types.SimpleNamespace(stack=types.SimpleNamespace(pseudo={"AWS::StackId": stack_id}), broker={})
     props = {"ACLName": "uk-acl", "UserNames": ["uk-a", "uk-b"]}
     auths = authorizations(d, "Acl", MEMORYDB_ACL_TYPE, props, "memorydb", "CreateACL")
@@ -545,7 +545,8 @@ def _check_mq_user(emulator, lid, props, res, secret_values) -> None:
     assert user["Pending"]["Password"] == secret_values[props["PasswordSecretArn"]], f"{lid}: password is not the secret's"
     assert emulator_broker(emulator, broker_id)["reboots"] == 0, "the example rebooted the broker"
     assert res.physical_id == f"{broker_id}/{username}"
-    assert res.data == {"BrokerId": broker_id, "Username": username, "PendingChange": "CREATE"}
+    assert res.data == {"BrokerId": broker_id, "Username": username, "PendingChange": "CREATE",
+                        "LiveUsername": username}
     assert f"userkeeper:user:{username.replace('~', '+')}" in emulator_broker(emulator, broker_id)["Tags"]
 
 
@@ -909,8 +910,11 @@ def test_rotation_schedules_rotate_their_secrets_through_the_binary(path: Path, 
     d = deploy(path, parameters, stack_env)
     stack = d.stack
     schedules = [lid for lid in stack.order() if stack.resources[lid]["Type"] == ROTATION_SCHEDULE_TYPE]
-    # The examples rotate every secret their password users read.
-    password_secrets = set(secret_readers(stack))
+    # The examples rotate every secret in userkeeper's rotated-secret format (its template
+    # names an engine) that their password users read; a `default` user's password, which no
+    # client uses, is not rotated.
+    password_secrets = {lid for lid in secret_readers(stack)
+                        if "engine" in json.dumps(stack.resources[lid]["Properties"].get("GenerateSecretString", {}))}
     rotated: dict[str, str] = {}
     for lid in schedules:
         (target,) = stack.references(stack.resources[lid]["Properties"]["SecretId"])
