@@ -14,7 +14,22 @@ async fn main() -> Result<(), Error> {
     userkeeper::logging::init();
 
     // Configuration and clients are built once per execution environment, not per event.
-    let sdk = aws_config::load_from_env().await;
+    // Throttling and 5xx storms are retried with the SDK's jittered exponential backoff; more
+    // attempts than its default 3, because a stack creating many users, or many rotations
+    // fired together, meets throttling in bursts. Every wait still ends at the request's
+    // deadline, which names what it was waiting for (`AWS_MAX_ATTEMPTS` overrides).
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(6);
+    let sdk = aws_config::from_env()
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_max_backoff(std::time::Duration::from_secs(5)),
+        )
+        .load()
+        .await;
     let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
     let continuer = SelfInvoke::new(aws_sdk_lambda::Client::new(&sdk));
     let login = Arc::new(Login::from_env());
