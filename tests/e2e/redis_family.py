@@ -4,7 +4,8 @@ of behaviour both share is written once (``test_redis_family.py``), and each ser
 (``test_elasticache.py``, ``test_memorydb.py``) build properties and look things up the same way.
 
 The lookups read the emulator: ``describe_*`` through the service's API (None once it is gone),
-``state_*`` from ``/_emulator/state``, which also holds what the API never shows (passwords, tags).
+``state_*`` and ``tags_of`` from ``/_emulator/state``, which also holds what the API never shows
+(passwords) or refuses while a resource is not ``active`` (tags, as AWS does).
 """
 
 from __future__ import annotations
@@ -100,6 +101,14 @@ class RedisFamily:
         groups = [g for g in emulator.state()[self.name][self.state_groups] if g[self.state_group_key] == group_id]
         assert len(groups) <= 1, groups
         return groups[0] if groups else None
+
+    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
+        """The tags of the user or group with ``arn``, from ``/_emulator/state``: the tag
+        API refuses a resource that is not ``active``, as AWS's does."""
+        state = emulator.state()[self.name]
+        found = [r["Tags"] for r in (*state["users"], *state[self.state_groups]) if r["ARN"] == arn]
+        assert len(found) == 1, f"no {self.name} user or group {arn}"
+        return found[0]
 
     def describe_user(self, emulator: Emulator, user_id: str) -> dict[str, Any] | None:
         raise NotImplementedError
@@ -205,10 +214,6 @@ class ElastiCache(RedisFamily):
         groups = [g for g in groups if g["UserGroupId"] == group_id]
         return groups[0] if groups else None
 
-    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
-        tags = self.client(emulator).list_tags_for_resource(ResourceName=arn)["TagList"]
-        return {t["Key"]: t["Value"] for t in tags}
-
     def create_foreign_user(self, emulator: Emulator, user_id: str, password: str) -> None:
         self.client(emulator).create_user(UserId=user_id, UserName="someone-else", Engine="redis",
                                           AccessString="on ~* +@all", Passwords=[password])
@@ -293,9 +298,6 @@ class MemoryDB(RedisFamily):
             return None
         acls = [a for a in acls if a["Name"] == group_id]
         return acls[0] if acls else None
-
-    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
-        return {t["Key"]: t["Value"] for t in self.client(emulator).list_tags(ResourceArn=arn)["TagList"]}
 
     def create_foreign_user(self, emulator: Emulator, user_id: str, password: str) -> None:
         self.client(emulator).create_user(UserName=user_id, AccessString="on ~* +@all",

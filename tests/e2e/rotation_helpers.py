@@ -20,10 +20,16 @@ import time
 import uuid
 from typing import Any, Callable
 
+from .harness.constants import REPO_ROOT
 from .harness.emulator import Emulator
 from .harness.events import ROTATION_STEPS, rotation_event
 from .harness.function import Function
 from .harness.runtime_api import Invocation
+
+#: Where the downtime figures of ``test_rotation_login.py`` go, and the name of the report
+#: property (``user_properties``) that carries each test's figures there (``conftest.py``).
+DOWNTIME_FILE = REPO_ROOT / "target" / "rotation-downtime.json"
+DOWNTIME_PROPERTY = "rotation_downtime"
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"

@@ -8,23 +8,23 @@ of a change is modelled by syncing the emulator's state into the server after se
 
 Downtime is measured during the full rotations: a thread logs in every ~20 ms with the value
 AWSCURRENT holds at that moment and with the starting password. The figures are printed
-(``-s``) and written to ``target/rotation-downtime.json``.
+(``-s``) and written to ``target/rotation-downtime.json`` at the end of the run (by
+``conftest.py``, from every test's report: with xdist the tests may run on different workers).
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-from .harness.constants import REPO_ROOT
 from .harness.emulator import Emulator
 from .harness.function import Function
 from .harness.views import contains_any
 from .rotation_helpers import (
+    DOWNTIME_PROPERTY,
     LoginProbe,
     Rotated,
     live_mq_users,
@@ -38,7 +38,6 @@ from .rotation_helpers import (
 )
 from .servers import ActiveMqServer, Pki, RedisServer
 
-DOWNTIME_FILE = REPO_ROOT / "target" / "rotation-downtime.json"
 PROBE_INTERVAL_S = 0.02
 #: How long the emulator keeps a user `modifying` / a broker rebooting in the measured
 #: rotations: long enough that the probes run through setSecret's wait, not only around it.
@@ -47,14 +46,14 @@ TRANSITION_S = 1.0
 SEED = {"elasticache": seed_elasticache, "memorydb": seed_memorydb}
 
 
-@pytest.fixture(scope="module")
-def downtime_report() -> Iterator[dict[str, Any]]:
-    """Figures per service, written to ``DOWNTIME_FILE`` once the module is done."""
+@pytest.fixture
+def downtime_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """This test's figures per service, attached to its report (``user_properties``) for
+    ``conftest.py`` to write to ``DOWNTIME_FILE`` once the run is done."""
     report: dict[str, Any] = {}
     yield report
     if report:
-        DOWNTIME_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DOWNTIME_FILE.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        request.node.user_properties.append((DOWNTIME_PROPERTY, report))
 
 
 @pytest.fixture
