@@ -36,7 +36,7 @@ from .rotation_helpers import (
     seed_mq,
     sync,
 )
-from .servers import ActiveMqServer, Pki, RedisServer
+from .servers import ActiveMqServer, Pki, RedisServer, activemq_passcode
 
 PROBE_INTERVAL_S = 0.02
 #: How long the emulator keeps a user `modifying` / a broker rebooting in the measured
@@ -183,10 +183,11 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
 
     def current_logs_in() -> bool:
         _, value = secret_value(emulator, r.arn, client=sm)
-        return activemq_server.stomp_login(value["username"], value["password"])
+        return activemq_server.stomp_login(value["username"], activemq_passcode(value["password"]))
 
     probe = LoginProbe({"awscurrent": current_logs_in,
-                        "old_password": lambda: activemq_server.stomp_login(r.username, r.password)},
+                        "old_password": lambda: activemq_server.stomp_login(r.username,
+                                                                            activemq_passcode(r.password))},
                        PROBE_INTERVAL_S).start()
     time.sleep(0.1)
     token = emulator.new_pending(r.arn)
@@ -200,8 +201,9 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
     version, value = secret_value(emulator, r.arn)
     assert version == token and version != old_version
     assert value["username"] == clone and value["password"] != r.password
-    assert activemq_server.stomp_login(clone, value["password"])
-    assert activemq_server.stomp_login(r.username, r.password), "the original user must keep working"
+    assert activemq_server.stomp_login(clone, activemq_passcode(value["password"]))
+    assert activemq_server.stomp_login(r.username, activemq_passcode(r.password)), \
+        "the original user must keep working"
     broker = emulator.mq_broker(r.broker_id)
     assert broker["reboots"] == 1 and broker["BrokerState"] == "RUNNING"
     assert live_mq_users(emulator, r.broker_id) == {r.username: r.password, clone: value["password"]}
@@ -229,7 +231,7 @@ def test_mq_a_pending_password_the_broker_does_not_know_fails_test_secret(
                                "user app_clone", "refused")
     assert [s.step for s in run.steps] == ["createSecret", "setSecret", "testSecret"], "finishSecret must not run"
     assert secret_value(emulator, r.arn)[0] == old_version
-    assert activemq_server.stomp_login(r.username, r.password)
+    assert activemq_server.stomp_login(r.username, activemq_passcode(r.password))
     assert_no_password([error, *fn.log_lines()], wrong, r.password, clone_pw)
 
 
@@ -245,7 +247,7 @@ def test_mq_a_password_with_backslashes_logs_in(
 
     run = rotate(fn, r.arn, token, after_set=lambda: sync(emulator, activemq_server, r))
 
-    assert activemq_server.stomp_login("app_clone", tricky.replace("\\", "\\\\")), \
+    assert activemq_server.stomp_login("app_clone", activemq_passcode(tricky)), \
         "the broker has the password (sent escaped, as ActiveMQ reads it)"
     assert run.ok, f"rotation failed: {[(s.step, s.error or s.outcome) for s in run.steps]}"
     assert secret_value(emulator, r.arn)[0] == token
