@@ -69,6 +69,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     rep = outcome.get_result()
+    if rep.skipped and not hasattr(rep, "wasxfail"):
+        # Nothing here may skip: a skipped test proves nothing and is easily overlooked.
+        rep.outcome = "failed"
+        rep.longrepr = f"{item.nodeid} skipped ({rep.longrepr}); end-to-end tests must not skip"
     setattr(item, f"rep_{rep.when}", rep)
 
 
