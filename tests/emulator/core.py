@@ -143,7 +143,10 @@ class AsyncStatus:
     Reading it gives the transitional value until the transition's deadline, then the final
     one; nothing runs in the background. Plain assignment (as moto's own code does) sets a
     settled value. A resource on its way out keeps showing its transitional value until
-    :func:`settle` removes it, so the response to a delete always shows e.g. ``deleting``.
+    :func:`settle` removes it, so the response to a delete always shows e.g. ``deleting``;
+    likewise a change with an ``on_done`` (a group's pending members) until :func:`settle` has
+    applied it, so that no response shows the final status without the change (the deadline
+    can pass between a request's settle and its read of the status).
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -155,7 +158,7 @@ class AsyncStatus:
         t = obj.__dict__.get(self.slot)
         if t is None:
             return None
-        if t.after is not None and time.monotonic() >= t.deadline:
+        if t.after is not None and t.on_done is None and time.monotonic() >= t.deadline:
             return t.after
         return t.during
 

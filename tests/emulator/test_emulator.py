@@ -607,6 +607,24 @@ def test_transition_jitter_draws_each_change_its_own_duration(server: Server, ec
     assert make_user(ec, "instant")["Status"] == "active"
 
 
+def test_a_change_with_work_left_shows_its_final_status_only_once_settled() -> None:
+    """The final status of a change whose ``on_done`` has not run yet (the deadline passed
+    since the request's settle) is not shown: a group reading "active" has its members."""
+    from . import core
+
+    class Thing:
+        status = core.AsyncStatus()
+
+    thing, applied = Thing(), []
+    thing.status = "active"
+    core.begin(thing, "modifying", "active", on_done=lambda: applied.append(True), seconds=0)
+    assert thing.status == "modifying" and applied == []  # deadline passed, not settled
+    core.settle({"t": thing})
+    assert thing.status == "active" and applied == [True]
+    core.begin(thing, "modifying", "active", seconds=0)
+    assert thing.status == "active"  # nothing left to do: final at the deadline
+
+
 def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     sm = client(server, "secretsmanager")
     sm.create_secret(Name="s1", SecretString="x")
