@@ -131,6 +131,11 @@ class RedisFamily:
         """What a rotation does: new passwords, straight through the service's API."""
         raise NotImplementedError
 
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        """Someone adds users to the group straight through the service's API (the group is
+        then busy for a while)."""
+        raise NotImplementedError
+
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
         """A cluster (ElastiCache: replication group) using the group; returns its name."""
         raise NotImplementedError
@@ -224,6 +229,9 @@ class ElastiCache(RedisFamily):
     def set_passwords(self, emulator: Emulator, user_id: str, passwords: list[str]) -> None:
         self.client(emulator).modify_user(UserId=user_id, Passwords=passwords)
 
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        self.client(emulator).modify_user_group(UserGroupId=group_id, UserIdsToAdd=user_ids)
+
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
         self.client(emulator).create_replication_group(
             ReplicationGroupId="cache-rg", ReplicationGroupDescription="e2e", Engine="redis",
@@ -309,6 +317,9 @@ class MemoryDB(RedisFamily):
     def set_passwords(self, emulator: Emulator, user_id: str, passwords: list[str]) -> None:
         self.client(emulator).update_user(UserName=user_id,
                                           AuthenticationMode={"Type": "password", "Passwords": passwords})
+
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        self.client(emulator).update_acl(ACLName=group_id, UserNamesToAdd=user_ids)
 
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
         self.client(emulator).create_cluster(ClusterName="cache-cluster", NodeType="db.t4g.small", ACLName=group_id)

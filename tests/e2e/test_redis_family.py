@@ -371,6 +371,30 @@ def test_group_create_update_delete(cfn: CfnDriver, emulator: Emulator, svc: Red
     assert svc.describe_user(emulator, "app-b") is not None
 
 
+def test_group_update_while_the_group_is_busy_waits_then_sets_members_and_tags(cfn: CfnDriver, emulator: Emulator,
+                                                                             svc: RedisFamily):
+    """The Update finds the group in the middle of a change made out of band: it waits for it,
+    then makes the members the template's (the out-of-band one removed again) and the tags,
+    which the service refuses to touch while the group is busy."""
+    svc.make_users(cfn, "app-a", "app-b", "app-c")
+    gid = svc.group_id
+    p1 = svc.group_props(gid, svc.members("app-a"))
+    assert_success(cfn.create(svc.group_type, p1, logical_id="Group"))
+    emulator.config(transition_seconds=2)  # long enough that the Update surely finds it busy
+    svc.add_members(emulator, gid, ["app-c"])
+    assert svc.describe_group(emulator, gid)["Status"] == "modifying"
+    emulator.clear_calls()
+    p2 = {**p1, svc.members_key: svc.members("app-b"), "Tags": [{"Key": "team", "Value": "payments"}]}
+    upd = cfn.update(svc.group_type, gid, p2, p1, logical_id="Group")
+    assert_success(upd)
+    assert upd.data == svc.group_data(gid)
+    assert count(emulator.actions(svc.name), svc.modify_group) == 1
+    g = svc.state_group(emulator, gid)
+    assert g["Status"] == "active" and sorted(g[svc.members_key]) == sorted(svc.members("app-b")), g
+    assert g["Tags"] == {"userkeeper:stack-id": DEFAULT_STACK_ID, "userkeeper:logical-id": "Group",
+                         "team": "payments"}
+
+
 def test_group_replacement_on_id_change(cfn: CfnDriver, emulator: Emulator, svc: RedisFamily):
     svc.make_users(cfn, "app-a")
     emulator.config(transition_seconds=1)
