@@ -178,7 +178,7 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     broker = make_broker(emulator)
     props = {"BrokerId": broker, "Username": "app-mq", "Password": MQ_PW1, "ApplyImmediately": "true",
              "ServiceTimeout": "40"}
-    assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))  # reboot_seconds 0: at once
+    assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))  # within the first invocation
     assert emulator.mq_broker(broker)["reboots"] == 1
     emulator.config(reboot_seconds=10)
     emulator.clear_calls()

@@ -106,7 +106,7 @@ def test_rotation_logs_in_and_keeps_the_old_password_working(
         engine: str, fn: Function, emulator: Emulator, redis_server: RedisServer,
         downtime_report: dict[str, Any]):
     r = seed_redis_user(engine, emulator, redis_server)
-    emulator.config(transition_seconds=TRANSITION_S)  # for setSecret's change, not the seeding
+    emulator.config(transition_seconds=TRANSITION_S)  # setSecret's change takes this, whatever the run's timings
     old_version, _ = secret_value(emulator, r.arn)
     sm = emulator.client("secretsmanager")  # the probe's own client, used by its thread only
 
