@@ -4,7 +4,8 @@ of behaviour both share is written once (``test_redis_family.py``), and each ser
 (``test_elasticache.py``, ``test_memorydb.py``) build properties and look things up the same way.
 
 The lookups read the emulator: ``describe_*`` through the service's API (None once it is gone),
-``state_*`` from ``/_emulator/state``, which also holds what the API never shows (passwords, tags).
+``state_*`` and ``tags_of`` from ``/_emulator/state``, which also holds what the API never shows
+(passwords) or refuses while a resource is not ``active`` (tags, as AWS does).
 """
 
 from __future__ import annotations
@@ -101,6 +102,14 @@ class RedisFamily:
         assert len(groups) <= 1, groups
         return groups[0] if groups else None
 
+    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
+        """The tags of the user or group with ``arn``, from ``/_emulator/state``: the tag
+        API refuses a resource that is not ``active``, as AWS's does."""
+        state = emulator.state()[self.name]
+        found = [r["Tags"] for r in (*state["users"], *state[self.state_groups]) if r["ARN"] == arn]
+        assert len(found) == 1, f"no {self.name} user or group {arn}"
+        return found[0]
+
     def describe_user(self, emulator: Emulator, user_id: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
@@ -120,6 +129,11 @@ class RedisFamily:
 
     def set_passwords(self, emulator: Emulator, user_id: str, passwords: list[str]) -> None:
         """What a rotation does: new passwords, straight through the service's API."""
+        raise NotImplementedError
+
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        """Someone adds users to the group straight through the service's API (the group is
+        then busy for a while)."""
         raise NotImplementedError
 
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
@@ -205,10 +219,6 @@ class ElastiCache(RedisFamily):
         groups = [g for g in groups if g["UserGroupId"] == group_id]
         return groups[0] if groups else None
 
-    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
-        tags = self.client(emulator).list_tags_for_resource(ResourceName=arn)["TagList"]
-        return {t["Key"]: t["Value"] for t in tags}
-
     def create_foreign_user(self, emulator: Emulator, user_id: str, password: str) -> None:
         self.client(emulator).create_user(UserId=user_id, UserName="someone-else", Engine="redis",
                                           AccessString="on ~* +@all", Passwords=[password])
@@ -218,6 +228,9 @@ class ElastiCache(RedisFamily):
 
     def set_passwords(self, emulator: Emulator, user_id: str, passwords: list[str]) -> None:
         self.client(emulator).modify_user(UserId=user_id, Passwords=passwords)
+
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        self.client(emulator).modify_user_group(UserGroupId=group_id, UserIdsToAdd=user_ids)
 
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
         self.client(emulator).create_replication_group(
@@ -294,9 +307,6 @@ class MemoryDB(RedisFamily):
         acls = [a for a in acls if a["Name"] == group_id]
         return acls[0] if acls else None
 
-    def tags_of(self, emulator: Emulator, arn: str) -> dict[str, str]:
-        return {t["Key"]: t["Value"] for t in self.client(emulator).list_tags(ResourceArn=arn)["TagList"]}
-
     def create_foreign_user(self, emulator: Emulator, user_id: str, password: str) -> None:
         self.client(emulator).create_user(UserName=user_id, AccessString="on ~* +@all",
                                           AuthenticationMode={"Type": "password", "Passwords": [password]})
@@ -307,6 +317,9 @@ class MemoryDB(RedisFamily):
     def set_passwords(self, emulator: Emulator, user_id: str, passwords: list[str]) -> None:
         self.client(emulator).update_user(UserName=user_id,
                                           AuthenticationMode={"Type": "password", "Passwords": passwords})
+
+    def add_members(self, emulator: Emulator, group_id: str, user_ids: list[str]) -> None:
+        self.client(emulator).update_acl(ACLName=group_id, UserNamesToAdd=user_ids)
 
     def put_group_in_use(self, emulator: Emulator, group_id: str) -> str:
         self.client(emulator).create_cluster(ClusterName="cache-cluster", NodeType="db.t4g.small", ACLName=group_id)

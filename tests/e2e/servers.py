@@ -459,6 +459,14 @@ def _java_properties_escape(s: str, key: bool) -> str:
     return "".join(out)
 
 
+def activemq_passcode(password: str) -> str:
+    """``password`` as a client must send it for ActiveMQ to see it: the broker unescapes
+    ``\\\\``, ``\\n`` and ``\\c`` in STOMP CONNECT headers whatever the version negotiated
+    (STOMP 1.2 leaves CONNECT unescaped), so each backslash goes doubled, as userkeeper's own
+    login sends it. Amazon MQ passwords hold no ``:`` and no line breaks."""
+    return password.replace("\\", "\\\\")
+
+
 class ActiveMqServer(_ServerProcess):
     """ActiveMQ Classic (Debian's package) as a child JVM, not the system service.
 

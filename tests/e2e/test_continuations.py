@@ -17,7 +17,7 @@ from typing import Any
 
 from .cfn_helpers import CfnDriver, assert_chain, assert_failed, assert_success, count, run_chain
 from .harness.constants import DEFAULT_STACK_ID, USER_TYPE
-from .harness.emulator import Emulator
+from .harness.emulator import TIMINGS, Emulator
 from .harness.runtime_api import Invocation
 from .harness.views import contains_any
 
@@ -178,7 +178,7 @@ def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnD
     broker = make_broker(emulator)
     props = {"BrokerId": broker, "Username": "app-mq", "Password": MQ_PW1, "ApplyImmediately": "true",
              "ServiceTimeout": "40"}
-    assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))  # reboot_seconds 0: at once
+    assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))  # within the first invocation
     assert emulator.mq_broker(broker)["reboots"] == 1
     emulator.config(reboot_seconds=10)
     emulator.clear_calls()
@@ -239,8 +239,9 @@ def test_chain_fails_at_service_timeout_and_delete_cleans_up(cfn: CfnDriver, emu
     assert count(emulator.actions("elasticache"), "CreateUser") == 1
     assert ec_user(emulator) is not None
 
-    # CloudFormation's Delete of that id: the user is still being created (until 20 s).
-    emulator.config(transition_seconds=0)
+    # CloudFormation's Delete of that id: the user is still being created (until 20 s); the
+    # delete itself takes the usual time.
+    emulator.config(**TIMINGS)
     emulator.clear_calls()
     dele = cfn.delete(EC_USER, chain.physical_id, props, logical_id="AppUser", timeout_s=30)
     assert_success(dele)

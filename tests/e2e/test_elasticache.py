@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from .cfn_helpers import CfnDriver, assert_failed, assert_success, marker
+from .cfn_helpers import CfnDriver, assert_failed, assert_success, count, marker
 from .harness.constants import DEFAULT_STACK_ID
 from .harness.emulator import Emulator, create_activemq_broker, with_broker
 from .harness.events import event_files, load_event
 from .harness.function import Function
-from .harness.receiver import ResponseReceiver
+from .harness.receiver import ResponseReceiver, check_put
 from .harness.views import CfnResult, contains_any
 from .redis_family import ELASTICACHE as EC, PW1, PW2, PW3
 
@@ -170,13 +170,16 @@ def test_service_token_and_timeout_accepted(cfn: CfnDriver, emulator: Emulator, 
 
 
 def test_create_retried_by_lambda_after_delivery_failure(cfn: CfnDriver, emulator: Emulator):
-    """The ResponseURL refuses (403) so the invocation fails; Lambda retries the same event: the
-    retry must answer SUCCESS with the same physical id, without a second user."""
-    cfn.receiver.statuses.extend([403] * 20)
+    """The ResponseURL answers 5xx until the function gives up delivering before its deadline,
+    so the invocation fails and Lambda retries the same event: the retry must answer SUCCESS
+    with the same physical id, without a second user."""
+    cfn.receiver.statuses.extend([503] * 1000)
     ev = cfn.event("Create", USER, EC.user_props(), logical_id="AppUser")
-    first = cfn.send(ev, timeout_s=20, check=False)
-    assert first.invocation.finished and first.invocation.before_deadline, first.invocation
-    assert not first.accepted
+    first = cfn.send(ev, timeout_s=8, check=False)
+    inv = first.invocation
+    assert inv.finished and inv.before_deadline, inv
+    assert inv.kind == "error", f"an undelivered response must fail the invocation: {inv}"
+    assert len(first.puts) >= 2 and all(p.status == 503 for p in first.puts), first.puts
     cfn.receiver.statuses.clear()
     retry = cfn.send(ev)
     assert_success(retry)
@@ -184,6 +187,38 @@ def test_create_retried_by_lambda_after_delivery_failure(cfn: CfnDriver, emulato
     assert len(retry.puts) - len(first.puts) == 1  # the same URL: only the new PUT is counted here
     users = [u for u in emulator.state()["elasticache"]["users"] if u["UserId"] == "app-user"]
     assert len(users) == 1 and users[0]["Status"] == "active"
+    assert count(emulator.actions("elasticache"), "CreateUser") == 1
+
+
+@pytest.mark.parametrize("status", [403, 301])
+def test_response_refused_by_the_url_is_final(cfn: CfnDriver, emulator: Emulator, status: int):
+    """A 4xx (an expired or tampered pre-signed URL) or a 3xx (not followed: the response
+    would go elsewhere) will not heal: one PUT, no retry, and the invocation succeeds, so that
+    Lambda does not run the whole request again to meet the same refusal."""
+    cfn.receiver.statuses.extend([status] * 5)
+    ev = cfn.event("Create", USER, EC.user_props(), logical_id="AppUser")
+    res = cfn.send(ev, timeout_s=15, check=False)
+    inv = res.invocation
+    assert inv.finished and inv.before_deadline and inv.kind == "response", inv
+    assert [p.status for p in res.puts] == [status], res.puts
+    assert not check_put(res.puts[0], ev)
+    assert json.loads(res.puts[0].body)["Status"] == "SUCCESS"
+    assert inv.result.get("Delivered") is False and inv.result.get("HttpStatus") == status, inv.result
+    assert EC.state_user(emulator, "app-user")["Status"] == "active"
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.10:9001/cfn-response/x?X-Amz-Signature=abc",
+                                 "http://127.0.0.1.example.com/cfn-response/x", "ftp://127.0.0.1/x"],
+                         ids=["http-not-loopback", "loopback-lookalike", "ftp"])
+def test_response_url_must_be_https_or_loopback(cfn: CfnDriver, emulator: Emulator, url: str):
+    """CloudFormation's ResponseURL is always https: an event naming another place for the
+    response (which carries the resource's Data) is refused before anything is done."""
+    ev = cfn.event("Create", USER, EC.user_props(), logical_id="AppUser", response_url=url)
+    inv = cfn.fn.invoke(ev, timeout_s=15)
+    assert inv.finished and inv.before_deadline and inv.kind == "error", inv
+    assert "https" in json.dumps(inv.result), inv.result
+    assert emulator.actions() == []
+    assert cfn.receiver.requests == []
 
 
 def test_create_colliding_with_user_of_another_stack(cfn_factory, fn: Function, emulator: Emulator):
@@ -296,7 +331,6 @@ def test_service_timeout_bounds_the_wait(cfn: CfnDriver, emulator: Emulator):
 def _secret_scenario(cfn: CfnDriver, emulator: Emulator) -> None:
     sm = emulator.client("secretsmanager")
     arn = sm.create_secret(Name="app/redis", SecretString=json.dumps({"password": PLANTED_IN_SECRET}))["ARN"]
-    emulator.config(transition_seconds=0.5)
     p1 = EC.user_props(passwords=[PLANTED])
     assert_success(cfn.create(USER, p1, logical_id="AppUser"))
     p2 = EC.user_props(auth=None, PasswordSecretArn=arn)
@@ -356,7 +390,6 @@ def test_json_logs_carry_request_context(start_function, cfn_factory, emulator: 
     ``logical_id`` and ``resource_type`` of the request)."""
     fn = start_function(log_format="JSON")
     cfn = cfn_factory(fn)
-    emulator.config(transition_seconds=0.5)
     results = [
         cfn.create(USER, EC.user_props(), logical_id="AppUser"),
         cfn.create("Custom::Nope", {"A": "b"}, logical_id="Strange"),
@@ -436,12 +469,51 @@ def test_group_create_times_out_before_deadline(cfn: CfnDriver, emulator: Emulat
     assert_failed(res, "timed out while waiting for")
 
 
+def test_valkey_group_with_a_no_password_member_is_refused_before_any_change(cfn: CfnDriver, emulator: Emulator):
+    """A valkey user group takes only users that authenticate (ElastiCache RBAC guide): a
+    member without a password is refused, naming it, before the group is created or changed."""
+    assert_success(cfn.create(USER, EC.default_user_props(), logical_id="DefaultUser"))  # no password
+    assert_success(cfn.create(USER, EC.user_props("default-pw", "default", passwords=[PW2], access="off ~* -@all",
+                                                  engine="valkey"), logical_id="DefaultPw"))
+    assert_success(cfn.create(USER, EC.user_props("app-a", "app-a", engine="valkey"), logical_id="AppA"))
+    emulator.clear_calls()
+    ev = cfn.event("Create", GROUP, EC.group_props("vk", ["default-user", "app-a"], Engine="valkey"),
+                   logical_id="Group")
+    res = cfn.send(ev)
+    assert_failed(res, "valkey", '"default-user"')
+    assert res.physical_id == marker(ev)
+    assert EC.mutations(emulator) == []
+    assert EC.describe_group(emulator, "vk") is None
+
+    ok = EC.group_props("vk", ["default-pw", "app-a"], Engine="valkey")
+    assert_success(cfn.create(GROUP, ok, logical_id="Group"))
+    emulator.clear_calls()
+    bad = {**ok, "UserIds": ["default-pw", "app-a", "default-user"]}
+    upd = cfn.update(GROUP, "vk", bad, ok, logical_id="Group")
+    assert_failed(upd, "valkey", '"default-user"')
+    assert upd.physical_id == "vk"
+    assert EC.mutations(emulator) == []
+    assert sorted(EC.state_group(emulator, "vk")["UserIds"]) == ["app-a", "default-pw"]
+
+
+def test_group_delete_refused_while_a_serverless_cache_uses_it(cfn: CfnDriver, emulator: Emulator):
+    EC.make_users(cfn)
+    props = EC.group_props("app-users")
+    assert_success(cfn.create(GROUP, props, logical_id="Group"))
+    EC.client(emulator).create_serverless_cache(ServerlessCacheName="sc-app", Engine="redis",
+                                                UserGroupId="app-users", Description="e2e")
+    emulator.clear_calls()
+    res = cfn.delete(GROUP, "app-users", props, logical_id="Group")
+    assert_failed(res, "sc-app")
+    assert res.physical_id == "app-users"
+    assert EC.describe_group(emulator, "app-users")["Status"] == "active"
+
+
 # ------------------------------------------------------------------------------------------
 # the sample events under events/ (the files users pass to `cargo lambda invoke --data-file`)
 
 
 def test_sample_events_drive_the_binary(fn: Function, receiver: ResponseReceiver, emulator: Emulator):
-    emulator.config(transition_seconds=0.3)
     driver = CfnDriver(fn, receiver, stack_id="unused")
     seen = []
 

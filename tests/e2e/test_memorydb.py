@@ -90,6 +90,7 @@ def test_acl_update_diffs_against_current_members(cfn: CfnDriver, emulator: Emul
     p1 = MDB.group_props("app-acl", ["app-a"])
     assert_success(cfn.create(ACL, p1, logical_id="Acl"))
     MDB.client(emulator).update_acl(ACLName="app-acl", UserNamesToAdd=["default", "app-c"])
+    emulator.wait_settled()  # the out-of-band change takes its time, as AWS's do
     assert sorted(MDB.state_group(emulator, "app-acl")["UserNames"]) == ["app-a", "app-c", "default"]
 
     emulator.clear_calls()

@@ -99,6 +99,7 @@ def test_update_password_left_pending(cfn: CfnDriver, emulator: Emulator):
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     emulator.client("mq").reboot_broker(BrokerId=broker)  # the maintenance window: now live
+    emulator.wait_settled()
     assert emulator.mq_user(broker, "app-mq")["Password"] == PW1
     emulator.clear_calls()
     new = {**props, "Password": PW2}
@@ -119,6 +120,7 @@ def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, e
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     emulator.client("mq").reboot_broker(BrokerId=broker)
+    emulator.wait_settled()
     emulator.clear_calls()
     upd = cfn.update(MQUSER, pid(broker), {**props, "ServiceTimeout": "600"}, props, logical_id="QueueUser")
     assert_success(upd)
@@ -129,14 +131,13 @@ def test_update_of_live_user_without_change_reports_no_pending(cfn: CfnDriver, e
 def test_update_without_password_change_keeps_a_rotated_password(cfn: CfnDriver, emulator: Emulator):
     """The password is sent only when Password/PasswordSecretArn changed: one set behind the
     template's back survives an Update of other properties."""
-    emulator.config(reboot_seconds=0.5)
     broker = make_broker(emulator)
     props = mq_props(broker, ApplyImmediately="true")
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     mq = emulator.client("mq")
     mq.update_user(BrokerId=broker, Username="app-mq", Password=PW3)
     mq.reboot_broker(BrokerId=broker)
-    time.sleep(0.7)
+    emulator.wait_settled()
     assert emulator.mq_user(broker, "app-mq")["Password"] == PW3
     reboots = emulator.mq_broker(broker)["reboots"]
     emulator.clear_calls()
@@ -157,6 +158,7 @@ def test_delete_leaves_the_deletion_pending(cfn: CfnDriver, emulator: Emulator):
     props = mq_props(broker)
     assert_success(cfn.create(MQUSER, props, logical_id="QueueUser"))
     emulator.client("mq").reboot_broker(BrokerId=broker)
+    emulator.wait_settled()
     emulator.clear_calls()
     dele = cfn.delete(MQUSER, pid(broker), props, logical_id="QueueUser")
     assert_success(dele)
@@ -437,9 +439,11 @@ BROKER_ID = "b-1234a5b6-78cd-901e-2fab-3c45d6e178f9"
     ({"BrokerId": "not a broker"}, "BrokerId"),
     ({"Engine": "activemq"}, "Engine"),
     ({"ConsoleAccess": "maybe"}, "ConsoleAccess"),
+    ({"ConsoleAccess": "true", "ReplicationUser": "true"}, "ConsoleAccess and ReplicationUser"),
 ], ids=["user-1-char", "user-101-chars", "user-space", "user-at", "pw-11-chars", "pw-3-distinct", "pw-comma",
         "pw-colon", "pw-equals", "21-groups", "group-1-char", "group-101-chars", "group-space", "no-password",
-        "password-and-secret", "bad-broker-id", "unknown-property", "bad-boolean"])
+        "password-and-secret", "bad-broker-id", "unknown-property", "bad-boolean",
+        "console-and-replication-user"])
 def test_bad_properties_fail_before_any_aws_call(cfn: CfnDriver, emulator: Emulator, change, field):
     props = {**mq_props(BROKER_ID), **change}
     props = {k: v for k, v in props.items() if v is not None}
@@ -529,6 +533,20 @@ def test_collision_with_a_user_of_another_logical_id(cfn: CfnDriver, emulator: E
     assert emulator.mq_user(broker, "app-mq") is not None
 
 
+def test_update_of_a_user_of_another_logical_id_changes_nothing(cfn: CfnDriver, emulator: Emulator):
+    broker = make_broker(emulator)
+    props = mq_props(broker)
+    assert_success(cfn.create(MQUSER, props, logical_id="FirstUser"))
+    before = emulator.mq_broker(broker)
+    emulator.clear_calls()
+    new = {**props, "Password": PW2, "Groups": ["apps"], "ApplyImmediately": "true"}
+    upd = cfn.update(MQUSER, pid(broker), new, props, logical_id="SecondUser")
+    assert_failed(upd, "not managed by this stack and logical id", "FirstUser", "nothing was changed")
+    assert upd.physical_id == pid(broker)
+    assert mutations(emulator) == []
+    assert emulator.mq_broker(broker) == before
+
+
 def test_delete_of_absent_user_and_broker_succeeds(cfn: CfnDriver, emulator: Emulator):
     broker = make_broker(emulator)
     emulator.clear_calls()
@@ -549,6 +567,7 @@ def test_delete_of_user_removed_out_of_band_clears_the_tag(cfn: CfnDriver, emula
     mq = emulator.client("mq")
     mq.delete_user(BrokerId=broker, Username="app-mq")
     mq.reboot_broker(BrokerId=broker)
+    emulator.wait_settled()
     assert emulator.mq_user(broker, "app-mq") is None
     reboots = emulator.mq_broker(broker)["reboots"]
     res = cfn.delete(MQUSER, pid(broker), props, logical_id="QueueUser")

@@ -10,7 +10,6 @@ holds afterwards and which calls reached it. What only one service does is in
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_user_update_does_not_reset_unchanged_passwords(cfn: CfnDriver, emulator
     props = svc.user_props(passwords=[PW1])
     assert_success(cfn.create(svc.user_type, props, logical_id="AppUser"))
     svc.set_passwords(emulator, uid, [PW3])
-    time.sleep(0.1)
+    emulator.wait_settled()
     u = svc.state_user(emulator, uid)
     assert u["Status"] == "active" and u["Passwords"] == [PW3]
     emulator.clear_calls()
@@ -243,6 +242,7 @@ def test_user_redelivered_create_is_idempotent(cfn: CfnDriver, emulator: Emulato
 def test_user_create_colliding_with_foreign_user(cfn: CfnDriver, emulator: Emulator, svc: RedisFamily):
     uid = svc.user_id
     svc.create_foreign_user(emulator, uid, PW3)
+    emulator.wait_settled()  # someone else's user, there for a while
     before = svc.state_user(emulator, uid)
     emulator.clear_calls()
     ev = cfn.event("Create", svc.user_type, svc.user_props(), logical_id="AppUser")
@@ -281,6 +281,47 @@ def test_user_delete_leaves_a_foreign_user_alone(cfn: CfnDriver, emulator: Emula
     assert_success(res)
     assert count(emulator.actions(), "DeleteUser") == 0
     assert svc.describe_user(emulator, svc.user_id) is not None
+
+
+@pytest.mark.parametrize("owner", ["another-logical-id", "foreign"])
+def test_user_update_of_what_the_resource_does_not_own_changes_nothing(cfn: CfnDriver, emulator: Emulator,
+                                                                      svc: RedisFamily, owner: str):
+    """An in-place Update acts only on what this stack's logical id created: anything else
+    FAILS naming whose it is, and nothing is changed."""
+    uid = svc.user_id
+    props = svc.user_props()
+    if owner == "foreign":
+        svc.create_foreign_user(emulator, uid, PW3)
+        found = "no userkeeper ownership tags"
+    else:
+        assert_success(cfn.create(svc.user_type, props, logical_id="FirstUser"))
+        found = "logical id FirstUser"
+    emulator.wait_settled()
+    before = svc.state_user(emulator, uid)
+    emulator.clear_calls()
+    new = {**props, "AccessString": "on ~other:* +@all", "AuthenticationMode": {"Type": "password",
+                                                                               "Passwords": [PW2]}}
+    upd = cfn.update(svc.user_type, uid, new, props, logical_id="SecondUser")
+    assert_failed(upd, "not managed by this stack and logical id", found, "nothing was changed")
+    assert upd.physical_id == uid
+    assert svc.mutations(emulator) == []
+    assert svc.state_user(emulator, uid) == before
+
+
+def test_group_update_of_another_logical_ids_group_changes_nothing(cfn: CfnDriver, emulator: Emulator,
+                                                                  svc: RedisFamily):
+    svc.make_users(cfn, "app-a", "app-b")
+    gid = svc.group_id
+    props = svc.group_props(gid, svc.members("app-a"))
+    assert_success(cfn.create(svc.group_type, props, logical_id="Group"))
+    before = svc.state_group(emulator, gid)
+    emulator.clear_calls()
+    new = svc.group_props(gid, svc.members("app-b"), Tags=[{"Key": "team", "Value": "payments"}])
+    upd = cfn.update(svc.group_type, gid, new, props, logical_id="OtherGroup")
+    assert_failed(upd, "not managed by this stack and logical id", "logical id Group", "nothing was changed")
+    assert upd.physical_id == gid
+    assert svc.mutations(emulator) == []
+    assert svc.state_group(emulator, gid) == before
 
 
 @pytest.mark.parametrize("kind", ["user", "group"])
@@ -341,6 +382,30 @@ def test_group_create_update_delete(cfn: CfnDriver, emulator: Emulator, svc: Red
     assert count(emulator.actions(svc.name), svc.delete_group) == 1
     assert svc.describe_group(emulator, gid) is None
     assert svc.describe_user(emulator, "app-b") is not None
+
+
+def test_group_update_while_the_group_is_busy_waits_then_sets_members_and_tags(cfn: CfnDriver, emulator: Emulator,
+                                                                             svc: RedisFamily):
+    """The Update finds the group in the middle of a change made out of band: it waits for it,
+    then makes the members the template's (the out-of-band one removed again) and the tags,
+    which the service refuses to touch while the group is busy."""
+    svc.make_users(cfn, "app-a", "app-b", "app-c")
+    gid = svc.group_id
+    p1 = svc.group_props(gid, svc.members("app-a"))
+    assert_success(cfn.create(svc.group_type, p1, logical_id="Group"))
+    emulator.config(transition_seconds=2)  # long enough that the Update surely finds it busy
+    svc.add_members(emulator, gid, ["app-c"])
+    assert svc.describe_group(emulator, gid)["Status"] == "modifying"
+    emulator.clear_calls()
+    p2 = {**p1, svc.members_key: svc.members("app-b"), "Tags": [{"Key": "team", "Value": "payments"}]}
+    upd = cfn.update(svc.group_type, gid, p2, p1, logical_id="Group")
+    assert_success(upd)
+    assert upd.data == svc.group_data(gid)
+    assert count(emulator.actions(svc.name), svc.modify_group) == 1
+    g = svc.state_group(emulator, gid)
+    assert g["Status"] == "active" and sorted(g[svc.members_key]) == sorted(svc.members("app-b")), g
+    assert g["Tags"] == {"userkeeper:stack-id": DEFAULT_STACK_ID, "userkeeper:logical-id": "Group",
+                         "team": "payments"}
 
 
 def test_group_replacement_on_id_change(cfn: CfnDriver, emulator: Emulator, svc: RedisFamily):

@@ -105,10 +105,11 @@ def make_broker(emulator: Emulator, password: str = OLD_MQ_PW) -> str:
     )["BrokerId"]
 
 
-def setup_case(emulator: Emulator, kind: str, **extra: Any) -> Case:
+def setup_case(emulator: Emulator, kind: str, settle: bool = True, **extra: Any) -> Case:
     """Seeds the user of ``kind`` and its secret (``extra``: more keys for the secret; a key
     given as None is left out; a ``password`` is the user's too). The call log is empty
-    afterwards."""
+    afterwards. ``settle``: wait until the user's creation is complete (an existing user, as
+    a rotation usually finds it); else it is still ``modifying``."""
     broker = None
     if kind == "elasticache":
         password = extra.get("password", OLD_PW)
@@ -130,6 +131,8 @@ def setup_case(emulator: Emulator, kind: str, **extra: Any) -> Case:
     case = Case(kind, make_secret(emulator, doc), doc, broker)
     user = {"elasticache": EC_USER_ID, "memorydb": MDB_USER}.get(kind, MQ_USER)
     bind(emulator, case.arn, case.engine, user, broker)
+    if settle:
+        emulator.wait_settled()
     emulator.clear_calls()
     return case
 
@@ -320,7 +323,8 @@ def test_full_rotation(kind: str, emulator: Emulator, drive):
     drv = drive(case)
     old_version, _ = drv.stage("AWSCURRENT")
     token = drv.new_pending()
-    rotation_token = f"rt-{uuid.uuid4()}"  # 39 characters: the model's RotationTokenType takes 36-256 of [a-zA-Z0-9-]
+    # What Secrets Manager sends: 36-256 of [a-zA-Z0-9-] (the model's RotationTokenType).
+    rotation_token = f"rt-{uuid.uuid4()}"
     drv.rotate(token, rotation_token=rotation_token)
     new = assert_rotated(drv, emulator, case, token)
     versions = drv.versions()
@@ -716,7 +720,7 @@ def test_token_that_is_not_the_pending_version_is_refused(which: str, emulator: 
 
 def test_elasticache_set_secret_waits_while_the_user_is_modifying(emulator: Emulator, drive):
     emulator.config(transition_seconds=1.0)
-    case = setup_case(emulator, "elasticache")  # CreateUser leaves it "modifying" for 1 s
+    case = setup_case(emulator, "elasticache", settle=False)  # CreateUser leaves it "modifying" for 1 s
     assert ec_user(emulator)["Status"] == "modifying"
     drv = drive(case)
     token = drv.new_pending()

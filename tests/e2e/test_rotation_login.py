@@ -8,23 +8,23 @@ of a change is modelled by syncing the emulator's state into the server after se
 
 Downtime is measured during the full rotations: a thread logs in every ~20 ms with the value
 AWSCURRENT holds at that moment and with the starting password. The figures are printed
-(``-s``) and written to ``target/rotation-downtime.json``.
+(``-s``) and written to ``target/rotation-downtime.json`` at the end of the run (by
+``conftest.py``, from every test's report: with xdist the tests may run on different workers).
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-from .harness.constants import REPO_ROOT
 from .harness.emulator import Emulator
 from .harness.function import Function
 from .harness.views import contains_any
 from .rotation_helpers import (
+    DOWNTIME_PROPERTY,
     LoginProbe,
     Rotated,
     live_mq_users,
@@ -36,9 +36,8 @@ from .rotation_helpers import (
     seed_mq,
     sync,
 )
-from .servers import ActiveMqServer, Pki, RedisServer
+from .servers import ActiveMqServer, Pki, RedisServer, activemq_passcode
 
-DOWNTIME_FILE = REPO_ROOT / "target" / "rotation-downtime.json"
 PROBE_INTERVAL_S = 0.02
 #: How long the emulator keeps a user `modifying` / a broker rebooting in the measured
 #: rotations: long enough that the probes run through setSecret's wait, not only around it.
@@ -47,14 +46,14 @@ TRANSITION_S = 1.0
 SEED = {"elasticache": seed_elasticache, "memorydb": seed_memorydb}
 
 
-@pytest.fixture(scope="module")
-def downtime_report() -> Iterator[dict[str, Any]]:
-    """Figures per service, written to ``DOWNTIME_FILE`` once the module is done."""
+@pytest.fixture
+def downtime_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """This test's figures per service, attached to its report (``user_properties``) for
+    ``conftest.py`` to write to ``DOWNTIME_FILE`` once the run is done."""
     report: dict[str, Any] = {}
     yield report
     if report:
-        DOWNTIME_FILE.parent.mkdir(parents=True, exist_ok=True)
-        DOWNTIME_FILE.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        request.node.user_properties.append((DOWNTIME_PROPERTY, report))
 
 
 @pytest.fixture
@@ -107,7 +106,7 @@ def test_rotation_logs_in_and_keeps_the_old_password_working(
         engine: str, fn: Function, emulator: Emulator, redis_server: RedisServer,
         downtime_report: dict[str, Any]):
     r = seed_redis_user(engine, emulator, redis_server)
-    emulator.config(transition_seconds=TRANSITION_S)  # for setSecret's change, not the seeding
+    emulator.config(transition_seconds=TRANSITION_S)  # setSecret's change takes this, whatever the run's timings
     old_version, _ = secret_value(emulator, r.arn)
     sm = emulator.client("secretsmanager")  # the probe's own client, used by its thread only
 
@@ -184,10 +183,11 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
 
     def current_logs_in() -> bool:
         _, value = secret_value(emulator, r.arn, client=sm)
-        return activemq_server.stomp_login(value["username"], value["password"])
+        return activemq_server.stomp_login(value["username"], activemq_passcode(value["password"]))
 
     probe = LoginProbe({"awscurrent": current_logs_in,
-                        "old_password": lambda: activemq_server.stomp_login(r.username, r.password)},
+                        "old_password": lambda: activemq_server.stomp_login(r.username,
+                                                                            activemq_passcode(r.password))},
                        PROBE_INTERVAL_S).start()
     time.sleep(0.1)
     token = emulator.new_pending(r.arn)
@@ -201,8 +201,9 @@ def test_mq_alternating_rotation_logs_in_as_the_clone(
     version, value = secret_value(emulator, r.arn)
     assert version == token and version != old_version
     assert value["username"] == clone and value["password"] != r.password
-    assert activemq_server.stomp_login(clone, value["password"])
-    assert activemq_server.stomp_login(r.username, r.password), "the original user must keep working"
+    assert activemq_server.stomp_login(clone, activemq_passcode(value["password"]))
+    assert activemq_server.stomp_login(r.username, activemq_passcode(r.password)), \
+        "the original user must keep working"
     broker = emulator.mq_broker(r.broker_id)
     assert broker["reboots"] == 1 and broker["BrokerState"] == "RUNNING"
     assert live_mq_users(emulator, r.broker_id) == {r.username: r.password, clone: value["password"]}
@@ -230,7 +231,7 @@ def test_mq_a_pending_password_the_broker_does_not_know_fails_test_secret(
                                "user app_clone", "refused")
     assert [s.step for s in run.steps] == ["createSecret", "setSecret", "testSecret"], "finishSecret must not run"
     assert secret_value(emulator, r.arn)[0] == old_version
-    assert activemq_server.stomp_login(r.username, r.password)
+    assert activemq_server.stomp_login(r.username, activemq_passcode(r.password))
     assert_no_password([error, *fn.log_lines()], wrong, r.password, clone_pw)
 
 
@@ -246,7 +247,7 @@ def test_mq_a_password_with_backslashes_logs_in(
 
     run = rotate(fn, r.arn, token, after_set=lambda: sync(emulator, activemq_server, r))
 
-    assert activemq_server.stomp_login("app_clone", tricky.replace("\\", "\\\\")), \
+    assert activemq_server.stomp_login("app_clone", activemq_passcode(tricky)), \
         "the broker has the password (sent escaped, as ActiveMQ reads it)"
     assert run.ok, f"rotation failed: {[(s.step, s.error or s.outcome) for s in run.steps]}"
     assert secret_value(emulator, r.arn)[0] == token

@@ -7,7 +7,7 @@ Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py`
 * :func:`register` to take part in every request of their service (bring lazily computed
   state up to date, serialize requests) and to contribute to ``GET /_emulator/state``;
 * :class:`AsyncStatus`, :func:`begin`, :func:`settle` and :func:`ends_at` for AWS's
-  asynchronous changes;
+  asynchronous changes, :func:`jittered` for how long one lasts;
 * :func:`paginate` for Marker/MaxRecords style listings;
 * :func:`add_config` for a number of seconds settable through ``POST /_emulator/config``,
   and :func:`strict` for the one fidelity switch (below);
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import signal
 import sys
 import threading
@@ -40,13 +41,23 @@ CONTROL_PREFIX = "/_emulator/"
 # "strict": refuse what AWS refuses while a resource is unsettled (and the other refusals
 # the service modules mark with ``if core.strict()``). Off by default for now: userkeeper is
 # being taught to live with them; the default is to become true once it does.
-DEFAULT_CONFIG: dict[str, Any] = {"transition_seconds": 0.0, "strict": False}
+DEFAULT_CONFIG: dict[str, Any] = {"transition_seconds": 0.0, "transition_jitter": 0.0, "strict": False}
 
 _config: dict[str, Any] = dict(DEFAULT_CONFIG)
 
 
 def transition_seconds() -> float:
     return float(_config["transition_seconds"])
+
+
+def jittered(seconds: float) -> float:
+    """How long one asynchronous change lasts: ``seconds`` plus a random share of up to
+    ``transition_jitter`` seconds, drawn per change (AWS's changes never take the same time
+    twice). 0 stays 0: a change configured to be done at once is."""
+    jitter = float(_config["transition_jitter"])
+    if seconds <= 0 or jitter <= 0:
+        return float(seconds)
+    return float(seconds) + random.uniform(0.0, jitter)
 
 
 def strict() -> bool:
@@ -132,7 +143,10 @@ class AsyncStatus:
     Reading it gives the transitional value until the transition's deadline, then the final
     one; nothing runs in the background. Plain assignment (as moto's own code does) sets a
     settled value. A resource on its way out keeps showing its transitional value until
-    :func:`settle` removes it, so the response to a delete always shows e.g. ``deleting``.
+    :func:`settle` removes it, so the response to a delete always shows e.g. ``deleting``;
+    likewise a change with an ``on_done`` (a group's pending members) until :func:`settle` has
+    applied it, so that no response shows the final status without the change (the deadline
+    can pass between a request's settle and its read of the status).
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -144,7 +158,7 @@ class AsyncStatus:
         t = obj.__dict__.get(self.slot)
         if t is None:
             return None
-        if t.after is not None and time.monotonic() >= t.deadline:
+        if t.after is not None and t.on_done is None and time.monotonic() >= t.deadline:
             return t.after
         return t.during
 
@@ -168,10 +182,12 @@ def begin(
     seconds: float | None = None,
 ) -> None:
     """Start an asynchronous change: ``during`` for ``seconds`` (default: the configured
-    ``transition_seconds``), then ``after`` (``None``: the resource is gone). ``on_done``
-    runs once, in :func:`settle`, after the deadline. With 0 seconds the change is complete
-    at once (as soon as :func:`settle` runs)."""
-    deadline = time.monotonic() + (transition_seconds() if seconds is None else float(seconds))
+    ``transition_seconds``, :func:`jittered`), then ``after`` (``None``: the resource is gone).
+    ``on_done`` runs once, in :func:`settle`, after the deadline. With 0 seconds the change is
+    complete at once (as soon as :func:`settle` runs)."""
+    if seconds is None:
+        seconds = jittered(transition_seconds())
+    deadline = time.monotonic() + float(seconds)
     obj.__dict__[f"_emulator_{attr}"] = _Transition(during, after, deadline, on_done)
 
 

@@ -415,19 +415,20 @@ def _check_valkey_members(backend: ElastiCacheBackend, group_engine: str, user_i
             )
 
 
-def _unsettle_members(backend: ElastiCacheBackend, user_ids: list[str]) -> None:
+def _unsettle_members(backend: ElastiCacheBackend, user_ids: list[str], seconds: float) -> None:
     """AWS takes member users through "modifying" while it applies a user group change, and
     they refuse ModifyUser and tag calls meanwhile (terraform-provider-aws #37911, #28688,
-    #49976). Which members: the emulator's choice, those the change adds or removes."""
+    #49976). Which members: the emulator's choice, those the change adds or removes; for as
+    long as the group's change (``seconds``)."""
     if not core.strict():
         return
-    deadline = time.monotonic() + core.transition_seconds()
+    deadline = time.monotonic() + seconds
     for user_id in user_ids:
         user = backend.users.get(user_id)
         # A user being deleted stays so; one already modifying for longer keeps its end.
         if user is None or user.status not in ("active", "modifying") or core.ends_at(user) >= deadline:
             continue
-        core.begin(user, "modifying", "active")
+        core.begin(user, "modifying", "active", seconds=seconds)
 
 
 def _unique(ids: list[str] | None) -> list[str]:
@@ -565,8 +566,9 @@ def create_user_group(self: ElastiCacheResponse) -> ActionResult:
     group = UserGroup(backend, group_id, engine, user_ids)
     backend.user_groups[group_id] = group
     backend.tagging_service.tag_resource(group.arn, tags)
-    core.begin(group, "creating", "active")
-    _unsettle_members(backend, user_ids)
+    seconds = core.jittered(core.transition_seconds())
+    core.begin(group, "creating", "active", seconds=seconds)
+    _unsettle_members(backend, user_ids, seconds)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 
@@ -616,8 +618,9 @@ def modify_user_group(self: ElastiCacheResponse) -> ActionResult:
     _check_membership(backend, [u for u in group.user_ids if u not in to_remove] + to_add)
     _check_valkey_members(backend, group.engine, to_add)
     group.to_add, group.to_remove = to_add, to_remove
-    core.begin(group, "modifying", "active", on_done=group.apply_pending)
-    _unsettle_members(backend, to_add + to_remove)
+    seconds = core.jittered(core.transition_seconds())
+    core.begin(group, "modifying", "active", on_done=group.apply_pending, seconds=seconds)
+    _unsettle_members(backend, to_add + to_remove, seconds)
     _sync(backend)
     return ActionResult(_group_out(backend, group))
 

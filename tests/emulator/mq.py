@@ -339,7 +339,7 @@ def reboot_broker(self: MQResponse) -> ActionResult:
         RUNNING,
         on_done=lambda: _apply_pending(broker),
         attr="state",
-        seconds=core.config("reboot_seconds"),
+        seconds=core.jittered(core.config("reboot_seconds")),
     )
     _sync(backend)
     return EmptyResult()

@@ -560,16 +560,20 @@ def test_strict_delete_user_group_refused_while_a_serverless_cache_uses_it(serve
 # Control API, call log, faults, other services
 
 
+DEFAULTS = {"transition_seconds": 0.0, "transition_jitter": 0.0, "reboot_seconds": 0.0, "strict": False}
+
+
 def test_config(server: Server) -> None:
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
-    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {
-        "transition_seconds": 2.5, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "GET", "config") == DEFAULTS
+    assert control(server, "POST", "config", {"transition_seconds": 2.5}) == {**DEFAULTS, "transition_seconds": 2.5}
     assert control(server, "POST", "config", {"reboot_seconds": 1}) == {
-        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": False}
+        **DEFAULTS, "transition_seconds": 2.5, "reboot_seconds": 1.0}
     assert control(server, "POST", "config", {"strict": True}) == {
-        "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": True}
+        **DEFAULTS, "transition_seconds": 2.5, "reboot_seconds": 1.0, "strict": True}
+    assert control(server, "POST", "config", {"transition_jitter": 0.5}) == {
+        **DEFAULTS, "transition_seconds": 2.5, "transition_jitter": 0.5, "reboot_seconds": 1.0, "strict": True}
     for bad in ({"transition_seconds": -1}, {"transition_seconds": "soon"}, {"reboot_seconds": -0.5},
-                {"reboot_seconds": True}, {"nope": 1}, {"transition_seconds": 1, "nope": 1},
+                {"reboot_seconds": True}, {"transition_jitter": -1}, {"nope": 1}, {"transition_seconds": 1, "nope": 1},
                 {"strict": 1}, {"strict": "true"}, {"strict": None}, {"strict": False, "transition_seconds": -1}):
         with pytest.raises(urllib.error.HTTPError) as info:
             control(server, "POST", "config", bad)
@@ -580,6 +584,47 @@ def test_config(server: Server) -> None:
     assert info.value.code == 404
 
 
+def test_transition_jitter_draws_each_change_its_own_duration(server: Server, ec: Any) -> None:
+    """transition_seconds 0.3 + transition_jitter 0.6: each change lasts 0.3-0.9 s, drawn per
+    change; a change configured to be done at once (0 s) stays so whatever the jitter."""
+    control(server, "POST", "config", {"transition_seconds": 0.3, "transition_jitter": 0.6})
+    ids = [f"j{i}" for i in range(8)]
+    started = time.monotonic()
+    for user_id in ids:
+        make_user(ec, user_id)
+    active_after: dict[str, float] = {}
+    while len(active_after) < len(ids):
+        assert time.monotonic() - started < 5, active_after
+        for u in ec.describe_users()["Users"]:
+            if u["UserId"] in ids and u["Status"] == "active":
+                active_after.setdefault(u["UserId"], time.monotonic() - started)
+        time.sleep(0.02)
+    times = sorted(active_after.values())
+    assert times[0] >= 0.3 and times[-1] <= 0.9 + 0.5, times  # + the creation calls and polling
+    assert times[-1] - times[0] >= 0.1, f"every change took the same time: {times}"
+
+    control(server, "POST", "config", {"transition_seconds": 0, "transition_jitter": 5})
+    assert make_user(ec, "instant")["Status"] == "active"
+
+
+def test_a_change_with_work_left_shows_its_final_status_only_once_settled() -> None:
+    """The final status of a change whose ``on_done`` has not run yet (the deadline passed
+    since the request's settle) is not shown: a group reading "active" has its members."""
+    from . import core
+
+    class Thing:
+        status = core.AsyncStatus()
+
+    thing, applied = Thing(), []
+    thing.status = "active"
+    core.begin(thing, "modifying", "active", on_done=lambda: applied.append(True), seconds=0)
+    assert thing.status == "modifying" and applied == []  # deadline passed, not settled
+    core.settle({"t": thing})
+    assert thing.status == "active" and applied == [True]
+    core.begin(thing, "modifying", "active", seconds=0)
+    assert thing.status == "active"  # nothing left to do: final at the deadline
+
+
 def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     sm = client(server, "secretsmanager")
     sm.create_secret(Name="s1", SecretString="x")
@@ -588,7 +633,7 @@ def test_reset_wipes_everything(server: Server, ec: Any) -> None:
     strict(server)
     control(server, "POST", "fail", {"service": "elasticache", "count": 5})
     control(server, "POST", "reset")
-    assert control(server, "GET", "config") == {"transition_seconds": 0.0, "reboot_seconds": 0.0, "strict": False}
+    assert control(server, "GET", "config") == DEFAULTS
     assert control(server, "GET", "calls") == []
     assert control(server, "GET", "fail") == []
     assert [u["UserId"] for u in control(server, "GET", "state")["elasticache"]["users"]] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -365,6 +366,24 @@ def test_reboot_takes_reboot_seconds_and_applies_changes_at_its_end(server: Serv
     mq.reboot_broker(BrokerId=broker)
     assert sequence(lambda: broker_state(mq, broker), "RUNNING") == ["REBOOT_IN_PROGRESS", "RUNNING"]
     assert state_broker(server, broker)["reboots"] == 2
+
+
+def test_reboot_is_jittered_by_transition_jitter(server: Server, mq: Any, broker: str) -> None:
+    """reboot_seconds plus up to transition_jitter, drawn per reboot; 0 s stays at once."""
+    control(server, "POST", "config", {"transition_jitter": 5})
+    mq.reboot_broker(BrokerId=broker)
+    assert broker_state(mq, broker) == "RUNNING"
+    control(server, "POST", "config", {"reboot_seconds": 0.2, "transition_jitter": 0.4})
+    took = []
+    for _ in range(5):
+        started = time.monotonic()
+        mq.reboot_broker(BrokerId=broker)
+        while broker_state(mq, broker) != "RUNNING":
+            assert time.monotonic() - started < 5
+            time.sleep(0.02)
+        took.append(time.monotonic() - started)
+    assert min(took) >= 0.2 and max(took) <= 0.6 + 0.3, took
+    assert max(took) - min(took) >= 0.03, f"every reboot took the same time: {took}"
 
 
 def test_list_users_pages(mq: Any, broker: str) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -18,6 +19,37 @@ from .loopback import free_port
 
 class EmulatorUnavailable(RuntimeError):
     pass
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"{name}={raw!r}: give a number of seconds >= 0")
+    return value
+
+
+def timings() -> dict[str, float]:
+    """The emulator config every end-to-end test starts with (with ``strict`` on), from the
+    environment: AWS takes seconds to create or change a user, a group or an ACL, and minutes
+    to reboot a broker, never twice the same time. So each change takes
+    ``USERKEEPER_E2E_TRANSITION_S`` (default 1 s) plus a random 0..``USERKEEPER_E2E_JITTER_S``
+    (default 0.5 s), drawn per change by the emulator. ``USERKEEPER_E2E_FAST=1``: every change
+    instant, for local iteration only (CI runs the default)."""
+    if os.environ.get("USERKEEPER_E2E_FAST", "").strip() not in ("", "0"):
+        return {"transition_seconds": 0.0, "reboot_seconds": 0.0, "transition_jitter": 0.0}
+    base = _seconds("USERKEEPER_E2E_TRANSITION_S", 1.0)
+    return {"transition_seconds": base, "reboot_seconds": base,
+            "transition_jitter": _seconds("USERKEEPER_E2E_JITTER_S", 0.5)}
+
+
+#: What every end-to-end test starts with (``conftest.emulator``), read once.
+TIMINGS = timings()
 
 
 class Emulator:
@@ -130,6 +162,29 @@ class Emulator:
             if s["ARN"] == secret_arn or s["Name"] == secret_arn:
                 return s["Versions"]
         raise KeyError(secret_arn)
+
+    def unsettled(self) -> list[str]:
+        """What is in a transitional status now: ElastiCache/MemoryDB users, user groups and
+        ACLs that are not ``active``, brokers that are not ``RUNNING``."""
+        state = self.state()
+        ec, mdb = state["elasticache"], state["memorydb"]
+        out = [f"elasticache user {u['UserId']}: {u['Status']}" for u in ec["users"] if u["Status"] != "active"]
+        out += [f"elasticache user group {g['UserGroupId']}: {g['Status']}"
+                for g in ec["user_groups"] if g["Status"] != "active"]
+        out += [f"memorydb user {u['Name']}: {u['Status']}" for u in mdb["users"] if u["Status"] != "active"]
+        out += [f"memorydb acl {a['Name']}: {a['Status']}" for a in mdb["acls"] if a["Status"] != "active"]
+        out += [f"mq broker {b['BrokerId']}: {b['BrokerState']}"
+                for b in state["mq"]["brokers"] if b["BrokerState"] != "RUNNING"]
+        return out
+
+    def wait_settled(self, timeout_s: float = 30) -> None:
+        """Until every change under way has completed (``unsettled()`` is empty): what a
+        test that changed something straight through the API waits for before it looks at
+        the result or goes on, as AWS's changes take their time (``TIMINGS``)."""
+        deadline = time.monotonic() + timeout_s
+        while (busy := self.unsettled()):
+            assert time.monotonic() < deadline, f"still unsettled after {timeout_s} s: {busy}"
+            time.sleep(0.05)
 
     def actions(self, service: str | None = None) -> list[str]:
         """Action names from the call log, in order (optionally one service only)."""
