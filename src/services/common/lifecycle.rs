@@ -241,8 +241,24 @@ pub(crate) struct After<'a> {
     pub bind: Option<Option<&'a str>>,
 }
 
-/// The rest of an Update once the resource is `current` (active): checks that this stack and
-/// logical id own it (nothing changes otherwise), sends `change`, if any, at
+/// The resource an Update is for, once it is active, and only if this stack and logical id
+/// own it: the event may come from another stack sharing the function. Checked before
+/// anything else is compared or changed, so that the refusal names the owner.
+pub(crate) async fn current_owned<K: Kind>(kind: &K, id: &str, cx: &Cx) -> Result<K::Item, Error> {
+    let current = wait_active(kind, id, cx).await?;
+    let whose = tags::ownership(kind.tag_api(), K::arn(&current), &cx.owner, cx).await?;
+    match whose.found() {
+        None => Ok(current),
+        Some(found) => Err(Error::UpdateNotOwned {
+            kind: K::NOUN,
+            id: id.to_owned(),
+            id_word: K::ID_WORD,
+            found,
+        }),
+    }
+}
+
+/// The rest of an Update once the resource is `current` ([`current_owned`]): sends `change`, if any, at
 /// most once per request (a continuation finds it sent and only waits), waits until the
 /// resource has settled, then writes its tags (`after`). Tags come last because the services
 /// refuse tag calls on a resource in transition.
@@ -259,16 +275,6 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt<()>, Error>>,
 {
-    // Only this resource's own: the event may come from another stack sharing the function.
-    let whose = tags::ownership(kind.tag_api(), K::arn(&current), &cx.owner, cx).await?;
-    if let Some(found) = whose.found() {
-        return Err(Error::UpdateNotOwned {
-            kind: K::NOUN,
-            id: id.to_owned(),
-            id_word: K::ID_WORD,
-            found,
-        });
-    }
     let mut item = current;
     if let Some(change) = change {
         if !cx.is_done(CHANGE_SENT) {

@@ -152,9 +152,9 @@ impl<U: PasswordUsers> Rotator for TwoPasswords<U> {
         &self,
         doc: &SecretDoc,
         current: &SecretDoc,
-        _cx: &StepCx,
+        cx: &StepCx,
     ) -> Result<Outcome, ServiceError> {
-        test(self, doc, current).await
+        test(self, doc, current, cx).await
     }
 }
 
@@ -225,6 +225,7 @@ async fn test<U: PasswordUsers>(
     rotator: &TwoPasswords<U>,
     doc: &SecretDoc,
     current: &SecretDoc,
+    cx: &StepCx,
 ) -> Result<Outcome, ServiceError> {
     let id = rotator.users.id(doc);
     if let Some(to) = doc.login_target(REDIS_PORT) {
@@ -237,11 +238,17 @@ async fn test<U: PasswordUsers>(
             to.host, to.port, doc.username
         ));
     }
-    let user = rotator.state(id).await?.ok_or_else(|| Error::NoUser {
-        id: id.to_owned(),
-        service: U::SERVICE,
-        key: U::ID_KEY,
-    })?;
+    if rotator.state(id).await?.is_none() {
+        return Err(Error::NoUser {
+            id: id.to_owned(),
+            service: U::SERVICE,
+            key: U::ID_KEY,
+        }
+        .into());
+    }
+    // A user busy with another change (testSecret alone, right after a change) is waited for:
+    // its password count is only meaningful once it is active.
+    let user = rotator.wait_active(id, cx).await?;
     let want = if doc.password == current.password {
         1
     } else {

@@ -12,7 +12,6 @@ use crate::services::common::lifecycle::{self, Kind};
 use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
 use crate::services::error::Error;
-use crate::wait::Waiting;
 use async_trait::async_trait;
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::types::{AuthenticationMode, InputAuthenticationType};
@@ -199,14 +198,6 @@ impl User {
             .build();
         Ok((mode, secret_arn))
     }
-
-    async fn wait_active(
-        &self,
-        id: &str,
-        cx: &impl Waiting,
-    ) -> Result<aws_sdk_elasticache::types::User, Error> {
-        lifecycle::wait_active(self, id, cx).await
-    }
 }
 
 #[async_trait]
@@ -320,7 +311,7 @@ impl Resource for User {
         cx: &Cx,
     ) -> Result<Outcome, Error> {
         // A change to a user that is not active fails with InvalidUserState.
-        let current = self.wait_active(id, cx).await?;
+        let current = lifecycle::current_owned(self, id, cx).await?;
         if current.user_name() != Some(props.user_name.as_str()) {
             return Err(Error::NeedsNewId {
                 kind: "user",

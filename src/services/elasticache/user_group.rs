@@ -214,7 +214,7 @@ impl Resource for UserGroup {
         diff: &Diff,
         cx: &Cx,
     ) -> Result<Outcome, Error> {
-        let current = lifecycle::wait_active(self, id, cx).await?;
+        let current = lifecycle::current_owned(self, id, cx).await?;
         if current.engine() != Some(props.engine.as_str()) {
             return Err(Error::NeedsNewId {
                 kind: "user group",

@@ -153,7 +153,7 @@ impl Resource for Acl {
         diff: &Diff,
         cx: &Cx,
     ) -> Result<Outcome, Error> {
-        let current = lifecycle::wait_active(self, name, cx).await?;
+        let current = lifecycle::current_owned(self, name, cx).await?;
         let (add, remove) = membership::diff(current.user_names(), &props.user_names, |u| {
             u == IMPLICIT_USER
         });

@@ -12,7 +12,6 @@ use crate::services::common::lifecycle::{self, Kind};
 use crate::services::common::rules::{check_id, check_passwords, is_valid_id};
 use crate::services::common::tags::{self, check_tags};
 use crate::services::error::Error;
-use crate::wait::Waiting;
 use async_trait::async_trait;
 use aws_sdk_memorydb::Client;
 use aws_sdk_memorydb::types::{AuthenticationMode, InputAuthenticationType};
@@ -131,14 +130,6 @@ impl User {
             .build();
         Ok((mode, secret_arn))
     }
-
-    async fn wait_active(
-        &self,
-        name: &str,
-        cx: &impl Waiting,
-    ) -> Result<aws_sdk_memorydb::types::User, Error> {
-        lifecycle::wait_active(self, name, cx).await
-    }
 }
 
 #[async_trait]
@@ -238,7 +229,7 @@ impl Resource for User {
         diff: &Diff,
         cx: &Cx,
     ) -> Result<Outcome, Error> {
-        let current = self.wait_active(name, cx).await?;
+        let current = lifecycle::current_owned(self, name, cx).await?;
         let mut update = self.client.update_user().user_name(name);
         let mut changes = Vec::new();
         if diff.changed(&["AccessString"]) {
