@@ -28,6 +28,20 @@ export interface UserKeeperTarget {
    * @default Duration.seconds(900)
    */
   readonly serviceTimeout?: Duration;
+  /**
+   * `Adopt`: a Create that finds the user (group, ACL) made outside userkeeper, with no
+   * userkeeper ownership tags, takes it over: tags it as this resource's and brings it to
+   * these properties. From then on this resource's Delete deletes it. Something another stack
+   * owns is never adopted.
+   *
+   * @default false
+   */
+  readonly adopt?: boolean;
+}
+
+/** A boolean property as CloudFormation sends it (`"true"` / `"false"`), or absent. */
+export function flagProperty(value: boolean | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }
 
 export const DEFAULT_SERVICE_TIMEOUT = Duration.seconds(900);

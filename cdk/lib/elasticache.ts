@@ -2,7 +2,7 @@ import { ArnFormat, CustomResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { checkId, DEFAULT_SERVICE_TIMEOUT, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
+import { checkId, DEFAULT_SERVICE_TIMEOUT, flagProperty, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
 import { UserKeeper } from './user-keeper';
 
@@ -52,6 +52,14 @@ export interface ElastiCacheUserProps extends UserKeeperTarget {
   readonly passwordSecret?: secretsmanager.ISecret;
   /** `Tags`. Keys starting `userkeeper:` are reserved. @default - none */
   readonly tags?: Record<string, string>;
+  /**
+   * `KeepPreviousPassword`: an Update that changes the password source (a new secret) keeps
+   * the previous password as the user's second one, as a rotation would, so clients still
+   * holding it keep working until they read the new one.
+   *
+   * @default true
+   */
+  readonly keepPreviousPassword?: boolean;
 }
 
 export interface ElastiCacheUserGroupProps extends UserKeeperTarget {
@@ -179,7 +187,9 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
         AuthenticationMode: type === undefined ? undefined : { Type: type },
         NoPasswordRequired: props.noPasswordRequired === undefined ? undefined : String(props.noPasswordRequired),
         PasswordSecretArn: props.passwordSecret?.secretArn,
+        KeepPreviousPassword: flagProperty(props.keepPreviousPassword),
         Tags: renderTags(this, props.tags),
+        Adopt: flagProperty(props.adopt),
       },
     });
 
@@ -252,6 +262,7 @@ export class ElastiCacheUserGroup extends Construct {
         Engine: props.engine,
         UserIds: props.userIds,
         Tags: renderTags(this, props.tags),
+        Adopt: flagProperty(props.adopt),
       },
     });
 

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import {
   checkId,
   DEFAULT_SERVICE_TIMEOUT,
+  flagProperty,
   ownershipTagCondition,
   renderTags,
   serviceTokenOf,
@@ -44,6 +45,14 @@ export interface MemoryDbUserProps extends UserKeeperTarget {
   readonly passwordSecret?: secretsmanager.ISecret;
   /** `Tags`. Keys starting `userkeeper:` are reserved. @default - none */
   readonly tags?: Record<string, string>;
+  /**
+   * `KeepPreviousPassword`: an Update that changes the password source (a new secret) keeps
+   * the previous password as the user's second one, as a rotation would, so clients still
+   * holding it keep working until they read the new one.
+   *
+   * @default true
+   */
+  readonly keepPreviousPassword?: boolean;
 }
 
 export interface MemoryDbAclProps extends UserKeeperTarget {
@@ -179,7 +188,9 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
         AccessString: props.accessString,
         AuthenticationMode: type === undefined ? undefined : { Type: type },
         PasswordSecretArn: props.passwordSecret?.secretArn,
+        KeepPreviousPassword: flagProperty(props.keepPreviousPassword),
         Tags: renderTags(this, props.tags),
+        Adopt: flagProperty(props.adopt),
       },
     });
 
@@ -256,6 +267,7 @@ export class MemoryDbAcl extends Construct {
         ACLName: props.aclName,
         UserNames: props.userNames,
         Tags: renderTags(this, props.tags),
+        Adopt: flagProperty(props.adopt),
       },
     });
 

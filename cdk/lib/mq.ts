@@ -162,6 +162,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
         Groups: groups,
         ReplicationUser: flag(props.replicationUser),
         ApplyImmediately: flag(props.applyImmediately),
+        Adopt: flag(props.adopt),
       },
     });
 

@@ -1210,3 +1210,25 @@ describe('RotatedSecretString', () => {
     assert.ok(rendered.includes('Fn::Select') && rendered.includes('"Ref":"BrokerArn"'), rendered);
   });
 });
+
+describe('adopt and keepPreviousPassword', () => {
+  it('render as the strings CloudFormation sends, and are left out by default', () => {
+    const stack = new Stack(new App(), 'Adopt');
+    const keeper = new UserKeeper(stack, 'Keeper', { codePath: CODE });
+    const secret = new secretsmanager.Secret(stack, 'S');
+    new ElastiCacheUser(stack, 'Taken', {
+      userKeeper: keeper, userId: 'taken-user', userName: 'taken', engine: ElastiCacheEngine.REDIS,
+      accessString: 'on ~* +@read', passwordSecret: secret, adopt: true, keepPreviousPassword: false,
+    });
+    new ElastiCacheUser(stack, 'Plain', {
+      userKeeper: keeper, userId: 'plain-user', userName: 'plain', engine: ElastiCacheEngine.REDIS,
+      accessString: 'on ~* +@read', passwordSecret: secret,
+    });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('Custom::ElastiCacheUser', { UserId: 'taken-user', Adopt: 'true', KeepPreviousPassword: 'false' });
+    const plain = Object.values(t.findResources('Custom::ElastiCacheUser')).find(
+      (r) => r.Properties.UserId === 'plain-user',
+    );
+    assert.ok(plain && !('Adopt' in plain.Properties) && !('KeepPreviousPassword' in plain.Properties), JSON.stringify(plain));
+  });
+});
