@@ -120,7 +120,8 @@ pub(crate) async fn wait_gone<K: Kind>(kind: &K, id: &str, cx: &impl Waiting) ->
 
 /// Whether this request's stack and logical id own `item`.
 pub(crate) async fn owned<K: Kind>(kind: &K, item: &K::Item, cx: &Cx) -> Result<bool, Error> {
-    Ok(tags::owned_by(kind.tag_api(), K::arn(item), &cx.owner, cx).await?)
+    let whose = tags::ownership(kind.tag_api(), K::arn(item), &cx.owner, cx).await?;
+    Ok(whose == Ownership::Ours)
 }
 
 /// Accepts an existing resource only if this resource made it (a redelivered Create, or a

@@ -136,17 +136,6 @@ pub(crate) async fn take_ownership(
     settled(cx, arn, "add", || api.add(arn, tags.clone())).await
 }
 
-/// Whether the resource `arn` carries `owner`'s ownership tags.
-pub(crate) async fn owned_by(
-    api: &impl TagApi,
-    arn: &str,
-    owner: &Owner,
-    cx: &impl Waiting,
-) -> Result<bool, ApiError> {
-    let tags = list(api, arn, cx).await?;
-    Ok(owner.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
-}
-
 /// Makes userkeeper's own tag `key` on `arn` say `value` (`None`: not there).
 pub(crate) async fn set_reserved(
     api: &impl TagApi,

@@ -84,6 +84,11 @@ fn owner_tag_value(owner: &Owner, request_id: &str) -> String {
     format!("{} {request_id}", owner_value(owner))
 }
 
+/// Whether an ownership tag value (if any) names `owner`.
+fn names_owner(tag: Option<&str>, owner: &Owner) -> bool {
+    tag.is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner))
+}
+
 /// Splits a tag value into (owner part, request id).
 fn parse_owner_tag(value: &str) -> (&str, Option<&str>) {
     match value.rsplit_once(' ') {
@@ -109,9 +114,7 @@ impl User {
 
     async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
         let tag = self.owner_tag(broker_arn, username).await?;
-        Ok(tag
-            .as_deref()
-            .is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner)))
+        Ok(names_owner(tag.as_deref(), owner))
     }
 
     /// Binds `username` to the secret `arn` (`None`: to none), as the broker tag the rotator
@@ -341,10 +344,7 @@ impl Resource for User {
                 let id = format!("{broker_id}/{username}");
                 return self.update(&id, props, &Diff::all(), cx).await;
             }
-            let ours = tag
-                .as_deref()
-                .is_some_and(|t| parse_owner_tag(t).0 == owner_value(&cx.owner));
-            if !ours {
+            if !names_owner(tag.as_deref(), &cx.owner) {
                 return Err(not_owned());
             }
             tracing::info!(
@@ -358,9 +358,7 @@ impl Resource for User {
             // request wrote it says the user is ours.
             let key = owner_key(username);
             let before = self.brokers.tag(&arn, &key).await?;
-            let ours_before = before
-                .as_deref()
-                .is_some_and(|t| parse_owner_tag(t).0 == owner_value(&cx.owner));
+            let ours_before = names_owner(before.as_deref(), &cx.owner);
             // Ownership first: a crash between the two leaves a tag without a user (harmless,
             // the next attempt creates the user), never a user nobody owns.
             self.record_request(&arn, username, cx).await?;
@@ -425,7 +423,7 @@ impl Resource for User {
         // (and with ApplyImmediately it would reboot the broker).
         let arn = broker.broker_arn().unwrap_or_default();
         let tag = self.owner_tag(arn, username).await?;
-        if tag.as_deref().map(|t| parse_owner_tag(t).0) != Some(owner_value(&cx.owner).as_str()) {
+        if !names_owner(tag.as_deref(), &cx.owner) {
             return Err(Error::UpdateNotOwned {
                 kind: "user",
                 id: id.to_owned(),
