@@ -16,10 +16,11 @@ export const METRICS_NAMESPACE = 'userkeeper';
 
 /**
  * Secrets Manager's rotation events as EventBridge sees them: CloudTrail records them as
- * service events (`eventType: AwsServiceEvent`), which reach the default bus with this
- * detail-type; the secret's ARN is `detail.additionalEventData.SecretId`, and `errorMessage`
- * names the step that failed (AWS Secrets Manager User Guide, "AWS CloudTrail entries for
- * Secrets Manager", log entries for rotation; "Match Secrets Manager events with EventBridge").
+ * service events (`eventType: AwsServiceEvent`), which it sends to the default bus (best
+ * effort) with this detail-type; the secret's ARN is `detail.additionalEventData.SecretId`, and
+ * `errorMessage` names the step that failed (EventBridge User Guide, "AWS service events
+ * delivered via AWS CloudTrail"; Secrets Manager User Guide, "AWS CloudTrail entries for
+ * Secrets Manager").
  */
 export const ROTATION_EVENT_SOURCE = 'aws.secretsmanager';
 export const ROTATION_EVENT_DETAIL_TYPE = 'AWS Service Event via CloudTrail';
@@ -137,8 +138,8 @@ export class UserKeeperAlarms extends Construct {
    * Otherwise (none, another stack's, one under a CloudFormation condition) it matches the
    * rotation events of every secret of the account and region: never fewer than ours.
    */
-  public rotationEventPattern(): Record<string, unknown> {
-    const detail: Record<string, unknown> = {
+  public rotationEventPattern(): { [key: string]: any } {
+    const detail: { [key: string]: any } = {
       eventSource: ['secretsmanager.amazonaws.com'],
       eventName: ROTATION_EVENT_NAMES,
     };
