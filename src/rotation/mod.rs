@@ -525,18 +525,14 @@ impl<S: SecretStore> Rotation<S> {
             }
             Step::Finish => {
                 // Never make a version current that holds nothing to read.
-                if self
-                    .store
-                    .value(arn, Some(token), AWSPENDING)
-                    .await?
-                    .is_none()
-                {
+                let Some(pending) = self.store.value(arn, Some(token), AWSPENDING).await? else {
                     return Err(RotationError::NoPendingValue {
                         step: step.as_str(),
                         arn: arn.to_owned(),
                         token: token.to_owned(),
                     });
-                }
+                };
+                self.note_engine(&pending, cx);
                 let from =
                     info.version_with(AWSCURRENT)
                         .ok_or_else(|| RotationError::NoCurrent {
@@ -559,6 +555,7 @@ impl<S: SecretStore> Rotation<S> {
         // setSecret may already have given the service.
         if let Some(existing) = self.store.value(arn, Some(token), AWSPENDING).await? {
             cx.redactor.add(existing.expose());
+            self.note_engine(&existing, cx);
             return Ok("the pending version has a value already: kept it".into());
         }
         let (current, rotator) = self.current(arn, cx).await?;
@@ -635,6 +632,17 @@ impl<S: SecretStore> Rotation<S> {
         let _ = cx.engine.set(rotator.engine());
         rotator.check(&mut doc).map_err(format)?;
         Ok((doc, rotator))
+    }
+
+    /// Records, for metrics, which engine a value read anyway belongs to (steps that need no
+    /// rotator still report one; nothing else depends on it, so a value that does not parse
+    /// leaves it unknown).
+    fn note_engine(&self, value: &Secret, cx: &StepCx) {
+        if let Ok(doc) = SecretDoc::parse(value.expose(), &cx.redactor)
+            && let Ok(rotator) = self.rotators.for_doc(&doc)
+        {
+            let _ = cx.engine.set(rotator.engine());
+        }
     }
 
     /// The pending version's value, parsed and checked; `None` if it has no value yet.

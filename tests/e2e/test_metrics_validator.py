@@ -185,7 +185,7 @@ CONTRACT_BREAKS: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any]
     "a negative duration": (REQUEST_LINE, lambda d: d.update(RequestDuration=-1), "whole milliseconds >= 0"),
     "a fractional duration": (ROTATION_LINE, lambda d: d.update(RotationStepDuration=1.5), "whole milliseconds >= 0"),
     "negative continuations": (REQUEST_LINE, lambda d: d.update(Continuations=-2), "Continuations must be a count"),
-    "a login outside testSecret": (ROTATION_LINE, lambda d: d.update(Step="setSecret"), "LoginTests=1 on 'setSecret'"),
+    "a login in createSecret": (ROTATION_LINE, lambda d: d.update(Step="createSecret"), "LoginTests=1 on 'createSecret'"),
     "two logins": (ROTATION_LINE, lambda d: d.update(LoginTests=2), "LoginTests must be 0 or 1"),
     "a function name that is not one": (REQUEST_LINE, lambda d: d.update(Function="my function"), "Lambda function name"),
 }
