@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .harness.cfn_engine import AS_SHIPPED_TAG
+from .harness.cfn_engine import AS_SHIPPED_TAG, MiniStack
 from .harness.emulator import create_activemq_broker
+from .harness.events import cfn_event
 from .stack_helpers import (
     Engine, ec_groups, ec_users, mdb_acls, mdb_users, owner, request_summary, statuses,
 )
@@ -324,3 +325,77 @@ def test_a_wait_longer_than_the_invocation_continues_inside_the_stack(engine: En
     emu.config(transition_seconds=1)
     ms.delete(name)
     assert "slow-user" not in ec_users(emu)
+
+
+def acl_template(acl: str, **extra: Any) -> dict[str, Any]:
+    return template({"Acl": custom(MDB_ACL, {"ACLName": acl, "UserNames": [], **extra})}, {"Name": getatt("Acl", "ACLName")})
+
+
+def test_what_the_engine_sends_differs_from_our_events_only_where_known(engine: Engine) -> None:
+    """The engine's requests against ``cfn_event`` (how every other end-to-end test builds
+    them) and its stack events against CloudFormation's documented ones: each difference found
+    is asserted here, so that an engine release that changes one shows up. The README's
+    "Stacks" section lists them."""
+    ms, emu, name = engine.ms, engine.emulator, engine.stack_name()
+    stack_id = ms.deploy(name, acl_template("facts-a"), {"ServiceToken": engine.token})["StackId"]
+    ms.deploy(name, acl_template("facts-b"), {"ServiceToken": engine.token})  # a replacement
+    failing = engine.stack_name()
+    failing_id = ms.deploy(failing, acl_template("facts-c", Bogus=1), {"ServiceToken": engine.token},
+                           expect="ROLLBACK_COMPLETE")["StackId"]
+    sent = ms.requests(stack_id) + ms.requests(failing_id)
+    assert request_summary(sent) == [
+        ("Create", "Acl", None), ("Update", "Acl", "facts-a"), ("Delete", "Acl", "facts-a"),
+        ("Create", "Acl", None), ("Delete", "Acl", f"userkeeper:failed-create:{sent[3]['RequestId']}")]
+    props = {"ServiceTimeout": 120, "UserNames": []}
+    for request, (acl, old, sid) in zip(sent, [("facts-a", None, stack_id), ("facts-b", "facts-a", stack_id),
+                                               ("facts-a", None, stack_id), ("facts-c", None, failing_id),
+                                               ("facts-c", None, failing_id)]):
+        extra = {"Bogus": 1} if acl == "facts-c" else {}
+        ours = cfn_event(request["RequestType"], MDB_ACL, {**props, "ACLName": acl, **extra},
+                         physical_id=request.get("PhysicalResourceId"),
+                         old_props={**props, "ACLName": old} if old else None, response_url=request["ResponseURL"],
+                         logical_id="Acl", stack_id=sid, request_id=request["RequestId"], service_token=engine.token)
+        # Difference 1: CloudFormation sends ServiceToken at the top level too; the engine only
+        # in ResourceProperties. Everything else matches, strings for every scalar included.
+        assert "ServiceToken" not in request
+        del ours["ServiceToken"]
+        assert request == ours
+        # Difference 2: the ResponseURL is plain http to the engine (a pre-signed https S3 URL
+        # on AWS), which userkeeper takes from a loopback address only.
+        assert request["ResponseURL"].startswith(f"{ms.url}/_ministack/cfn-response/")
+
+    events = ms.events(stack_id)
+    # Difference 3: no events for the replacement's cleanup (AWS: the stack's
+    # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, then DELETE_IN_PROGRESS / DELETE_COMPLETE of the old
+    # physical id); the Delete is sent all the same.
+    assert statuses(events, "Acl") == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
+    assert "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" not in statuses(events, name)
+    # Difference 4: a FAILED answer's Reason is the event's reason as is (AWS: "Received
+    # response status [FAILED] from custom resource. Message returned: <Reason>"), and the
+    # rollback's reason is "Rollback requested" (AWS names the failed resources).
+    failed_events = ms.events(failing_id)
+    (failed,) = [e for e in failed_events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["ResourceStatusReason"] == ms.answer(sent[3])["Reason"]
+    assert failed["ResourceStatusReason"].startswith("invalid ResourceProperties: Bogus: unknown property")
+    assert [e["ResourceStatusReason"] for e in failed_events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS"] == [
+        "Rollback requested"]
+    assert set(mdb_acls(emu)) == {"open-access", "facts-b"}
+
+    # Where the function calls: its own environment decides, as the engine was started
+    # without AWS_ENDPOINT_URL / LOCALSTACK_HOSTNAME. Difference 5: the engine's whole process
+    # environment reaches the function (GATEWAY_PORT here), with an empty AWS_SESSION_TOKEN.
+    env = ms.function_environ("userkeeper")
+    assert env["AWS_ENDPOINT_URL"] == emu.url and env["AWS_ENDPOINT_URL_LAMBDA"] == ms.url
+    assert "LOCALSTACK_HOSTNAME" not in env
+    assert env["GATEWAY_PORT"] == str(ms.port) and env["AWS_SESSION_TOKEN"] == ""
+    assert emu.actions("memorydb").count("CreateACL") == 2
+
+    # Difference 6: an engine started with AWS_ENDPOINT_URL (as its users are told to) puts
+    # it over the function's own: the function would call the engine, not our emulator.
+    other = MiniStack(extra_env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    try:
+        other.create_function("userkeeper", engine.binary, emu.url)
+        other.lam.invoke(FunctionName="userkeeper", Payload=b"{}")
+        assert other.function_environ("userkeeper")["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    finally:
+        other.stop()
