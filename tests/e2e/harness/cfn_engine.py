@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -90,7 +91,7 @@ class MiniStack:
         self.output: deque[str] = deque(maxlen=400)
         self.proc = subprocess.Popen([str(python), str(LAUNCHER), str(self.record_path)], env=env,
                                      cwd=self._dir.name, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         ready = threading.Event()
 
         def pump() -> None:
@@ -261,17 +262,26 @@ class MiniStack:
             kw["NextToken"] = page["NextToken"]
 
     def events_text(self, name: str, since: int = 0) -> str:
+        def physical(e: dict[str, Any]) -> str:
+            # The stack's own rows carry the stack id: the name says it already.
+            return "" if e["ResourceType"] == "AWS::CloudFormation::Stack" else e.get("PhysicalResourceId") or ""
+
         return "\n".join(
-            f"  {e['LogicalResourceId']:<24} {e['ResourceStatus']:<45} {e.get('PhysicalResourceId') or '':<40.40} "
+            f"  {e['LogicalResourceId']:<16} {e['ResourceStatus']:<45} {physical(e):<14} "
             f"{e.get('ResourceStatusReason') or ''}".rstrip()
             for e in self.events(name)[since:])
 
     def stop(self) -> None:
+        """The engine and the function processes it started (its own process group)."""
         if self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
                 self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(5)
         self._dir.cleanup()

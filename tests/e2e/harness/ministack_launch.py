@@ -12,9 +12,9 @@ Usage: ``.venv-ministack/bin/python tests/e2e/harness/ministack_launch.py RECORD
 
 2. **The Delete after a failed Create** (``{"kind": "patched-delete", ...}`` in the record).
    CloudFormation sends a Delete for a custom resource whose Create answered FAILED, with the
-   PhysicalResourceId of that answer, when it rolls the stack back (the custom-resource
-   reference: "If the create fails, CloudFormation sends a Delete request"; our notes,
-   shared/reference/cloudformation-custom-resources.md, lifecycle case 1). MiniStack 1.5.33
+   PhysicalResourceId of that answer, when it rolls the stack back (our notes on the
+   protocol, lifecycle case 1: "Failed Create -> CloudFormation still sends a Delete later,
+   carrying whatever PhysicalResourceId the failure response held"). MiniStack 1.5.33
    drops the answer's id and never sends it: a Create that had created its resource before
    failing would leave it behind. The patch keeps the id of a FAILED Create and puts the
    resource among those the rollback deletes, where the engine's own rollback then deletes
