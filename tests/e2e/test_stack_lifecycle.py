@@ -53,7 +53,7 @@ def ref(logical_id: str) -> dict[str, Any]:
 
 
 def ec_template(app_user_id: str = "app-user", access: str = "on ~app:* +@read",
-                members: list[Any] | None = None) -> dict[str, Any]:
+                members: list[Any] | None = None, group_id: str = "app-users") -> dict[str, Any]:
     return template({
         "DefaultUser": custom(EC_USER, {"UserId": "app-default", "UserName": "default", "Engine": "valkey",
                                         "AccessString": "off ~* -@all", "Passwords": [PW_DEFAULT]}),
@@ -61,7 +61,7 @@ def ec_template(app_user_id: str = "app-user", access: str = "on ~app:* +@read",
                                     "AccessString": access,
                                     "AuthenticationMode": {"Type": "password", "Passwords": [PW1]},
                                     "Tags": [{"Key": "team", "Value": "payments"}]}),
-        "Group": custom(EC_GROUP, {"UserGroupId": "app-users", "Engine": "valkey",
+        "Group": custom(EC_GROUP, {"UserGroupId": group_id, "Engine": "valkey",
                                    "UserIds": members or [ref("DefaultUser"), ref("AppUser")]}),
     }, {
         "AppUserId": ref("AppUser"), "AppUserArn": getatt("AppUser", "Arn"),
@@ -107,37 +107,41 @@ def test_elasticache_stack_create_update_replace_rollback_delete(engine: Engine)
     assert request_summary(ms.requests(stack_id)[before:]) == [("Update", "AppUser", "app-user")]
     assert ms.outputs(name)["AppUserId"] == "app-user"
 
-    # Replacement: a new UserId creates a new user; the group (Ref AppUser) is updated to hold
-    # it; then the engine's cleanup deletes the old user, which the group no longer holds.
+    # Replacements: a new UserId creates a new user, a new UserGroupId a new group holding it
+    # (Ref AppUser); then the engine's cleanup deletes the old group, then the old user.
     before = len(ms.requests(stack_id))
-    ms.deploy(name, ec_template("app-user-2", "on ~app:* +@read +@write"), params)
+    ms.deploy(name, ec_template("app-user-2", "on ~app:* +@read +@write", group_id="app-users-2"), params)
     assert request_summary(ms.requests(stack_id)[before:]) == [
-        ("Update", "AppUser", "app-user"), ("Update", "Group", "app-users"), ("Delete", "AppUser", "app-user")]
+        ("Update", "AppUser", "app-user"), ("Update", "Group", "app-users"),
+        ("Delete", "Group", "app-users"), ("Delete", "AppUser", "app-user")]
     cleanup = ms.requests(stack_id)[-1]
     assert cleanup["ResourceProperties"]["UserId"] == "app-user", "the cleanup Delete carries the old properties"
-    users = ec_users(emu)
+    users, groups = ec_users(emu), ec_groups(emu)
     assert "app-user" not in users and users["app-user-2"]["Status"] == "active"
     assert owner(users["app-user-2"]) == (stack_id, "AppUser")
-    assert sorted(ec_groups(emu)["app-users"]["UserIds"]) == ["app-default", "app-user-2"]
-    assert ms.outputs(name)["AppUserId"] == "app-user-2"
-    assert ms.outputs(name)["AppUserArn"] == ec_arn("user", "app-user-2")
+    assert set(groups) == {"app-users-2"} and sorted(groups["app-users-2"]["UserIds"]) == ["app-default", "app-user-2"]
+    assert owner(groups["app-users-2"]) == (stack_id, "Group")
+    out = ms.outputs(name)
+    assert (out["AppUserId"], out["AppUserArn"]) == ("app-user-2", ec_arn("user", "app-user-2"))
+    assert (out["GroupId"], out["GroupRef"], out["GroupArn"]) == ("app-users-2", "app-users-2",
+                                                                  ec_arn("usergroup", "app-users-2"))
 
     # A failing update: the user changes in place, then the group fails (a member that does
     # not exist); the rollback sends the user back (Update, old and new swapped) and the
     # group its own rollback Update. State and outputs are those before the update.
     before_outputs, before = ms.outputs(name), len(ms.requests(stack_id))
     ms.deploy(name, ec_template("app-user-2", "on ~app:* +@all",
-                                [ref("DefaultUser"), ref("AppUser"), "ghost-user"]),
+                                [ref("DefaultUser"), ref("AppUser"), "ghost-user"], "app-users-2"),
               params, expect="UPDATE_ROLLBACK_COMPLETE")
     sent = ms.requests(stack_id)[before:]
     assert request_summary(sent) == [
-        ("Update", "AppUser", "app-user-2"), ("Update", "Group", "app-users"),
-        ("Update", "AppUser", "app-user-2"), ("Update", "Group", "app-users")]
+        ("Update", "AppUser", "app-user-2"), ("Update", "Group", "app-users-2"),
+        ("Update", "AppUser", "app-user-2"), ("Update", "Group", "app-users-2")]
     assert ms.answer(sent[1])["Status"] == "FAILED" and "ghost-user" in ms.answer(sent[1])["Reason"]
     assert sent[2]["ResourceProperties"]["AccessString"] == "on ~app:* +@read +@write"
     assert sent[2]["OldResourceProperties"]["AccessString"] == "on ~app:* +@all"
     assert all(ms.answer(r)["Status"] == "SUCCESS" for r in (sent[0], sent[2], sent[3]))
-    users, group = ec_users(emu), ec_groups(emu)["app-users"]
+    users, group = ec_users(emu), ec_groups(emu)["app-users-2"]
     assert users["app-user-2"]["AccessString"] == "on ~app:* +@read +@write" and users["app-user-2"]["Status"] == "active"
     assert sorted(group["UserIds"]) == ["app-default", "app-user-2"] and group["Status"] == "active"
     assert ms.outputs(name) == before_outputs
@@ -146,18 +150,19 @@ def test_elasticache_stack_create_update_replace_rollback_delete(engine: Engine)
     before = len(ms.requests(stack_id))
     ms.delete(name)
     deleted = request_summary(ms.requests(stack_id)[before:])
-    assert deleted[0] == ("Delete", "Group", "app-users")
+    assert deleted[0] == ("Delete", "Group", "app-users-2")
     assert sorted(deleted[1:]) == [("Delete", "AppUser", "app-user-2"), ("Delete", "DefaultUser", "app-default")]
     assert set(ec_users(emu)) == {"default"} and ec_groups(emu) == {}  # "default": ElastiCache's own
     assert all(a["Status"] == "SUCCESS" for a in map(ms.answer, ms.requests(stack_id)[before:]))
 
 
 def mdb_mq_template(acl: str = "app-acl", mq_user: str = "app-mq", access: str = "on ~app:* +@read",
-                    groups: list[str] | None = None) -> dict[str, Any]:
+                    groups: list[str] | None = None, mdb_user: str = "app-mdb", team: str = "payments") -> dict[str, Any]:
     return template({
-        "MdbUser": custom(MDB_USER, {"UserName": "app-mdb", "AccessString": access,
+        "MdbUser": custom(MDB_USER, {"UserName": mdb_user, "AccessString": access,
                                      "AuthenticationMode": {"Type": "password", "Passwords": [PW1]}}),
-        "Acl": custom(MDB_ACL, {"ACLName": acl, "UserNames": [ref("MdbUser")]}),
+        "Acl": custom(MDB_ACL, {"ACLName": acl, "UserNames": [ref("MdbUser")],
+                                "Tags": [{"Key": "team", "Value": team}]}),
         "QueueUser": custom(MQ_USER, {"BrokerId": ref("BrokerId"), "Username": mq_user, "Password": MQ_PW,
                                       "ConsoleAccess": False, "Groups": groups or ["apps"]}),
     }, {
@@ -187,28 +192,36 @@ def test_memorydb_and_mq_stack_create_update_replace_delete(engine: Engine) -> N
     assert emu.mq_user(broker, "app-mq")["Pending"]["PendingChange"] == "CREATE"
     assert mq_owner(emu, broker, "app-mq") == f"{stack_id.rsplit('/', 1)[1]}/QueueUser"
 
-    # In place: the MemoryDB user's access string, the broker user's groups.
+    # In place: the MemoryDB user's access string, the ACL's tags, the broker user's groups.
     before = len(ms.requests(stack_id))
-    ms.deploy(name, mdb_mq_template(access="on ~app:* +@read +@write", groups=["apps", "ops"]), params)
+    ms.deploy(name, mdb_mq_template(access="on ~app:* +@read +@write", groups=["apps", "ops"], team="ops"), params)
     assert sorted(request_summary(ms.requests(stack_id)[before:])) == [
-        ("Update", "MdbUser", "app-mdb"), ("Update", "QueueUser", f"{broker}/app-mq")]
+        ("Update", "Acl", "app-acl"), ("Update", "MdbUser", "app-mdb"), ("Update", "QueueUser", f"{broker}/app-mq")]
     assert mdb_users(emu)["app-mdb"]["AccessString"] == "on ~app:* +@read +@write"
+    assert mdb_acls(emu)["app-acl"]["Tags"]["team"] == "ops"
     assert emu.mq_user(broker, "app-mq")["Pending"]["Groups"] == ["apps", "ops"]
 
-    # Replacements: a new ACL name, a new broker user name; the old ones go in the cleanup.
+    # Replacements of all three: a new user name (so the ACL's member changes), a new ACL name,
+    # a new broker user name; the old ones go in the cleanup, the ACL before its user.
     before = len(ms.requests(stack_id))
-    ms.deploy(name, mdb_mq_template("app-acl-2", "app-mq-2", "on ~app:* +@read +@write", ["apps", "ops"]), params)
+    ms.deploy(name, mdb_mq_template("app-acl-2", "app-mq-2", "on ~app:* +@read +@write", ["apps", "ops"],
+                                    "app-mdb-2", "ops"), params)
     sent = request_summary(ms.requests(stack_id)[before:])
-    assert sorted(sent[:2]) == [("Update", "Acl", "app-acl"), ("Update", "QueueUser", f"{broker}/app-mq")]
-    assert sorted(sent[2:]) == [("Delete", "Acl", "app-acl"), ("Delete", "QueueUser", f"{broker}/app-mq")]
+    assert sorted(sent[:3]) == [("Update", "Acl", "app-acl"), ("Update", "MdbUser", "app-mdb"),
+                                ("Update", "QueueUser", f"{broker}/app-mq")]
+    assert sorted(sent[3:]) == [("Delete", "Acl", "app-acl"), ("Delete", "MdbUser", "app-mdb"),
+                                ("Delete", "QueueUser", f"{broker}/app-mq")]
+    assert sent.index(("Delete", "Acl", "app-acl")) < sent.index(("Delete", "MdbUser", "app-mdb"))
     out = ms.outputs(name)
-    assert (out["AclName"], out["QueueUserRef"], out["QueueUsername"]) == ("app-acl-2", f"{broker}/app-mq-2", "app-mq-2")
-    assert set(mdb_acls(emu)) == {"open-access", "app-acl-2"}
+    assert (out["MdbUserRef"], out["AclName"], out["QueueUserRef"], out["QueueUsername"]) == (
+        "app-mdb-2", "app-acl-2", f"{broker}/app-mq-2", "app-mq-2")
+    assert set(mdb_users(emu)) == {"default", "app-mdb-2"} and set(mdb_acls(emu)) == {"open-access", "app-acl-2"}
+    assert "app-mdb-2" in mdb_acls(emu)["app-acl-2"]["UserNames"]
     assert emu.mq_user(broker, "app-mq") is None, "the old user's pending create is dropped"
     assert emu.mq_user(broker, "app-mq-2")["Pending"]["Groups"] == ["apps", "ops"]
 
     ms.delete(name)
-    assert "app-mdb" not in mdb_users(emu) and set(mdb_acls(emu)) == {"open-access"}
+    assert set(mdb_users(emu)) == {"default"} and set(mdb_acls(emu)) == {"open-access"}
     assert emu.mq_user(broker, "app-mq-2") is None
     assert not [k for k in emu.mq_broker(broker)["Tags"] if k.startswith("userkeeper:")]
 
