@@ -13,11 +13,13 @@ engine without it too.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .harness.cfn_engine import AS_SHIPPED_TAG, MiniStack
 from .harness.emulator import create_activemq_broker
 from .harness.events import cfn_event
+from .harness.views import contains_any
 from .stack_helpers import (
     Engine, ec_groups, ec_users, mdb_acls, mdb_users, owner, request_summary, statuses,
 )
@@ -154,6 +156,13 @@ def test_elasticache_stack_create_update_replace_rollback_delete(engine: Engine)
     assert sorted(deleted[1:]) == [("Delete", "AppUser", "app-user-2"), ("Delete", "DefaultUser", "app-default")]
     assert set(ec_users(emu)) == {"default"} and ec_groups(emu) == {}  # "default": ElastiCache's own
     assert all(a["Status"] == "SUCCESS" for a in map(ms.answer, ms.requests(stack_id)[before:]))
+
+    # Neither a password nor a ResponseURL's token in the function's log (the engine's
+    # CloudWatch Logs), nor in the stack's events.
+    tokens = [r["ResponseURL"].rsplit("/", 1)[1] for r in ms.requests(stack_id)]
+    log = engine.function_log()
+    assert len(log) > 20, log
+    assert not contains_any([*log, json.dumps(ms.events(stack_id), default=str)], [PW1, PW_DEFAULT, *tokens])
 
 
 def mdb_mq_template(acl: str = "app-acl", mq_user: str = "app-mq", access: str = "on ~app:* +@read",
