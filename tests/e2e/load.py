@@ -402,9 +402,8 @@ def _seed_secrets(emulator: Emulator, cfg: LoadConfig, redis: Any, activemq: Any
         return list(pool.map(lambda job: job(), jobs))
 
 
-def _rotate(fleet: Fleet, emulator: Emulator, r: rh.Rotated, login: bool, server: Any, cfg: LoadConfig,
-            abort: Callable[[], str | None], sync_lock: threading.Lock) -> RotationOutcome:
-    token = emulator.new_pending(r.arn)  # what Secrets Manager does before it invokes the function
+def _rotate(fleet: Fleet, emulator: Emulator, r: rh.Rotated, token: str, login: bool, server: Any,
+            cfg: LoadConfig, abort: Callable[[], str | None], sync_lock: threading.Lock) -> RotationOutcome:
     out = RotationOutcome(r, token, login, [])
     t0 = time.monotonic()
     for step in ROTATION_STEPS:
@@ -448,6 +447,10 @@ def run_rotations(emulator: Emulator, fleet: Fleet, cfg: LoadConfig, redis: Any,
                   give_up_at: float, report: LoadReport) -> None:
     emulator.config(strict=False, transition_seconds=0, reboot_seconds=0, transition_jitter=0)
     seeded = _seed_secrets(emulator, cfg, redis, activemq)
+    # What Secrets Manager does before it invokes the function: a pending version each. Done
+    # before the rotations start, so that only the function's calls meet the load.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda s: emulator.new_pending(s[0].arn), seeded))
     emulator.config(strict=True, **TIMINGS)
     emulator.clear_throttle()
     emulator.throttle(share=cfg.throttle, **({"seed": cfg.seed} if cfg.seed is not None else {}))
@@ -459,8 +462,9 @@ def run_rotations(emulator: Emulator, fleet: Fleet, cfg: LoadConfig, redis: Any,
     sync_lock = threading.Lock()
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(len(seeded)) as pool:
-        outcomes = list(pool.map(lambda s: _rotate(
-            fleet, emulator, s[0], s[1], activemq if s[0].engine == "mq" else redis, cfg, abort, sync_lock), seeded))
+        outcomes = list(pool.map(lambda s, token: _rotate(
+            fleet, emulator, s[0], token, s[1], activemq if s[0].engine == "mq" else redis, cfg, abort, sync_lock),
+            seeded, tokens))
     wall = time.monotonic() - t0
     throttles = emulator.throttle()
     emulator.clear_throttle()
