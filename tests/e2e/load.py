@@ -253,7 +253,7 @@ def _leftovers(emulator: Emulator, tag: str, brokers: list[str]) -> list[str]:
             continue
         # Deleting an ActiveMQ user without a reboot leaves it pending DELETE until the next
         # one, as Amazon MQ does: gone for every purpose but the broker's next start.
-        out += [f"mq user {u['Username']} on {b['BrokerId']} (pending {u['Pending']})"
+        out += [f"mq user {u['Username']} on {b['BrokerId']} (pending {(u['Pending'] or {}).get('PendingChange')})"
                 for u in b["users"] if u["Username"].startswith(tag)
                 and (u["Pending"] or {}).get("PendingChange") != "DELETE"]
         out += [f"mq broker tag {k} on {b['BrokerId']}" for k in b["Tags"] if k.startswith("userkeeper:")]
