@@ -1,5 +1,5 @@
 """The load test at a reduced size (the full size: ``scripts/load``, tools/load.py): several
-function processes on one runtime API, the emulator throttling a tenth of every service's
+function processes on one runtime API, the emulator throttling a fifth of every service's
 calls; custom resources of all five types created and deleted a wave at a time, and rotations
 fired together, a sample of them logging in to the real servers. What is checked:
 ``load.run_load`` (every request answered exactly once, by the protocol, before its deadline;
@@ -13,10 +13,11 @@ from .harness.emulator import Emulator
 from .load import LoadConfig, run_load, summary
 from .servers import ActiveMqServer, Pki, RedisServer
 
-#: About a minute on CI's two cores, next to the other workers. A tenth throttled: hundreds of
-#: throttles, and with the SDK's 6 attempts a call failing them all is a one-in-a-million draw;
-#: at a fifth (the benchmark's default) one Delete in ~20 runs fails so (`scripts/load` figures).
-CI_SIZE = LoadConfig(resources=40, secrets=60, processes=16, throttle=0.1, login_sample=5, give_up_s=300)
+#: About a minute on CI's two cores, next to the other workers. A fifth of calls throttled (the
+#: benchmark's default): hundreds of throttles, and with the function's 10 attempts a call that
+#: fails them all is a one-in-ten-million draw (with the SDK's former 6, one Delete in ~20 runs
+#: failed so: `scripts/load` figures in the note on issue 12).
+CI_SIZE = LoadConfig(resources=40, secrets=60, processes=16, throttle=0.2, login_sample=5, give_up_s=300)
 
 
 def test_load_with_throttling(userkeeper_bin: Any, emulator: Emulator, redis_server: RedisServer,
