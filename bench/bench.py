@@ -119,6 +119,18 @@ def make_pki(d: Path) -> tuple[Path, Path, Path]:
     return chain, key_path, bundle
 
 
+#: The priority the functions run at (the bench's own at start, before ``raise_priority``).
+FUNCTION_NICE = os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def raise_priority() -> None:
+    """The harness and the emulator stand in for Lambda's and AWS's machines: on a busy host
+    they must not be what the figures measure, so they run ahead of the functions (root only;
+    the CPU-time figures do not depend on it)."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, FUNCTION_NICE - 10)
+
+
 def server_context(chain: Path, key: Path) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(chain, key)
@@ -236,19 +248,20 @@ class CpuShare:
         return f"{self.memory_mb} MB ({100 * self.memory_mb / ONE_VCPU_MB:.2f} % CPU)"
 
     def preexec(self):
-        """Runs in the child between fork and exec: "0" moves the writer itself."""
-        if self.path is None:
-            return None
-        fd = os.open(self.procs, os.O_WRONLY)
+        """Runs in the child between fork and exec: joins the cgroup ("0" moves the writer
+        itself) and takes the priority the bench started with (see ``raise_priority``)."""
+        fd = os.open(self.procs, os.O_WRONLY) if self.path is not None else None
 
         def enter() -> None:
-            os.write(fd, b"0")
+            os.setpriority(os.PRIO_PROCESS, 0, FUNCTION_NICE)
+            if fd is not None:
+                os.write(fd, b"0")
 
         self._fd = fd
         return enter
 
     def after_spawn(self) -> None:
-        if self.path is not None:
+        if self._fd is not None:
             os.close(self._fd)
 
     def close(self) -> None:
@@ -410,6 +423,7 @@ def chart(ours: Contender, peer: Contender, modes: list[str], path: Path, runs: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
     width = 0.38
@@ -433,6 +447,7 @@ def chart(ours: Contender, peer: Contender, modes: list[str], path: Path, runs: 
         ax.set_title(f"{label} ({unit})", fontsize=9)
         if unit == "ms":
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.tick_params(axis="y", labelsize=7)
     fig.legend(loc="upper center", ncol=2, fontsize=9, frameon=False)
     fig.suptitle(f"median, whiskers min–max, {runs} cold processes each; ms on a log scale", y=0.02, fontsize=8)
@@ -457,6 +472,8 @@ def main() -> int:
     ap.add_argument("--chart", type=Path, default=ROOT / "bench" / "bench.png", help="the PNG to write")
     ap.add_argument("--json", type=Path, default=ROOT / "target" / "bench" / "results.json",
                     help="raw figures (default target/bench/results.json)")
+    ap.add_argument("--replot", action="store_true",
+                    help="no run: print the table and redraw the chart from --json's figures")
     ap.add_argument("--no-peer", action="store_true", help="userkeeper only (no ratio, no chart)")
     ap.add_argument("--wrap", default="", help="a command to run userkeeper under, e.g. "
                     "'strace -f -tt -o /tmp/uk.trace' or 'valgrind --tool=callgrind' (for profiling)")
@@ -466,6 +483,16 @@ def main() -> int:
     if args.self_check:
         args.runs, args.modes, args.steady, args.chart, args.json = 1, "full", 1, None, None
 
+    if args.replot:
+        raw = json.loads(args.json.read_text())
+        ours, peer = (Contender(name, [], ROOT, {}, {m: [Run(**r) for r in rs] for m, rs in modes.items()})
+                      for name, modes in raw.items())
+        modes = list(ours.runs)
+        runs = len(ours.runs[modes[0]])
+        print(table(ours, peer, modes))
+        print(table(ours, peer, modes[:1], CPU_FIGURES))
+        chart(ours, peer, modes, args.chart, runs)
+        return 0
     try:
         binary = require_binary()
     except BinaryMissing as e:
@@ -489,6 +516,7 @@ def main() -> int:
     try:
         chain, key, bundle = make_pki(work)
         ctx = server_context(chain, key)
+        raise_priority()
         emulator = Emulator()
         emulator.config(transition_seconds=0, reboot_seconds=0, transition_jitter=0)
         front = TlsFront(emulator.port, ctx)
