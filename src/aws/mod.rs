@@ -3,6 +3,7 @@
 //! invocation). The protocols reach them through their traits (`rotation::SecretStore`,
 //! `cfn::continuation::Continuer`), so `cfn/` and `rotation/` stay free of AWS clients.
 
+pub mod http;
 pub mod lambda;
 pub mod secrets;
 
