@@ -125,7 +125,7 @@ function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: st
 /**
  * `Custom::ElastiCacheUser`: an ElastiCache (Valkey / Redis OSS) RBAC user.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the user
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the user
  * actions on this user's ARN only, and `secretsmanager:GetSecretValue` on `passwordSecret`.
  * `userKeeper.rotate(user)` rotates `passwordSecret`.
  */
@@ -147,8 +147,11 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
   /** The ARN this user will have (known before it exists; what the grants are scoped to). */
   public readonly userArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
   /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
   public readonly passwordSecret?: secretsmanager.ISecret;
 
@@ -195,10 +198,11 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      this.grants = keeper.grant(this.resource, [
+      this.grants = [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_ACTIONS, resources: [this.userArn] }),
         ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
-      ]);
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.userId = this.resource.ref;
@@ -222,7 +226,7 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
 /**
  * `Custom::ElastiCacheUserGroup`: an ElastiCache user group.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the group
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the group
  * actions on this group's ARN, and CreateUserGroup / ModifyUserGroup on this group's ARN and
  * the ARNs of the users it names (ElastiCache authorizes those calls on the group and on every
  * member).
@@ -240,8 +244,11 @@ export class ElastiCacheUserGroup extends Construct {
   public readonly attrStatus: string;
   public readonly userGroupArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: ElastiCacheUserGroupProps) {
     super(scope, id);
@@ -271,7 +278,7 @@ export class ElastiCacheUserGroup extends Construct {
       // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used as is
       // (a literal id, a parameter, an attribute of a resource defined elsewhere).
       const members = props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u));
-      this.grants = keeper.grant(this.resource, [
+      this.grants = [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_GROUP_ACTIONS, resources: [this.userGroupArn] }),
         // One statement on the group and its members: what AWS authorizes these on.
         new iam.PolicyStatement({
@@ -283,7 +290,8 @@ export class ElastiCacheUserGroup extends Construct {
         ...(props.engine === ElastiCacheEngine.VALKEY
           ? [new iam.PolicyStatement({ actions: ELASTICACHE_VALKEY_MEMBER_ACTIONS, resources: members })]
           : []),
-      ]);
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.userGroupId = this.resource.ref;

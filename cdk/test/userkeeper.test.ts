@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
@@ -32,6 +33,8 @@ import {
   MQ_OWNERSHIP_TAG_ACTIONS,
   MQ_REBOOT_ACTIONS,
   MQ_ROTATION_ACTIONS,
+  MQ_ROTATION_SECRET_TAG,
+  MQ_ROTATION_SECRET_TAG_ACTIONS,
   MQ_USER_ACTIONS,
   MqRotationStrategy,
   ROTATION_KMS_ACTIONS,
@@ -58,7 +61,7 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string;
 /** Every statement of every identity policy in the template (inline role policies too). */
 function statements(t: Template): Statement[] {
   const out: Statement[] = [];
-  for (const p of Object.values(t.findResources('AWS::IAM::Policy'))) {
+  for (const p of [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))]) {
     out.push(...(p as any).Properties.PolicyDocument.Statement);
   }
   for (const r of Object.values(t.findResources('AWS::IAM::Role'))) {
@@ -90,12 +93,50 @@ function render(v: unknown): string {
 const ARN_PREFIX = '{Ref AWS::Partition}'; // what formatArn renders for "arn:<partition>"
 const ACCOUNT = '{Ref AWS::Region}:{Ref AWS::AccountId}';
 
-/** The statements of the `Grants` policy of the construct at `path` (its own policy). */
-function grantsOf(t: Template, s: Stack, construct: { grants?: unknown }): Statement[] {
-  const policy = (construct as any).grants;
-  assert.ok(policy, 'the construct has a grants policy');
-  const logical = s.getLogicalId(policy.node.defaultChild);
-  return t.toJSON().Resources[logical].Properties.PolicyDocument.Statement;
+/**
+ * What `construct` (a user, group, ACL or rotation) asked to be granted, as rendered in the
+ * template; and the check that the template grants each of it, through the policies its
+ * resource DependsOn (the ones that outlive its Delete), under the same condition.
+ */
+function grantsOf(t: Template, s: Stack, construct: { grants?: iam.PolicyStatement[] }): Statement[] {
+  const own = construct.grants;
+  assert.ok(own && own.length > 0, 'the construct asked for grants');
+  const rendered = own.map((x) => s.resolve(x.toStatementJson()) as Statement);
+  const dependent = (construct as any).schedule ?? (construct as any).resource.node.defaultChild;
+  const inEffect = effectiveStatements(t, s.getLogicalId(dependent));
+  for (const st of rendered) {
+    for (const action of actionsOf(st)) {
+      for (const resource of resourcesOf(st)) {
+        const granted = inEffect.some(
+          (x) =>
+            actionsOf(x).includes(action) &&
+            resourcesOf(x).some((r) => JSON.stringify(r) === JSON.stringify(resource)) &&
+            JSON.stringify(x.Condition ?? null) === JSON.stringify(st.Condition ?? null),
+        );
+        assert.ok(granted, `${action} on ${render(resource)} is not granted to ${dependent.node.path} by the policies it DependsOn`);
+      }
+    }
+  }
+  return rendered;
+}
+
+/** The statements of the managed policies `logicalId` DependsOn (its grants). */
+function effectiveStatements(t: Template, logicalId: string): Statement[] {
+  const resources = t.toJSON().Resources;
+  return dependsOn(t, logicalId)
+    .filter((d) => resources[d].Type === 'AWS::IAM::ManagedPolicy')
+    .flatMap((d) => resources[d].Properties.PolicyDocument.Statement);
+}
+
+/** The actions the template grants on `resource` (rendered), with no condition. */
+function grantedOn(t: Template, resource: string): string[] {
+  return [
+    ...new Set(
+      statements(t)
+        .filter((x) => !x.Condition && resourcesOf(x).map(render).includes(resource))
+        .flatMap(actionsOf),
+    ),
+  ].sort();
 }
 
 /** The logical ids, in an order CloudFormation could create them; fails on a cycle. */
@@ -250,16 +291,23 @@ describe('ElastiCacheUser', () => {
 
   it('grants the user actions on its own ARN and GetSecretValue on its secret only', () => {
     const s = stack();
-    exampleLike(s);
-    const st = statements(Template.fromStack(s));
+    const { dflt, app } = exampleLike(s);
+    const t = Template.fromStack(s);
+    const st = statements(t);
+    for (const u of [dflt, app]) {
+      const own = grantsOf(t, s, u).filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
+      assert.deepEqual(own.map((x) => resourcesOf(x).map(render)), [[render(s.resolve(u.userArn))]]);
+      assert.deepEqual(actionsOf(own[0]).sort(), [...ELASTICACHE_USER_ACTIONS].sort());
+    }
+    // In the template, each user ARN once, with the user actions and what the group needs of
+    // its members (CreateUserGroup, ModifyUserGroup, DescribeUsers): one statement for both.
     const userStatements = st.filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
-    assert.equal(userStatements.length, 2);
-    const userArns = userStatements.map((x) => resourcesOf(x).map(render)).flat().sort();
-    assert.deepEqual(userArns, [
+    assert.equal(userStatements.length, 1);
+    assert.deepEqual(resourcesOf(userStatements[0]).map(render).sort(), [
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
     ]);
-    for (const x of userStatements) assert.deepEqual(actionsOf(x).sort(), [...ELASTICACHE_USER_ACTIONS].sort());
+    assert.deepEqual(actionsOf(userStatements[0]).sort(), [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
     const secretStatements = st.filter((x) => actionsOf(x).some((a) => a.startsWith('secretsmanager:')));
     assert.equal(secretStatements.length, 1);
     assert.deepEqual(actionsOf(secretStatements[0]), ['secretsmanager:GetSecretValue']);
@@ -284,9 +332,9 @@ describe('ElastiCacheUser', () => {
     const secretStatements = statements(Template.fromStack(s)).filter((x) =>
       actionsOf(x).includes('secretsmanager:GetSecretValue'),
     );
-    // One per user (each in its own policy): removing one user keeps the other's.
-    assert.equal(secretStatements.length, 2);
-    for (const x of secretStatements) assert.match(render(x.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
+    // Once, for both users: removing one keeps it (see 'shared grants').
+    assert.equal(secretStatements.length, 1);
+    assert.match(render(secretStatements[0].Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
   });
 
   it('grants kms:Decrypt via Secrets Manager for a customer-managed key', () => {
@@ -412,87 +460,95 @@ describe('ElastiCacheUserGroup', () => {
 
   it('grants group actions on its ARN, membership actions on its ARN and its members ARNs, without a cycle', () => {
     const s = stack();
-    exampleLike(s);
+    const { group } = exampleLike(s);
     const t = Template.fromStack(s);
     const st = statements(t);
     const groupStatements = st.filter((x) => actionsOf(x).includes('elasticache:DeleteUserGroup'));
     assert.equal(groupStatements.length, 1);
-    assert.deepEqual(actionsOf(groupStatements[0]).sort(), [...ELASTICACHE_USER_GROUP_ACTIONS].sort());
     assert.deepEqual(resourcesOf(groupStatements[0]).map(render), [
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
     ]);
-    const member = st.filter(
-      (x) => actionsOf(x).includes('elasticache:ModifyUserGroup') && !actionsOf(x).includes('elasticache:DeleteUserGroup'),
-    );
+    // What the group asked for: CreateUserGroup / ModifyUserGroup are authorized on the group
+    // and on every member, so one statement names all of them. Literal ARNs, not Refs of the
+    // users: a Ref would make the policy depend on the users, and the users on the policy.
+    const member = grantsOf(t, s, group).filter((x) => actionsOf(x).includes('elasticache:ModifyUserGroup'));
     assert.equal(member.length, 1);
     assert.deepEqual(actionsOf(member[0]).sort(), [...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
-    // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member: one
-    // statement naming all of them (which is also what parliament checks statement by statement).
-    // Literal ARNs, not Refs of the users: a Ref would make the policy depend on the users,
-    // and the users (through the function) on the policy.
-    assert.deepEqual(resourcesOf(member[0]).map(render), [
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
-    ]);
-    // ...and nowhere else: not on the group alone.
-    assert.ok(st.filter((x) => actionsOf(x).includes('elasticache:CreateUserGroup')).length === 1);
-    for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
+    const group_ = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`;
+    const members = ['app-default', 'app-user'].map((u) => `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:${u}`);
+    assert.deepEqual(resourcesOf(member[0]).map(render), [group_, ...members]);
+    // In the template: on the group with its own actions, on each member with the user's.
+    assert.deepEqual(grantedOn(t, group_), [...new Set([...ELASTICACHE_USER_GROUP_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
+    for (const m of members) {
+      assert.deepEqual(grantedOn(t, m), [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
+    }
+    for (const policy of Object.values(t.findResources('AWS::IAM::ManagedPolicy'))) {
       assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
     }
     creationOrder(t);
   });
 });
 
-describe('grants: one policy per resource', () => {
-  it('each custom resource depends on its own grants and the continuation policy; the function on neither', () => {
+describe('shared grants', () => {
+  const ecUser = (s: Stack, k: UserKeeper, id: string, userId: string) =>
+    new ElastiCacheUser(s, id, {
+      userKeeper: k,
+      userId,
+      userName: userId,
+      engine: ElastiCacheEngine.VALKEY,
+      accessString: 'on',
+      noPasswordRequired: true,
+    });
+
+  it('each custom resource depends on the stack\'s grants and the continuation policy; the function on neither', () => {
     const s = stack();
     const { k, dflt, app, group } = exampleLike(s);
     const t = Template.fromStack(s);
     const id = (c: any) => s.getLogicalId(c.node.defaultChild);
     const cont = id(k.continuationPolicy);
+    const managed = Object.keys(t.findResources('AWS::IAM::ManagedPolicy'));
+    assert.equal(managed.length, 1, 'a small app: one grants policy');
     for (const c of [dflt, app, group]) {
-      const deps = dependsOn(t, id(c.resource));
-      assert.deepEqual(deps.sort(), [id(c.grants), cont].sort(), `${c.node.path} DependsOn`);
+      assert.deepEqual(dependsOn(t, id(c.resource)).sort(), [...managed, cont].sort(), `${c.node.path} DependsOn`);
+      grantsOf(t, s, c);
     }
     const fnDeps = dependsOn(t, id(k.function));
-    for (const c of [dflt, app, group]) assert.ok(!fnDeps.includes(id(c.grants)));
+    for (const m of managed) assert.ok(!fnDeps.includes(m));
     const order = creationOrder(t);
-    // Created before the resource, hence deleted after it: a removed resource's Delete (in
-    // the update's cleanup) still has its permissions.
-    for (const c of [dflt, app, group]) assert.ok(order.indexOf(id(c.grants)) < order.indexOf(id(c.resource)));
+    // Created before the resource, hence deleted after it.
+    for (const c of [dflt, app, group]) for (const m of managed) assert.ok(order.indexOf(m) < order.indexOf(id(c.resource)));
   });
 
-  it('removing a resource removes only its own policy', () => {
+  it('a removed resource keeps its grants until after its Delete: the changed policy is a new one', () => {
+    // CloudFormation updates a policy in the update phase and deletes removed resources in the
+    // cleanup after it. So the policy that granted App must not change in place: its logical id
+    // is its content's hash, and App's removal makes a new policy while the old one, which App
+    // DependsOn in the old template, goes in the cleanup, after App.
     const build = (withApp: boolean) => {
       const s = stack();
       const k = keeper(s);
-      new ElastiCacheUser(s, 'Default', {
-        userKeeper: k,
-        userId: 'app-default',
-        userName: 'default',
-        engine: ElastiCacheEngine.VALKEY,
-        accessString: 'off ~* -@all',
-        noPasswordRequired: true,
-      });
-      if (withApp) {
-        new ElastiCacheUser(s, 'App', {
-          userKeeper: k,
-          userId: 'app-user',
-          userName: 'app',
-          engine: ElastiCacheEngine.VALKEY,
-          accessString: 'on',
-          noPasswordRequired: true,
-        });
-      }
-      return Template.fromStack(s).findResources('AWS::IAM::Policy');
+      ecUser(s, k, 'Default', 'app-default');
+      if (withApp) ecUser(s, k, 'App', 'app-user');
+      return Template.fromStack(s);
     };
     const before = build(true);
     const after = build(false);
-    const removed = Object.keys(before).filter((k) => !(k in after));
-    assert.equal(removed.length, 1);
-    assert.match(removed[0], /^AppGrants/);
-    for (const [k, v] of Object.entries(after)) assert.deepEqual(v, before[k], `${k} changed`);
+    const managedBefore = Object.keys(before.findResources('AWS::IAM::ManagedPolicy'));
+    const managedAfter = Object.keys(after.findResources('AWS::IAM::ManagedPolicy'));
+    const appArn = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`;
+    const granting = managedBefore.filter((m) =>
+      before.toJSON().Resources[m].Properties.PolicyDocument.Statement.some((x: Statement) => resourcesOf(x).map(render).includes(appArn)),
+    );
+    assert.equal(granting.length, 1);
+    const appLogical = Object.keys(before.findResources('Custom::ElastiCacheUser')).find((x) => x.startsWith('App'))!;
+    assert.ok(dependsOn(before, appLogical).includes(granting[0]), 'App DependsOn the policy granting it');
+    assert.ok(!managedAfter.includes(granting[0]), 'that policy is replaced, not updated in place');
+    // Nothing else changed: the continuation policy, the role, the function are the same.
+    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::Lambda::Function']) {
+      assert.deepEqual(after.findResources(type), before.findResources(type), `${type} changed`);
+    }
+    // And the same app synthesizes the same policy again (the id is stable, not random).
+    assert.deepEqual(Object.keys(build(true).findResources('AWS::IAM::ManagedPolicy')), managedBefore);
   });
 
   it('a resource in another stack of the app gets its grants there, without a cycle between stacks', () => {
@@ -512,11 +568,18 @@ describe('grants: one policy per resource', () => {
     assert.deepEqual(stackDeps('Users'), ['Keeper']);
     assert.deepEqual(stackDeps('Keeper'), []);
     const tb = Template.fromStack(b);
-    const grants = grantsOf(tb, b, u);
-    assert.equal(grants.length, 2);
+    assert.equal(grantsOf(tb, b, u).length, 2);
+    assert.equal(Object.keys(tb.findResources('AWS::IAM::ManagedPolicy')).length, 1);
+    assert.equal(Object.keys(Template.fromStack(a).findResources('AWS::IAM::ManagedPolicy')).length, 0);
     assert.deepEqual(Template.fromStack(a).toJSON().Resources[a.getLogicalId(k.continuationPolicy.node.defaultChild as any)].Type, 'AWS::IAM::Policy');
   });
 });
+
+/** The condition of MemoryDB's CreateUser and CreateAcl: a request tagged for this stack. */
+const OWNED_BY_THIS_STACK = {
+  StringEquals: { 'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' } },
+  Null: { 'aws:RequestTag/userkeeper:logical-id': 'false' },
+};
 
 function memoryDbLike(s: Stack, k: UserKeeper = keeper(s)) {
   const secret = new secretsmanager.Secret(s, 'MdbSecret', {
@@ -567,7 +630,7 @@ describe('MemoryDbUser', () => {
     t.resourceCountIs('Custom::MemoryDBUser', 2);
   });
 
-  it('grants the user actions on its own ARN, CreateUser only for its own ownership tags, its secret', () => {
+  it('grants the user actions on its own ARN, CreateUser only with its stack\'s ownership tags, its secret', () => {
     const s = stack();
     const { pw, iamUser } = memoryDbLike(s);
     const t = Template.fromStack(s);
@@ -580,14 +643,10 @@ describe('MemoryDbUser', () => {
       assert.ok(actionsOf(own).includes('memorydb:TagResource'));
       const create = st.find((x) => actionsOf(x).includes('memorydb:CreateUser'))!;
       assert.deepEqual(actionsOf(create), MEMORYDB_CREATE_USER_ACTIONS);
-      // AWS authorizes CreateUser on no resource: "*", narrowed to this resource's own tags.
+      // AWS authorizes CreateUser on no resource: "*", narrowed to the ownership tags of this
+      // stack (the same condition for every user, so that the grants stay one statement).
       assert.equal(create.Resource, '*');
-      assert.deepEqual(create.Condition, {
-        StringEquals: {
-          'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
-          'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(u.resource.node.defaultChild as any),
-        },
-      });
+      assert.deepEqual(create.Condition, OWNED_BY_THIS_STACK);
       const secrets = st.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'));
       assert.equal(secrets.length, secret ? 1 : 0);
       assert.equal(st.length, secret ? 3 : 2);
@@ -655,12 +714,7 @@ describe('MemoryDbAcl', () => {
     const create = creates[0];
     assert.deepEqual(actionsOf(create), MEMORYDB_ACL_CREATE_ACTIONS);
     assert.deepEqual(resourcesOf(create).map(render), [aclArn, ...members]);
-    assert.deepEqual(create.Condition, {
-      StringEquals: {
-        'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
-        'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(acl.resource.node.defaultChild as any),
-      },
-    });
+    assert.deepEqual(create.Condition, OWNED_BY_THIS_STACK);
     // UpdateAcl on the ACL and its members, in one statement, unconditioned.
     const updates = st.filter((x) => actionsOf(x).includes('memorydb:UpdateAcl'));
     assert.equal(updates.length, 1);
@@ -729,8 +783,8 @@ describe('AmazonMqUser', () => {
     const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
     assert.deepEqual(actionsOf(tags).sort(), [...MQ_OWNERSHIP_TAG_ACTIONS].sort());
     assert.deepEqual(tags.Resource, BROKER_ARN);
-    // Only this user's ownership tag key (`~` is written `+` in tag keys).
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:user:app.user_1+x', 'userkeeper:secret:app.user_1+x'] } });
+    // Only userkeeper's ownership and binding keys, the same for every user of the stack.
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*', 'userkeeper:secret:*'] } });
     assert.ok(st.some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')));
   });
 
@@ -852,13 +906,11 @@ describe('every template', () => {
     assert.ok(Token.isUnresolved(s.account) && Token.isUnresolved(s.region), 'the example stack is env-agnostic');
     assert.deepEqual(s.resolve(s.region), { Ref: 'AWS::Region' });
     const st = statements(t);
-    assert.equal(
-      st.length,
-      1 + 2 + 2 + 3 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
-      'continuations, default user + secret, app user + secret, group + members + valkey members, MemoryDB user + create + secret, ' +
-        'IAM user + create, ACL + create + members, MQ user + tags + secret, ' +
-        'rotations: ElastiCache secret + random + user, MemoryDB secret + random + user, MQ secret + random + broker + tags',
-    );
+    // The grants: one managed policy for what always exists, one for the MQ user (only with a
+    // broker), one for its rotation (only with RotateMqExample); inline, the continuations only.
+    const managed = Object.values(t.findResources('AWS::IAM::ManagedPolicy')) as any[];
+    assert.deepEqual(managed.map((p) => p.Condition).sort(), ['CreateMqExample', 'RotateMqExampleSecret', undefined]);
+    t.resourceCountIs('AWS::IAM::Policy', 1);
     t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
     t.resourceCountIs('AWS::Lambda::Permission', 1);
     assertNoWildcards(st);
@@ -878,14 +930,21 @@ describe('every template', () => {
     assert.deepEqual(t.Parameters.MqBrokerArn.Default, '');
     assert.deepEqual(t.Conditions.CreateMqExample, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'MqBrokerArn' }, ''] }] });
     const conditional = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'CreateMqExample');
-    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
+    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
     // Its rotation only with RotateMqExample=true too (the user must be live to be tested).
     assert.deepEqual(t.Parameters.RotateMqExample.Default, 'false');
     assert.deepEqual(t.Conditions.RotateMqExampleSecret, {
       'Fn::And': [{ Condition: 'CreateMqExample' }, { 'Fn::Equals': [{ Ref: 'RotateMqExample' }, 'true'] }],
     });
     const rotation = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'RotateMqExampleSecret');
-    assert.deepEqual(rotation.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::RotationSchedule']);
+    assert.deepEqual(rotation.map(([, r]) => r.Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::SecretsManager::RotationSchedule']);
+    // Nothing unconditional depends on a conditional policy (CloudFormation refuses that).
+    for (const [id, r] of Object.entries(t.Resources as Record<string, any>)) {
+      for (const d of [r.DependsOn ?? []].flat()) {
+        const target = t.Resources[d].Condition;
+        assert.ok(target === undefined || target === r.Condition || (r.Condition === 'RotateMqExampleSecret' && target === 'CreateMqExample'), `${id} (${r.Condition}) DependsOn ${d} (${target})`);
+      }
+    }
     // The permission serves every rotation: unconditional.
     for (const r of Object.values(t.Resources as Record<string, any>)) {
       if (r.Type === 'AWS::Lambda::Permission') assert.equal(r.Condition, undefined);
@@ -956,10 +1015,12 @@ describe('UserKeeper.rotate', () => {
         RotateImmediatelyOnUpdate: false,
         RotationRules: rules,
       });
+      const grants = Object.keys(t.findResources('AWS::IAM::ManagedPolicy'));
       assert.deepEqual(
         [...r.DependsOn].sort(),
-        [logicalId(s, rotation.grants), logicalId(s, k.rotationPermission), logicalId(s, user.resource)].sort(),
+        [...grants, logicalId(s, k.continuationPolicy), logicalId(s, k.rotationPermission), logicalId(s, user.resource)].sort(),
       );
+      grantsOf(t, s, rotation);
       assert.equal(rotation.secret, user.passwordSecret);
     }
     const order = creationOrder(t);
@@ -1009,28 +1070,30 @@ describe('UserKeeper.rotate', () => {
     assertNoWildcards(statements(t));
   });
 
-  it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys of the user and its clone', () => {
+  it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys, TagResource on its secret', () => {
     const s = stack();
     const { mq, mqRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     const st = grantsOf(t, s, mqRotation);
-    assert.equal(st.length, 4);
+    assert.equal(st.length, 5);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS].sort(), 'no RebootBroker without reboot');
     assert.equal(users.Resource, BROKER_ARN);
     const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
     assert.deepEqual(actionsOf(tags), ['mq:CreateTags'], 'never DeleteTags');
     assert.equal(tags.Resource, BROKER_ARN);
-    // `~` is written `+` in tag keys; the alternating strategy also writes the clone's tag.
-    assert.deepEqual(tags.Condition, {
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:rotation:app+1', 'userkeeper:rotation:app+1_clone'] },
-    });
-    for (const key of [tags.Condition['ForAllValues:StringEquals']['aws:TagKeys']].flat()) {
-      assert.ok(key.startsWith('userkeeper:rotation:'), key);
-    }
-    assert.deepEqual(resourcesOf(st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!), [
-      { Ref: logicalId(s, mq.passwordSecret) },
-    ]);
+    // Rotation progress keys only (of any user: the same condition for all keeps the grants
+    // from growing per user).
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
+    const secret = { Ref: logicalId(s, mq.passwordSecret) };
+    assert.deepEqual(resourcesOf(st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!), [secret]);
+    // Progress recorded on the rotated secret itself: its one tag key, on that secret only.
+    const tagSecret = st.find((x) => actionsOf(x).includes('secretsmanager:TagResource'))!;
+    assert.deepEqual(actionsOf(tagSecret), MQ_ROTATION_SECRET_TAG_ACTIONS);
+    assert.deepEqual(tagSecret.Resource, secret);
+    assert.deepEqual(tagSecret.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] } });
+    // Nowhere else: not for the ElastiCache or MemoryDB rotations.
+    assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);
   });
 
   it('MQ: a token username may tag any userkeeper:rotation: key; reboot grants mq:RebootBroker', () => {
@@ -1084,7 +1147,7 @@ describe('UserKeeper.rotate', () => {
     assert.match(render(put.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
   });
 
-  it('removing a rotation removes only its own schedule and policy', () => {
+  it('removing a rotation removes its schedule and replaces the grants policy (the old one goes after the schedule)', () => {
     const build = (rotate: boolean) => {
       const s = stack();
       const k = keeper(s);
@@ -1101,9 +1164,17 @@ describe('UserKeeper.rotate', () => {
     };
     const before = build(true);
     const after = build(false);
-    const removed = Object.keys(before).filter((id) => !(id in after)).map((id) => before[id].Type).sort();
-    assert.deepEqual(removed, ['AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::SecretsManager::RotationSchedule']);
-    for (const [id, v] of Object.entries(after)) assert.deepEqual(v, before[id], `${id} changed`);
+    const removed = Object.keys(before).filter((id) => !(id in after));
+    assert.deepEqual(removed.map((id) => before[id].Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SecretsManager::RotationSchedule']);
+    const oldGrants = removed.find((id) => before[id].Type === 'AWS::IAM::ManagedPolicy')!;
+    const schedule = removed.find((id) => before[id].Type === 'AWS::SecretsManager::RotationSchedule')!;
+    assert.ok(before[schedule].DependsOn.includes(oldGrants), 'the removed schedule DependsOn the old grants');
+    const added = Object.keys(after).filter((id) => !(id in before));
+    assert.deepEqual(added.map((id) => after[id].Type), ['AWS::IAM::ManagedPolicy']);
+    // Otherwise only the user's DependsOn moved to the new grants.
+    for (const [id, v] of Object.entries(after)) {
+      if (id in before) assert.deepEqual({ ...v, DependsOn: undefined }, { ...before[id], DependsOn: undefined }, `${id} changed`);
+    }
   });
 
   it('refuses what cannot work at synth time', () => {

@@ -598,9 +598,13 @@ def _getatts_of_custom(stack: cfn.Stack, value: Any) -> list[list[str]]:
 # of itself, and nothing is granted on a bare wildcard
 
 
+# The identity policies a template can attach to a role (the CDK's grants are managed policies).
+ATTACHED_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+
+
 class RoleGrants:
     """The identity policies of the template's one function's role: inline in the role, or
-    AWS::IAM::Policy resources attached to it."""
+    AWS::IAM::Policy / AWS::IAM::ManagedPolicy resources attached to it."""
 
     def __init__(self, template: dict[str, Any]) -> None:
         self.resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
@@ -618,7 +622,7 @@ class RoleGrants:
         self.attached = {
             lid: r["Properties"]["PolicyDocument"]["Statement"]
             for lid, r in self.resources.items()
-            if r["Type"] == "AWS::IAM::Policy" and {"Ref": self.role} in r["Properties"].get("Roles", [])
+            if r["Type"] in ATTACHED_POLICY_TYPES and {"Ref": self.role} in r["Properties"].get("Roles", [])
         }
 
     def actions_for(self, lid: str) -> set[str]:
@@ -645,7 +649,7 @@ def _unconditional(st: dict[str, Any]) -> dict[str, Any]:
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for r in (template.get("Resources") or {}).values():
-        if r["Type"] == "AWS::IAM::Policy":
+        if r["Type"] in ATTACHED_POLICY_TYPES:
             out += r["Properties"]["PolicyDocument"]["Statement"]
         elif r["Type"] == "AWS::IAM::Role":
             for p in r["Properties"].get("Policies") or []:
