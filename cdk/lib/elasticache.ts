@@ -1,10 +1,10 @@
-import { ArnFormat, CustomResource, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { checkId, DEFAULT_SERVICE_TIMEOUT, flagProperty, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
+import type { UserKeeper } from './user-keeper';
 
 /** `Engine` of users and user groups. */
 export enum ElastiCacheEngine {
@@ -107,11 +107,11 @@ export const ELASTICACHE_VALKEY_MEMBER_ACTIONS = ['elasticache:DescribeUsers'];
 export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:ListTagsForResource'];
 
 /**
- * The users built here, by their `userId` (Ref) token: lets a group scope its member grants
+ * The users built here, by their `userId` (Ref) token and literal id: lets a group scope its member grants
  * to the ARNs the users are known to get *without* referencing them (a Ref in the group's
  * policy would also be a cycle if that policy were shared with the users).
  */
-const USERS_BY_REF = new Map<string, ElastiCacheUser>();
+const USERS_BY_REF = new Map<string, { user: ElastiCacheUser; keeper?: UserKeeper }>();
 
 function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: string): string {
   return Stack.of(scope).formatArn({
@@ -198,15 +198,24 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
+      // With what a group of this app needs of its members too (each member's ARN must allow
+      // CreateUserGroup / ModifyUserGroup, as must the group's): granted here, the user's ARN
+      // is listed once however many groups and stacks there are. Alone, on a user's ARN, they
+      // allow nothing: the group's ARN is granted only to the groups of this app.
       this.grants = [
-        new iam.PolicyStatement({ actions: ELASTICACHE_USER_ACTIONS, resources: [this.userArn] }),
-        ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
+        new iam.PolicyStatement({ actions: [...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS], resources: [this.userArn] }),
+        ...(props.passwordSecret ? keeper.readPasswordStatements(this, props.passwordSecret) : []),
       ];
       keeper.grant(this.resource, this.grants);
     }
 
     this.userId = this.resource.ref;
-    USERS_BY_REF.set(this.userId, this);
+    USERS_BY_REF.set(this.userId, { user: this, keeper: props.userKeeper });
+    // A group may name it by its literal id too (in another stack, say, where a Ref would be
+    // a cross-stack export).
+    if (!Token.isUnresolved(props.userId)) {
+      USERS_BY_REF.set(props.userId, { user: this, keeper: props.userKeeper });
+    }
     this.attrArn = this.resource.getAttString('Arn');
     this.attrUserId = this.resource.getAttString('UserId');
     this.attrUserName = this.resource.getAttString('UserName');
@@ -275,9 +284,13 @@ export class ElastiCacheUserGroup extends Construct {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used as is
-      // (a literal id, a parameter, an attribute of a resource defined elsewhere).
-      const members = props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u));
+      // Members made with this same UserKeeper grant themselves what the group needs of them
+      // (see ElastiCacheUser); the others are granted here. An ElastiCacheUser's Ref maps to
+      // the ARN it will have; any other value is used as is (a literal id, a parameter, an
+      // attribute of a resource defined elsewhere).
+      const members = props.userIds
+        .filter((u) => USERS_BY_REF.get(u)?.keeper !== keeper)
+        .map((u) => USERS_BY_REF.get(u)?.user.userArn ?? elastiCacheArn(this, 'user', u));
       this.grants = [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_GROUP_ACTIONS, resources: [this.userGroupArn] }),
         // One statement on the group and its members: what AWS authorizes these on.
@@ -287,7 +300,7 @@ export class ElastiCacheUserGroup extends Construct {
         }),
         // A valkey group takes only users that authenticate: its members are read (and a
         // no-password one refused) before the group is created or changed.
-        ...(props.engine === ElastiCacheEngine.VALKEY
+        ...(props.engine === ElastiCacheEngine.VALKEY && members.length > 0
           ? [new iam.PolicyStatement({ actions: ELASTICACHE_VALKEY_MEMBER_ACTIONS, resources: members })]
           : []),
       ];

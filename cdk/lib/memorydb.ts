@@ -12,7 +12,6 @@ import {
   UserKeeperTarget,
 } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
 
 /** `AuthenticationMode.Type` of a MemoryDB user. Passwords come from `passwordSecret` only. */
 export enum MemoryDbAuthenticationType {
@@ -206,7 +205,7 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
           resources: ['*'],
           conditions: ownershipTagCondition(this.resource),
         }),
-        ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
+        ...(props.passwordSecret ? keeper.readPasswordStatements(this, props.passwordSecret) : []),
       ];
       keeper.grant(this.resource, this.grants);
     }

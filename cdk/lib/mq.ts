@@ -3,9 +3,8 @@ import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DEFAULT_SERVICE_TIMEOUT, secretArnPattern, serviceTokenOf, UserKeeperTarget } from './common';
+import { DEFAULT_SERVICE_TIMEOUT, serviceTokenOf, UserKeeperTarget } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
 
 export interface AmazonMqUserProps extends UserKeeperTarget {
   /**
@@ -179,7 +178,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
           resources: [this.brokerArn],
         }),
         new iam.PolicyStatement({ actions: MQ_OWNERSHIP_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKey }),
-        ...UserKeeper.readPasswordStatements(this, props.passwordSecret),
+        ...keeper.readPasswordStatements(this, props.passwordSecret),
       ];
       keeper.grant(this.resource, this.grants);
     }
@@ -208,10 +207,8 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
         resources: [this.brokerArn],
         conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_ROTATION_TAG_PREFIX}*` } },
       }),
-      new iam.PolicyStatement({
-        actions: MQ_ROTATION_SECRET_TAG_ACTIONS,
-        resources: [secretArnPattern(this.passwordSecret)],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] } },
+      options.userKeeper.secretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] },
       }),
     ];
   }

@@ -6,7 +6,6 @@ import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
-import { secretArnPattern } from './common';
 import type { UserKeeper } from './user-keeper';
 
 /** What a rotation does with its secret (src/secrets.rs), on that secret's ARN only. */
@@ -25,6 +24,8 @@ export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 export interface RotationGrantOptions {
   /** The rotation may reboot an Amazon MQ broker (the secret's `"reboot": true`). */
   readonly reboot: boolean;
+  /** The function that rotates (how it is granted a secret: `UserKeeper.secretStatement`). */
+  readonly userKeeper: UserKeeper;
 }
 
 /**
@@ -122,12 +123,12 @@ export class UserRotation extends Construct {
       throw new Error(`${props.userKeeper.node.path}: the userkeeper function has no role to grant rotation to`);
     }
     const rotationRules = renderRotationRules(props.user, props);
-    const userStatements = props.user.rotationStatements({ reboot: props.reboot === true });
+    const userStatements = props.user.rotationStatements({ reboot: props.reboot === true, userKeeper: props.userKeeper });
     super(scope, id);
     this.secret = secret;
 
     const statements = [
-      new iam.PolicyStatement({ actions: ROTATION_SECRET_ACTIONS, resources: [secretArnPattern(secret)] }),
+      props.userKeeper.secretStatement(secret, ROTATION_SECRET_ACTIONS),
       new iam.PolicyStatement({ actions: ROTATION_RANDOM_PASSWORD_ACTIONS, resources: ['*'] }),
     ];
     if (secret.encryptionKey) {

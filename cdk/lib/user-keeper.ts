@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnResource, CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, CustomResource, Duration, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -59,6 +59,12 @@ export interface UserKeeperProps {
    */
   readonly managedPoliciesPerRole?: number;
 }
+
+/**
+ * The tag on the password secrets created in the app: its value is the ARN of the function
+ * that may read (and rotate) them, which the grants' condition names.
+ */
+export const PASSWORD_SECRET_TAG = 'userkeeper:reader';
 
 /** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
 export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];
@@ -199,11 +205,38 @@ export class UserKeeper extends Construct {
   }
 
   /**
-   * `secretsmanager:GetSecretValue` on one secret, and `kms:Decrypt` (through Secrets Manager
-   * only) on its key if it has a customer-managed one: what reading a password needs.
+   * `actions` on `secret`, under `conditions`. A secret created in this app (a
+   * `secretsmanager.Secret`) is tagged `userkeeper:reader` = this function's ARN, and the
+   * statement names any secret of its account and region carrying that tag: the same
+   * statement for every secret, so that the grants do not grow with the number of users (a
+   * secret ARN is ~100 characters). Any other secret (imported) is named by its ARN.
    */
-  public static readPasswordStatements(scope: Construct, secret: secretsmanager.ISecret): iam.PolicyStatement[] {
-    const out = [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(secret)] })];
+  public secretStatement(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>> = {},
+  ): iam.PolicyStatement {
+    if (!(secret instanceof secretsmanager.Secret)) {
+      return new iam.PolicyStatement({ actions, resources: [secretArnPattern(secret)], conditions });
+    }
+    Tags.of(secret).add(PASSWORD_SECRET_TAG, this.function.functionArn);
+    const anySecret = Stack.of(secret).formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: '*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const tagged = { ...conditions.StringEquals, [`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]: this.function.functionArn };
+    return new iam.PolicyStatement({ actions, resources: [anySecret], conditions: { ...conditions, StringEquals: tagged } });
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on one secret (see `secretStatement`), and `kms:Decrypt`
+   * (through Secrets Manager only) on its key if it has a customer-managed one: what reading a
+   * password needs.
+   */
+  public readPasswordStatements(scope: Construct, secret: secretsmanager.ISecret): iam.PolicyStatement[] {
+    const out = [this.secretStatement(secret, ['secretsmanager:GetSecretValue'])];
     if (secret.encryptionKey) {
       // Identity policy only (the key's policy must let the account's IAM decide, as the
       // default key policy does), and only for decryption through Secrets Manager.

@@ -37,6 +37,7 @@ import {
   MQ_ROTATION_SECRET_TAG_ACTIONS,
   MQ_USER_ACTIONS,
   MqRotationStrategy,
+  PASSWORD_SECRET_TAG,
   ROTATION_KMS_ACTIONS,
   ROTATION_SECRET_ACTIONS,
   RotatedSecretString,
@@ -291,13 +292,14 @@ describe('ElastiCacheUser', () => {
 
   it('grants the user actions on its own ARN and GetSecretValue on its secret only', () => {
     const s = stack();
-    const { dflt, app } = exampleLike(s);
+    const { k, dflt, app, secret } = exampleLike(s);
     const t = Template.fromStack(s);
     const st = statements(t);
     for (const u of [dflt, app]) {
       const own = grantsOf(t, s, u).filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
       assert.deepEqual(own.map((x) => resourcesOf(x).map(render)), [[render(s.resolve(u.userArn))]]);
-      assert.deepEqual(actionsOf(own[0]).sort(), [...ELASTICACHE_USER_ACTIONS].sort());
+      // With what its groups need of a member (see the group's test).
+      assert.deepEqual(actionsOf(own[0]).sort(), [...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
     }
     // In the template, each user ARN once, with the user actions and what the group needs of
     // its members (CreateUserGroup, ModifyUserGroup, DescribeUsers): one statement for both.
@@ -311,7 +313,7 @@ describe('ElastiCacheUser', () => {
     const secretStatements = st.filter((x) => actionsOf(x).some((a) => a.startsWith('secretsmanager:')));
     assert.equal(secretStatements.length, 1);
     assert.deepEqual(actionsOf(secretStatements[0]), ['secretsmanager:GetSecretValue']);
-    assert.match(render(secretStatements[0].Resource), /^\{Ref Secret[0-9A-F]+\}$/);
+    assertTaggedSecretGrant(t, s, k, secretStatements[0], secret);
     assert.ok(!st.some((x) => actionsOf(x).some((a) => a.startsWith('kms:'))), 'no kms: AWS-managed key');
   });
 
@@ -468,15 +470,33 @@ describe('ElastiCacheUserGroup', () => {
     assert.deepEqual(resourcesOf(groupStatements[0]).map(render), [
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
     ]);
-    // What the group asked for: CreateUserGroup / ModifyUserGroup are authorized on the group
-    // and on every member, so one statement names all of them. Literal ARNs, not Refs of the
-    // users: a Ref would make the policy depend on the users, and the users on the policy.
+    // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member. The
+    // members made with the same UserKeeper grant that themselves (their ARN once, however many
+    // groups); the group names the others (a literal id here), in one statement with its own
+    // ARN. Literal ARNs, not Refs of the users: a Ref would make the policy depend on the
+    // users, and the users on the policy.
+    const group_ = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`;
     const member = grantsOf(t, s, group).filter((x) => actionsOf(x).includes('elasticache:ModifyUserGroup'));
     assert.equal(member.length, 1);
     assert.deepEqual(actionsOf(member[0]).sort(), [...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
-    const group_ = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`;
+    assert.deepEqual(resourcesOf(member[0]).map(render), [group_]);
+    const s2 = stack();
+    const k2 = keeper(s2);
+    const other = new ElastiCacheUserGroup(s2, 'Group', {
+      userKeeper: k2,
+      userGroupId: 'app-users',
+      engine: ElastiCacheEngine.VALKEY,
+      userIds: ['made-elsewhere'],
+    });
+    const elsewhere = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:made-elsewhere`;
+    const otherSt = grantsOf(Template.fromStack(s2), s2, other);
+    assert.deepEqual(
+      resourcesOf(otherSt.find((x) => actionsOf(x).includes('elasticache:ModifyUserGroup'))!).map(render),
+      [group_, elsewhere],
+    );
+    // A valkey group reads its members (only users that authenticate may join).
+    assert.deepEqual(resourcesOf(otherSt.find((x) => actionsOf(x).includes('elasticache:DescribeUsers'))!).map(render), [elsewhere]);
     const members = ['app-default', 'app-user'].map((u) => `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:${u}`);
-    assert.deepEqual(resourcesOf(member[0]).map(render), [group_, ...members]);
     // In the template: on the group with its own actions, on each member with the user's.
     assert.deepEqual(grantedOn(t, group_), [...new Set([...ELASTICACHE_USER_GROUP_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
     for (const m of members) {
@@ -865,10 +885,28 @@ const NO_RESOURCE_ACTIONS = ['memorydb:CreateUser'];
 /** The same, with nothing to narrow them by and no resource touched: "*" alone, no condition. */
 const UNSCOPED_ACTIONS = ['secretsmanager:GetRandomPassword'];
 
+/**
+ * `st` grants on a password secret of the app: any secret of the account and region that
+ * carries the `userkeeper:reader` tag naming this function, a tag the secret does carry.
+ */
+function assertTaggedSecretGrant(t: Template, s: Stack, k: UserKeeper, st: Statement, secret: secretsmanager.ISecret): void {
+  const fnArn = { 'Fn::GetAtt': [s.getLogicalId(k.function.node.defaultChild as any), 'Arn'] };
+  assert.deepEqual(resourcesOf(st).map(render), [`arn:${ARN_PREFIX}:secretsmanager:${ACCOUNT}:secret:*`]);
+  assert.deepEqual(st.Condition.StringEquals[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`], fnArn);
+  const tags = t.toJSON().Resources[s.getLogicalId(secret.node.defaultChild as any)].Properties.Tags;
+  assert.deepEqual(tags.filter((x: any) => x.Key === PASSWORD_SECRET_TAG), [{ Key: PASSWORD_SECRET_TAG, Value: fnArn }]);
+}
+
 function assertNoWildcards(st: Statement[]): void {
   assert.ok(st.length > 0);
   for (const x of st) {
     for (const r of resourcesOf(x).map(render)) {
+      if (r.endsWith(':secret:*')) {
+        // The app's password secrets: only those tagged for this function.
+        assert.ok(actionsOf(x).every((a) => a.startsWith('secretsmanager:')), JSON.stringify(x));
+        assert.ok(x.Condition?.StringEquals?.[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]?.['Fn::GetAtt'], JSON.stringify(x));
+        continue;
+      }
       if (r === '*' && actionsOf(x).every((a) => UNSCOPED_ACTIONS.includes(a))) {
         assert.deepEqual(resourcesOf(x), ['*']);
         assert.equal(x.Condition, undefined);
@@ -1048,7 +1086,7 @@ describe('UserKeeper.rotate', () => {
 
   it('grants the secret actions on that secret only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
     const s = stack();
-    const { ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
+    const { k, ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     for (const [user, rotation, actions, arn] of [
       [ec, ecRotation, ELASTICACHE_ROTATION_ACTIONS, `arn:${ARN_PREFIX}:elasticache:${ACCOUNT}:user:app-user`],
@@ -1058,7 +1096,7 @@ describe('UserKeeper.rotate', () => {
       assert.equal(st.length, 3);
       const secret = st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!;
       assert.deepEqual(actionsOf(secret).sort(), [...ROTATION_SECRET_ACTIONS].sort());
-      assert.deepEqual(secret.Resource, { Ref: logicalId(s, user.passwordSecret) });
+      assertTaggedSecretGrant(t, s, k, secret, user.passwordSecret!);
       const random = st.find((x) => actionsOf(x).includes('secretsmanager:GetRandomPassword'))!;
       assert.deepEqual(actionsOf(random), ['secretsmanager:GetRandomPassword']);
       assert.equal(random.Resource, '*');
@@ -1072,7 +1110,7 @@ describe('UserKeeper.rotate', () => {
 
   it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys, TagResource on its secret', () => {
     const s = stack();
-    const { mq, mqRotation } = rotationLike(s);
+    const { k, mq, mqRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     const st = grantsOf(t, s, mqRotation);
     assert.equal(st.length, 5);
@@ -1085,13 +1123,12 @@ describe('UserKeeper.rotate', () => {
     // Rotation progress keys only (of any user: the same condition for all keeps the grants
     // from growing per user).
     assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
-    const secret = { Ref: logicalId(s, mq.passwordSecret) };
-    assert.deepEqual(resourcesOf(st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!), [secret]);
+    assertTaggedSecretGrant(t, s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!, mq.passwordSecret);
     // Progress recorded on the rotated secret itself: its one tag key, on that secret only.
     const tagSecret = st.find((x) => actionsOf(x).includes('secretsmanager:TagResource'))!;
     assert.deepEqual(actionsOf(tagSecret), MQ_ROTATION_SECRET_TAG_ACTIONS);
-    assert.deepEqual(tagSecret.Resource, secret);
-    assert.deepEqual(tagSecret.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] } });
+    assertTaggedSecretGrant(t, s, k, tagSecret, mq.passwordSecret);
+    assert.deepEqual(tagSecret.Condition['ForAllValues:StringEquals'], { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] });
     // Nowhere else: not for the ElastiCache or MemoryDB rotations.
     assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);
   });
