@@ -183,18 +183,111 @@ function mergeStatements(stack: Stack, entries: Entry[], alreadyGranted: Set<str
   }
   const out: MergedStatement[] = [];
   for (const [conditionKey, group] of byCondition) {
-    const byActions = new Map<string, { actions: string[]; resources: string[]; keys: string[] }>();
+    const byActions = new Map<string, Group>();
     for (const [resourceKey, row] of group.rows) {
       if (row.actions.size === 0) continue;
       const actions = [...row.actions].sort();
       const key = actions.join(',');
-      const s = byActions.get(key) ?? { actions, resources: [], keys: [] };
-      s.resources.push(row.resource);
-      s.keys.push(...actions.map((a) => `${conditionKey} ${a} ${resourceKey}`));
-      byActions.set(key, s);
+      const g = byActions.get(key) ?? { actions, resources: [], types: new Set<string>(), keys: [] };
+      g.resources.push(row.resource);
+      g.types.add(resourceType(resourceKey));
+      g.keys.push(...actions.map((a) => `${conditionKey} ${a} ${resourceKey}`));
+      byActions.set(key, g);
     }
-    for (const s of byActions.values()) {
-      out.push({ ...s, condition: group.condition });
+    for (const g of joinForEveryResourceType([...byActions.values()])) {
+      out.push({ actions: g.actions, resources: g.resources, keys: g.keys, condition: group.condition });
+    }
+  }
+  return out;
+}
+
+interface Group {
+  actions: string[];
+  resources: string[];
+  types: Set<string>;
+  keys: string[];
+}
+
+/**
+ * Actions AWS authorizes on each of several resource types (the group or ACL and every
+ * member). A statement that grants one must name a resource of each type: not for IAM, which
+ * evaluates resource by resource, but for linters that check statement by statement
+ * (parliament, Access Analyzer). So a statement granting them on the users is joined with the
+ * one granting them on the group, when joining grants nothing more (see `joinable`).
+ */
+const MULTI_RESOURCE_ACTIONS: Record<string, string[]> = {
+  'elasticache:CreateUserGroup': ['elasticache:user', 'elasticache:usergroup'],
+  'elasticache:ModifyUserGroup': ['elasticache:user', 'elasticache:usergroup'],
+  'memorydb:UpdateAcl': ['memorydb:user', 'memorydb:acl'],
+};
+
+/**
+ * The resource types each action is authorized on (Service Authorization Reference), for the
+ * actions whose statements may be joined: an action absent here is never joined onto a
+ * resource it was not granted on.
+ */
+const AUTHORIZED_ON: Record<string, string[]> = {
+  'elasticache:CreateUser': ['elasticache:user'],
+  'elasticache:DescribeUsers': ['elasticache:user'],
+  'elasticache:ModifyUser': ['elasticache:user'],
+  'elasticache:DeleteUser': ['elasticache:user'],
+  'elasticache:DescribeUserGroups': ['elasticache:usergroup'],
+  'elasticache:DeleteUserGroup': ['elasticache:usergroup'],
+  'elasticache:CreateUserGroup': ['elasticache:user', 'elasticache:usergroup'],
+  'elasticache:ModifyUserGroup': ['elasticache:user', 'elasticache:usergroup'],
+  'elasticache:ListTagsForResource': ['elasticache:user', 'elasticache:usergroup'],
+  'elasticache:AddTagsToResource': ['elasticache:user', 'elasticache:usergroup'],
+  'elasticache:RemoveTagsFromResource': ['elasticache:user', 'elasticache:usergroup'],
+  'memorydb:DescribeUsers': ['memorydb:user'],
+  'memorydb:UpdateUser': ['memorydb:user'],
+  'memorydb:DeleteUser': ['memorydb:user'],
+  'memorydb:DescribeAcls': ['memorydb:acl'],
+  'memorydb:DeleteAcl': ['memorydb:acl'],
+  'memorydb:UpdateAcl': ['memorydb:user', 'memorydb:acl'],
+  'memorydb:ListTags': ['memorydb:user', 'memorydb:acl'],
+  'memorydb:TagResource': ['memorydb:user', 'memorydb:acl'],
+  'memorydb:UntagResource': ['memorydb:user', 'memorydb:acl'],
+};
+
+/** The resource type of a (resolved) resource, from its ARN's service and resource parts. */
+function resourceType(resolvedJson: string): string {
+  const t = resolvedJson;
+  if (t.includes(':elasticache:')) return t.includes(':usergroup:') ? 'elasticache:usergroup' : t.includes(':user:') ? 'elasticache:user' : t;
+  if (t.includes(':memorydb:')) return t.includes(':acl/') ? 'memorydb:acl' : t.includes(':user/') ? 'memorydb:user' : t;
+  return t; // not joinable: its own type
+}
+
+/**
+ * Whether granting `a`'s actions on `b`'s resources (and `b`'s on `a`'s) adds nothing: every
+ * action one grants and the other does not is authorized on none of the other's resource types.
+ */
+function joinable(a: Group, b: Group): boolean {
+  const adds = (from: Group, onto: Group) =>
+    from.actions
+      .filter((x) => !onto.actions.includes(x))
+      .every((x) => AUTHORIZED_ON[x] !== undefined && [...onto.types].every((t) => !AUTHORIZED_ON[x].includes(t)));
+  return adds(a, b) && adds(b, a);
+}
+
+function joinForEveryResourceType(groups: Group[]): Group[] {
+  const lacking = (g: Group) =>
+    g.actions.some((x) => (MULTI_RESOURCE_ACTIONS[x] ?? []).some((t) => !g.types.has(t)));
+  let out = [...groups];
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const g of out.filter(lacking)) {
+      const partner = out.find((o) => o !== g && joinable(g, o) && [...o.types].some((t) => !g.types.has(t)));
+      if (partner) {
+        const joined: Group = {
+          actions: [...new Set([...g.actions, ...partner.actions])].sort(),
+          resources: [...g.resources, ...partner.resources],
+          types: new Set([...g.types, ...partner.types]),
+          keys: [...g.keys, ...partner.keys],
+        };
+        out = [...out.filter((o) => o !== g && o !== partner), joined];
+        changed = true;
+        break;
+      }
     }
   }
   return out;

@@ -302,14 +302,20 @@ describe('ElastiCacheUser', () => {
       assert.deepEqual(actionsOf(own[0]).sort(), [...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
     }
     // In the template, each user ARN once, with the user actions and what the group needs of
-    // its members (CreateUserGroup, ModifyUserGroup, DescribeUsers): one statement for both.
+    // its members, in one statement with the group (CreateUserGroup names both types: see the
+    // group's test), which grants nothing more: ElastiCache authorizes the user actions on
+    // users only, the group actions on groups only.
     const userStatements = st.filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
     assert.equal(userStatements.length, 1);
     assert.deepEqual(resourcesOf(userStatements[0]).map(render).sort(), [
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
+      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
     ]);
-    assert.deepEqual(actionsOf(userStatements[0]).sort(), [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
+    assert.deepEqual(
+      actionsOf(userStatements[0]).sort(),
+      [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS, ...ELASTICACHE_USER_GROUP_ACTIONS])].sort(),
+    );
     const secretStatements = st.filter((x) => actionsOf(x).some((a) => a.startsWith('secretsmanager:')));
     assert.equal(secretStatements.length, 1);
     assert.deepEqual(actionsOf(secretStatements[0]), ['secretsmanager:GetSecretValue']);
@@ -465,11 +471,9 @@ describe('ElastiCacheUserGroup', () => {
     const { group } = exampleLike(s);
     const t = Template.fromStack(s);
     const st = statements(t);
+    // One statement for the group and its members (see below).
     const groupStatements = st.filter((x) => actionsOf(x).includes('elasticache:DeleteUserGroup'));
     assert.equal(groupStatements.length, 1);
-    assert.deepEqual(resourcesOf(groupStatements[0]).map(render), [
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
-    ]);
     // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member. The
     // members made with the same UserKeeper grant that themselves (their ARN once, however many
     // groups); the group names the others (a literal id here), in one statement with its own
@@ -497,11 +501,17 @@ describe('ElastiCacheUserGroup', () => {
     // A valkey group reads its members (only users that authenticate may join).
     assert.deepEqual(resourcesOf(otherSt.find((x) => actionsOf(x).includes('elasticache:DescribeUsers'))!).map(render), [elsewhere]);
     const members = ['app-default', 'app-user'].map((u) => `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:${u}`);
-    // In the template: on the group with its own actions, on each member with the user's.
-    assert.deepEqual(grantedOn(t, group_), [...new Set([...ELASTICACHE_USER_GROUP_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
-    for (const m of members) {
-      assert.deepEqual(grantedOn(t, m), [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS])].sort());
-    }
+    // In the template, one statement names the group and its members (as linters checking
+    // statement by statement want for CreateUserGroup), with the group's actions and the
+    // users': on a group, ElastiCache authorizes none of the user actions, and on a user none
+    // of the group actions, so it grants what the two statements would.
+    const all = [...new Set([...ELASTICACHE_USER_GROUP_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS, ...ELASTICACHE_USER_ACTIONS])].sort();
+    assert.deepEqual(grantedOn(t, group_), all);
+    for (const m of members) assert.deepEqual(grantedOn(t, m), all);
+    const userOnly = ['elasticache:CreateUser', 'elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:DeleteUser'];
+    const groupOnly = ['elasticache:DescribeUserGroups', 'elasticache:DeleteUserGroup'];
+    assert.deepEqual(all.filter((a) => !ELASTICACHE_USER_GROUP_ACTIONS.includes(a) && !ELASTICACHE_USER_GROUP_MEMBER_ACTIONS.includes(a)), userOnly.sort());
+    assert.deepEqual(all.filter((a) => !ELASTICACHE_USER_ACTIONS.includes(a) && !ELASTICACHE_USER_GROUP_MEMBER_ACTIONS.includes(a)), groupOnly.sort());
     for (const policy of Object.values(t.findResources('AWS::IAM::ManagedPolicy'))) {
       assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
     }

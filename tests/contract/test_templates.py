@@ -213,7 +213,9 @@ def create_secret(emulator: Emulator, lid: str, props: dict[str, Any], rules: li
     assert key == "password", f"{lid}: userkeeper reads the `password` key, GenerateStringKey is {key!r}"
     value[key] = generated_password(gen, rules)
     name = props.get("Name") or f"{lid}-{uuid.uuid4().hex[:12]}"
-    out = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+    # Its tags too: the CDK's grants name the app's password secrets by their userkeeper:reader tag.
+    tags = {"Tags": props["Tags"]} if props.get("Tags") else {}
+    out = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value), **tags)
     return cfn.Created(ref=out["ARN"], atts={"Id": out["ARN"]}, source=f"secret {name}")
 
 
@@ -339,7 +341,8 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
     custom resource ``lid``."""
     if service == "secretsmanager":
         assert action == "GetSecretValue", f"{lid}: secretsmanager:{action} outside a rotation"
-        return [("secretsmanager:GetSecretValue", props["PasswordSecretArn"], {})]
+        arn = props["PasswordSecretArn"]
+        return [("secretsmanager:GetSecretValue", arn, secret_tags(d.emulator, arn))]
     if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
         return [("lambda:InvokeFunction", FUNCTION_ARN, {})]
     called = f"{service}:{action}"
@@ -385,6 +388,12 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
             return [(called, broker, {"aws:TagKeys": [key]})]
         return [(called, broker, {})]
     raise AssertionError(f"{lid} ({rtype}) called {called}: not in the contract's authorization model, add it")
+
+
+def secret_tags(emulator: Emulator, arn: str) -> dict[str, list[str]]:
+    """The ``aws:ResourceTag/...`` condition keys of a request on the secret ``arn``."""
+    tags = emulator.client("secretsmanager").describe_secret(SecretId=arn).get("Tags") or []
+    return {f"aws:ResourceTag/{t['Key']}": [t["Value"]] for t in tags}
 
 
 def test_create_acl_must_be_allowed_on_both_readings() -> None:
@@ -703,6 +712,14 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
                 assert "aws:RequestTag/userkeeper:stack-id" in json.dumps(st.get("Condition")), f"* without the tag condition: {st}"
                 continue
             text = json.dumps(r).rstrip('"')
+            if text.endswith(":secret:*"):
+                # The CDK app's password secrets: any secret, but only one carrying the tag
+                # that names this function (which the CDK puts on the secrets it grants).
+                actions = {a.lower() for a in _actions([st])}
+                assert all(a.startswith("secretsmanager:") for a in actions), st
+                tagged = (st.get("Condition") or {}).get("StringEquals", {}).get("aws:ResourceTag/userkeeper:reader")
+                assert isinstance(tagged, dict) and "Fn::GetAtt" in tagged, f"secret:* without the userkeeper:reader tag: {st}"
+                continue
             assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
     managed = [r["Properties"].get("ManagedPolicyArns") for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
@@ -886,6 +903,8 @@ class RotatedSecret:
             service, action = c["service"], c["action"]
             context = {"aws:TagKeys": written} if (service, action) == ("mq", "CreateTags") else {}
             resource = self.resource_of(service, action, doc)
+            if service == "secretsmanager" and resource != "*":
+                context = {**context, **secret_tags(emulator, self.arn)}
             self.called.add(f"{service}:{action}")
             assert _allows(self.statements, f"{service}:{action}", resource, context), (
                 f"{self.d.path.name}: {step} of {self.schedule}'s secret called {service}:{action} on {resource} "
