@@ -466,8 +466,13 @@ export function quotaFindings(fn: lambda.Function, stacks: Stack[], managedPolic
   const roleStack = Stack.of(role);
   const cfnRole = role.node.defaultChild as iam.CfnRole;
   const out: QuotaFinding[] = [];
-  // The role's name token, as every policy attached to it (in any stack of the app) holds it.
-  const attached = (roles: unknown) => Array.isArray(roles) && roles.includes(role.roleName);
+  // Resolved where the policy is (a Ref in the role's stack, an import elsewhere), as
+  // CloudFormation will read it; iam.Policy and iam.ManagedPolicy list their roles lazily.
+  const attached = (c: iam.CfnPolicy | iam.CfnManagedPolicy) => {
+    const s = Stack.of(c);
+    const name = JSON.stringify(s.resolve(role.roleName));
+    return ((s.resolve(c.roles) ?? []) as unknown[]).some((r) => JSON.stringify(r) === name);
+  };
 
   const all = (Stack.of(fn).node.root as Construct).node.findAll();
   const inline: Array<{ path: string; size: number }> = [];
@@ -476,9 +481,9 @@ export function quotaFindings(fn: lambda.Function, stacks: Stack[], managedPolic
   }
   const managed: Array<{ path: string; size: number }> = [];
   for (const c of all) {
-    if (c instanceof iam.CfnPolicy && attached(c.roles)) {
+    if (c instanceof iam.CfnPolicy && attached(c)) {
       inline.push({ path: c.node.path, size: estimatedLength(Stack.of(c), c.policyDocument) });
-    } else if (c instanceof iam.CfnManagedPolicy && attached(c.roles)) {
+    } else if (c instanceof iam.CfnManagedPolicy && attached(c)) {
       managed.push({ path: c.node.path, size: estimatedLength(Stack.of(c), c.policyDocument) });
     }
   }
