@@ -523,7 +523,8 @@ export function quotaFindings(fn: lambda.Function, stacks: Stack[], managedPolic
       message:
         `role ${role.node.path} would have ${count} managed policies attached (${awsManaged} of the role's own, ` +
         `${managed.length} of grants, ~${chars} characters); IAM attaches at most ${managedPoliciesPerRole} per role. ` +
-        'Each user costs its ARNs (a rotated ElastiCache user ~160 characters): split the users among several UserKeepers ' +
+        'Each ElastiCache or MemoryDB user adds its ARN (~70 characters), each imported secret its ARN (the app\'s own ' +
+        'secrets cost nothing: they are granted by tag): split the users among several UserKeepers ' +
         '(each has its own role), or have AWS raise the quota (up to 20) and pass managedPoliciesPerRole.',
     });
   }
