@@ -79,6 +79,7 @@ pub struct SecretInfo {
     pub arn: String,
     pub rotation_enabled: bool,
     pub versions: BTreeMap<String, Vec<String>>,
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SecretInfo {
@@ -152,6 +153,8 @@ pub struct StepCx {
     pub redactor: Redactor,
     /// The secret's full ARN, once Secrets Manager has said it.
     arn: std::sync::OnceLock<String>,
+    /// The secret's tags, as described at the step's start.
+    tags: std::sync::OnceLock<BTreeMap<String, String>>,
     waiting: Mutex<Option<String>>,
 }
 
@@ -162,6 +165,7 @@ impl StepCx {
             token: token.to_owned(),
             redactor,
             arn: std::sync::OnceLock::new(),
+            tags: std::sync::OnceLock::new(),
             waiting: Mutex::new(None),
         }
     }
@@ -169,6 +173,10 @@ impl StepCx {
     /// the secret has been described.
     pub fn secret_arn(&self) -> &str {
         self.arn.get().map_or(&self.secret_id, String::as_str)
+    }
+    /// The secret's tag `key`, as it was when the step started.
+    pub fn secret_tag(&self, key: &str) -> Option<&str> {
+        self.tags.get()?.get(key).map(String::as_str)
     }
     fn waiting_for_what(&self) -> Option<String> {
         self.waiting
@@ -413,6 +421,7 @@ impl<S: SecretStore> Rotation<S> {
         let info = self.store.describe(&event.secret_id).await?;
         let arn = info.arn.as_str();
         let _ = cx.arn.set(info.arn.clone());
+        let _ = cx.tags.set(info.tags.clone());
         if !info.rotation_enabled {
             return Err(RotationError::NotEnabled(arn.to_owned()));
         }

@@ -69,6 +69,7 @@ impl SecretStore for Store {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.stages.clone()))
                 .collect(),
+            tags: Default::default(),
         })
     }
     async fn value(

@@ -93,6 +93,18 @@ pub enum Error {
          outside CloudFormation"
     )]
     MissingOnBroker { broker_id: String, username: String },
+    #[error(
+        "broker {broker_id:?} has {count} tags, Amazon MQ's limit of {max} per broker, and \
+         userkeeper records each user it manages as one broker tag; nothing was changed and \
+         user {username:?} was not created. Remove broker tags you no longer need (aws mq \
+         list-tags / delete-tags), or manage this user on another broker"
+    )]
+    BrokerTagsFull {
+        broker_id: String,
+        username: String,
+        count: usize,
+        max: usize,
+    },
     #[error(transparent)]
     Props(#[from] PropsError),
     #[error(transparent)]
