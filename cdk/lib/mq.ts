@@ -47,12 +47,19 @@ export const MQ_USER_ACTIONS = [
 ];
 /** Only with `applyImmediately`. */
 export const MQ_REBOOT_ACTIONS = ['mq:RebootBroker'];
-/** Only for the broker tag recording who owns this user (MQ users carry no tags). */
-export const MQ_OWNERSHIP_TAG_ACTIONS = ['mq:CreateTags', 'mq:DeleteTags'];
-/** The broker tag key prefix userkeeper records user ownership under (src/services/mq.rs). */
+/**
+ * Only for the one broker tag per user where userkeeper records what it manages (MQ users
+ * carry no tags): `userkeeper:user:<username>` (src/services/mq/record.rs).
+ */
+export const MQ_RECORD_TAG_ACTIONS = ['mq:CreateTags'];
 export const MQ_OWNER_TAG_PREFIX = 'userkeeper:user:';
-/** The broker tag binding a user to the secret that may rotate it (`userkeeper:secret:<user>`). */
+/**
+ * Removing a record with its user, and the tags older versions wrote beside it (the binding
+ * `userkeeper:secret:<username>`, rotation progress `userkeeper:rotation:<username>`).
+ */
+export const MQ_RECORD_CLEANUP_ACTIONS = ['mq:DeleteTags'];
 export const MQ_BINDING_TAG_PREFIX = 'userkeeper:secret:';
+export const MQ_ROTATION_TAG_PREFIX = 'userkeeper:rotation:';
 
 /**
  * Rotation (`UserKeeper.rotate`), on the broker's ARN: the broker's state, the users' pending
@@ -60,12 +67,6 @@ export const MQ_BINDING_TAG_PREFIX = 'userkeeper:secret:';
  * access) or updating a password, and reading the rotation's progress tag.
  */
 export const MQ_ROTATION_ACTIONS = ['mq:DescribeBroker', 'mq:DescribeUser', 'mq:CreateUser', 'mq:UpdateUser', 'mq:ListTags'];
-/**
- * Only for the broker tags recording a rotation's progress (`userkeeper:rotation:<username>`),
- * which rotation writes before it reboots and never deletes.
- */
-export const MQ_ROTATION_TAG_ACTIONS = ['mq:CreateTags'];
-export const MQ_ROTATION_TAG_PREFIX = 'userkeeper:rotation:';
 /** The tag on the rotated secret itself where MQ rotation records its progress. */
 export const MQ_ROTATION_SECRET_TAG = 'userkeeper:rotation';
 /** Only for MQ_ROTATION_SECRET_TAG, on the rotated secret. */
@@ -90,10 +91,11 @@ function flag(value: boolean | undefined): string | undefined {
  * `AWS::AmazonMQ::Broker`).
  *
  * With `userKeeper`, grants its function (in the shared grants of its stack), on this
- * broker's ARN only: the user actions, `mq:CreateTags`/`mq:DeleteTags` for userkeeper's
- * ownership and binding tag keys only (`userkeeper:user:*`, `userkeeper:secret:*`: one
- * condition for every user of the stack, so the grants do not grow per user), `mq:RebootBroker` only with `applyImmediately`, and
- * `secretsmanager:GetSecretValue` on `passwordSecret`. `userKeeper.rotate(user)` rotates
+ * broker's ARN only: the user actions, `mq:CreateTags` for userkeeper's record tags only
+ * (`userkeeper:user:*`) and `mq:DeleteTags` for those and the older binding and rotation tags
+ * (one condition for every user of the stack, so the grants do not grow per user),
+ * `mq:RebootBroker` only with `applyImmediately`, and `secretsmanager:GetSecretValue` on
+ * `passwordSecret`. `userKeeper.rotate(user)` rotates
  * `passwordSecret`.
  */
 export class AmazonMqUser extends Construct implements IRotatableUser {
@@ -168,16 +170,21 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      // Userkeeper's ownership and binding keys, not this user's alone: the same condition for
-      // every user keeps the shared grants one statement long (a broker holds 50 tags anyway).
-      const tagKey = { 'ForAllValues:StringLike': { 'aws:TagKeys': [MQ_OWNER_TAG_PREFIX, MQ_BINDING_TAG_PREFIX].map((p) => `${p}*`) } };
+      // Userkeeper's record keys, not this user's alone: the same condition for every user
+      // keeps the shared grants one statement long.
+      const keys = (prefixes: string[]) => ({ 'ForAllValues:StringLike': { 'aws:TagKeys': prefixes.map((p) => `${p}*`) } });
       const mayReboot = props.applyImmediately === true;
       this.grants = [
         new iam.PolicyStatement({
           actions: [...MQ_USER_ACTIONS, ...(mayReboot ? MQ_REBOOT_ACTIONS : [])],
           resources: [this.brokerArn],
         }),
-        new iam.PolicyStatement({ actions: MQ_OWNERSHIP_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKey }),
+        new iam.PolicyStatement({ actions: MQ_RECORD_TAG_ACTIONS, resources: [this.brokerArn], conditions: keys([MQ_OWNER_TAG_PREFIX]) }),
+        new iam.PolicyStatement({
+          actions: MQ_RECORD_CLEANUP_ACTIONS,
+          resources: [this.brokerArn],
+          conditions: keys([MQ_OWNER_TAG_PREFIX, MQ_BINDING_TAG_PREFIX, MQ_ROTATION_TAG_PREFIX]),
+        }),
         ...keeper.readPasswordStatements(this, props.passwordSecret),
       ];
       keeper.grant(this.resource, this.grants);
@@ -190,22 +197,15 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
   }
 
   /**
-   * Rotation needs, on this broker's ARN only: the rotation actions, `mq:RebootBroker` only
-   * with `reboot`, and `mq:CreateTags` only for rotation progress tags
-   * (`userkeeper:rotation:*`); and on the rotated secret, `secretsmanager:TagResource` for its
-   * `userkeeper:rotation` tag only (where rotation records its progress on the secret itself).
-   * The tag conditions are the same for every user, so the shared grants do not grow per user.
+   * Rotation needs, on this broker's ARN only: the rotation actions and `mq:RebootBroker` only
+   * with `reboot`; and on the rotated secret, `secretsmanager:TagResource` for its
+   * `userkeeper:rotation` tag only (where rotation records its progress).
    */
   public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
     return [
       new iam.PolicyStatement({
         actions: [...MQ_ROTATION_ACTIONS, ...(options.reboot ? MQ_REBOOT_ACTIONS : [])],
         resources: [this.brokerArn],
-      }),
-      new iam.PolicyStatement({
-        actions: MQ_ROTATION_TAG_ACTIONS,
-        resources: [this.brokerArn],
-        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_ROTATION_TAG_PREFIX}*` } },
       }),
       options.userKeeper.secretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
         'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] },

@@ -30,7 +30,8 @@ import {
   MemoryDbAcl,
   MemoryDbAuthenticationType,
   MemoryDbUser,
-  MQ_OWNERSHIP_TAG_ACTIONS,
+  MQ_RECORD_CLEANUP_ACTIONS,
+  MQ_RECORD_TAG_ACTIONS,
   MQ_REBOOT_ACTIONS,
   MQ_ROTATION_ACTIONS,
   MQ_ROTATION_SECRET_TAG,
@@ -806,15 +807,22 @@ describe('AmazonMqUser', () => {
       Password: Match.absent(),
     });
     const st = grantsOf(t, s, u);
-    assert.equal(st.length, 3);
+    assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_USER_ACTIONS].sort(), 'no RebootBroker without applyImmediately');
     assert.deepEqual(users.Resource, BROKER_ARN);
+    // Only userkeeper's record keys (the same for every user of the stack), and the older
+    // binding and rotation keys to remove.
     const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(actionsOf(tags).sort(), [...MQ_OWNERSHIP_TAG_ACTIONS].sort());
+    assert.deepEqual(actionsOf(tags), MQ_RECORD_TAG_ACTIONS);
     assert.deepEqual(tags.Resource, BROKER_ARN);
-    // Only userkeeper's ownership and binding keys, the same for every user of the stack.
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*', 'userkeeper:secret:*'] } });
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*'] } });
+    const cleanup = st.find((x) => actionsOf(x).includes('mq:DeleteTags'))!;
+    assert.deepEqual(actionsOf(cleanup), MQ_RECORD_CLEANUP_ACTIONS);
+    assert.deepEqual(cleanup.Resource, BROKER_ARN);
+    assert.deepEqual(cleanup.Condition, {
+      'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*', 'userkeeper:secret:*', 'userkeeper:rotation:*'] },
+    });
     assert.ok(st.some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')));
   });
 
@@ -1118,21 +1126,16 @@ describe('UserKeeper.rotate', () => {
     assertNoWildcards(statements(t));
   });
 
-  it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys, TagResource on its secret', () => {
+  it('MQ: the rotation actions on the broker only (no broker tags), TagResource on its secret for its progress', () => {
     const s = stack();
     const { k, mq, mqRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     const st = grantsOf(t, s, mqRotation);
-    assert.equal(st.length, 5);
+    assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS].sort(), 'no RebootBroker without reboot');
     assert.equal(users.Resource, BROKER_ARN);
-    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(actionsOf(tags), ['mq:CreateTags'], 'never DeleteTags');
-    assert.equal(tags.Resource, BROKER_ARN);
-    // Rotation progress keys only (of any user: the same condition for all keeps the grants
-    // from growing per user).
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
+    assert.ok(!st.some((x) => actionsOf(x).some((a) => ['mq:CreateTags', 'mq:DeleteTags'].includes(a))), 'rotation writes no broker tag');
     assertTaggedSecretGrant(t, s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!, mq.passwordSecret);
     // Progress recorded on the rotated secret itself: its one tag key, on that secret only.
     const tagSecret = st.find((x) => actionsOf(x).includes('secretsmanager:TagResource'))!;
@@ -1143,7 +1146,7 @@ describe('UserKeeper.rotate', () => {
     assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);
   });
 
-  it('MQ: a token username may tag any userkeeper:rotation: key; reboot grants mq:RebootBroker', () => {
+  it('MQ: a token username rotates like any other; reboot grants mq:RebootBroker', () => {
     const s = stack();
     const k = keeper(s);
     const username = new CfnParameter(s, 'Username').valueAsString;
@@ -1155,8 +1158,7 @@ describe('UserKeeper.rotate', () => {
     });
     const rotation = k.rotate(u, { reboot: true });
     const st = grantsOf(Template.fromStack(s), s, rotation);
-    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
+    assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS, ...MQ_REBOOT_ACTIONS].sort());
   });
