@@ -207,7 +207,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
         actions: [...MQ_ROTATION_ACTIONS, ...(options.reboot ? MQ_REBOOT_ACTIONS : [])],
         resources: [this.brokerArn],
       }),
-      options.userKeeper.secretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
+      options.userKeeper.rotatedSecretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
         'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] },
       }),
     ];

@@ -128,7 +128,7 @@ export class UserRotation extends Construct {
     this.secret = secret;
 
     const statements = [
-      props.userKeeper.secretStatement(secret, ROTATION_SECRET_ACTIONS),
+      props.userKeeper.rotatedSecretStatement(secret, ROTATION_SECRET_ACTIONS),
       new iam.PolicyStatement({ actions: ROTATION_RANDOM_PASSWORD_ACTIONS, resources: ['*'] }),
     ];
     if (secret.encryptionKey) {

@@ -65,6 +65,8 @@ export interface UserKeeperProps {
  * that may read (and rotate) them, which the grants' condition names.
  */
 export const PASSWORD_SECRET_TAG = 'userkeeper:reader';
+/** The condition key naming a secret's rotation function (Service Authorization Reference). */
+export const ROTATION_FUNCTION_KEY = 'secretsmanager:resource/AllowRotationLambdaArn';
 
 /** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
 export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];
@@ -220,14 +222,42 @@ export class UserKeeper extends Construct {
       return new iam.PolicyStatement({ actions, resources: [secretArnPattern(secret)], conditions });
     }
     Tags.of(secret).add(PASSWORD_SECRET_TAG, this.function.functionArn);
+    return this.anySecretOf(secret, actions, conditions, `aws:ResourceTag/${PASSWORD_SECRET_TAG}`);
+  }
+
+  /**
+   * `actions` on `secret` while this function rotates it (what rotating needs, not reading):
+   * for a secret created in this app, any secret of its account and region whose rotation
+   * function is this one (`secretsmanager:resource/AllowRotationLambdaArn`, which Secrets
+   * Manager sets when the schedule is created, before the first rotation step), the same
+   * statement for every rotated secret; any other secret by its ARN. A separate condition from
+   * `secretStatement`'s, so that a secret the function only reads is never writable.
+   */
+  public rotatedSecretStatement(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>> = {},
+  ): iam.PolicyStatement {
+    if (!(secret instanceof secretsmanager.Secret)) {
+      return new iam.PolicyStatement({ actions, resources: [secretArnPattern(secret)], conditions });
+    }
+    return this.anySecretOf(secret, actions, conditions, ROTATION_FUNCTION_KEY);
+  }
+
+  private anySecretOf(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>>,
+    key: string,
+  ): iam.PolicyStatement {
     const anySecret = Stack.of(secret).formatArn({
       service: 'secretsmanager',
       resource: 'secret',
       resourceName: '*',
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    const tagged = { ...conditions.StringEquals, [`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]: this.function.functionArn };
-    return new iam.PolicyStatement({ actions, resources: [anySecret], conditions: { ...conditions, StringEquals: tagged } });
+    const named = { ...conditions.StringEquals, [key]: this.function.functionArn };
+    return new iam.PolicyStatement({ actions, resources: [anySecret], conditions: { ...conditions, StringEquals: named } });
   }
 
   /**

@@ -39,6 +39,7 @@ import {
   MQ_USER_ACTIONS,
   MqRotationStrategy,
   PASSWORD_SECRET_TAG,
+  ROTATION_FUNCTION_KEY,
   ROTATION_KMS_ACTIONS,
   ROTATION_SECRET_ACTIONS,
   RotatedSecretString,
@@ -915,14 +916,29 @@ function assertTaggedSecretGrant(t: Template, s: Stack, k: UserKeeper, st: State
   assert.deepEqual(tags.filter((x: any) => x.Key === PASSWORD_SECRET_TAG), [{ Key: PASSWORD_SECRET_TAG, Value: fnArn }]);
 }
 
+/**
+ * `st` grants on a rotated secret of the app: any secret of the account and region whose
+ * rotation function is this one.
+ */
+function assertRotatedSecretGrant(s: Stack, k: UserKeeper, st: Statement): void {
+  const fnArn = { 'Fn::GetAtt': [s.getLogicalId(k.function.node.defaultChild as any), 'Arn'] };
+  assert.deepEqual(resourcesOf(st).map(render), [`arn:${ARN_PREFIX}:secretsmanager:${ACCOUNT}:secret:*`]);
+  assert.deepEqual(st.Condition.StringEquals[ROTATION_FUNCTION_KEY], fnArn);
+  assert.equal(st.Condition.StringEquals[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`], undefined);
+}
+
 function assertNoWildcards(st: Statement[]): void {
   assert.ok(st.length > 0);
   for (const x of st) {
     for (const r of resourcesOf(x).map(render)) {
       if (r.endsWith(':secret:*')) {
-        // The app's password secrets: only those tagged for this function.
-        assert.ok(actionsOf(x).every((a) => a.startsWith('secretsmanager:')), JSON.stringify(x));
-        assert.ok(x.Condition?.StringEquals?.[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]?.['Fn::GetAtt'], JSON.stringify(x));
+        // The app's password secrets: only those tagged for this function, read only; or
+        // those this function rotates, for the rotation's actions.
+        const readers = x.Condition?.StringEquals?.[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]?.['Fn::GetAtt'];
+        const rotated = x.Condition?.StringEquals?.[ROTATION_FUNCTION_KEY]?.['Fn::GetAtt'];
+        assert.ok(readers || rotated, JSON.stringify(x));
+        if (readers) assert.deepEqual(actionsOf(x), ['secretsmanager:GetSecretValue']);
+        else assert.ok(actionsOf(x).every((a) => [...ROTATION_SECRET_ACTIONS, ...MQ_ROTATION_SECRET_TAG_ACTIONS].includes(a)), JSON.stringify(x));
         continue;
       }
       if (r === '*' && actionsOf(x).every((a) => UNSCOPED_ACTIONS.includes(a))) {
@@ -1102,7 +1118,7 @@ describe('UserKeeper.rotate', () => {
     Template.fromStack(plain).resourceCountIs('AWS::Lambda::Permission', 0);
   });
 
-  it('grants the secret actions on that secret only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
+  it('grants the secret actions on the secrets it rotates only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
     const s = stack();
     const { k, ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
     const t = Template.fromStack(s);
@@ -1114,7 +1130,10 @@ describe('UserKeeper.rotate', () => {
       assert.equal(st.length, 3);
       const secret = st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!;
       assert.deepEqual(actionsOf(secret).sort(), [...ROTATION_SECRET_ACTIONS].sort());
-      assertTaggedSecretGrant(t, s, k, secret, user.passwordSecret!);
+      assertRotatedSecretGrant(s, k, secret);
+      // Reading the password (the user's Create) is another statement, on the reader tag.
+      const read = grantsOf(t, s, user).find((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'))!;
+      assertTaggedSecretGrant(t, s, k, read, user.passwordSecret!);
       const random = st.find((x) => actionsOf(x).includes('secretsmanager:GetRandomPassword'))!;
       assert.deepEqual(actionsOf(random), ['secretsmanager:GetRandomPassword']);
       assert.equal(random.Resource, '*');
@@ -1128,7 +1147,7 @@ describe('UserKeeper.rotate', () => {
 
   it('MQ: the rotation actions on the broker only (no broker tags), TagResource on its secret for its progress', () => {
     const s = stack();
-    const { k, mq, mqRotation } = rotationLike(s);
+    const { k, mqRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     const st = grantsOf(t, s, mqRotation);
     assert.equal(st.length, 4);
@@ -1136,11 +1155,11 @@ describe('UserKeeper.rotate', () => {
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS].sort(), 'no RebootBroker without reboot');
     assert.equal(users.Resource, BROKER_ARN);
     assert.ok(!st.some((x) => actionsOf(x).some((a) => ['mq:CreateTags', 'mq:DeleteTags'].includes(a))), 'rotation writes no broker tag');
-    assertTaggedSecretGrant(t, s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!, mq.passwordSecret);
+    assertRotatedSecretGrant(s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!);
     // Progress recorded on the rotated secret itself: its one tag key, on that secret only.
     const tagSecret = st.find((x) => actionsOf(x).includes('secretsmanager:TagResource'))!;
     assert.deepEqual(actionsOf(tagSecret), MQ_ROTATION_SECRET_TAG_ACTIONS);
-    assertTaggedSecretGrant(t, s, k, tagSecret, mq.passwordSecret);
+    assertRotatedSecretGrant(s, k, tagSecret);
     assert.deepEqual(tagSecret.Condition['ForAllValues:StringEquals'], { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] });
     // Nowhere else: not for the ElastiCache or MemoryDB rotations.
     assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);

@@ -391,9 +391,14 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
 
 
 def secret_tags(emulator: Emulator, arn: str) -> dict[str, list[str]]:
-    """The ``aws:ResourceTag/...`` condition keys of a request on the secret ``arn``."""
-    tags = emulator.client("secretsmanager").describe_secret(SecretId=arn).get("Tags") or []
-    return {f"aws:ResourceTag/{t['Key']}": [t["Value"]] for t in tags}
+    """The condition keys of a request on the secret ``arn`` that come from the secret: its
+    tags (``aws:ResourceTag/...``) and its rotation function, once rotation is on
+    (``secretsmanager:resource/AllowRotationLambdaArn``)."""
+    secret = emulator.client("secretsmanager").describe_secret(SecretId=arn)
+    keys = {f"aws:ResourceTag/{t['Key']}": [t["Value"]] for t in secret.get("Tags") or []}
+    if secret.get("RotationLambdaARN"):
+        keys["secretsmanager:resource/AllowRotationLambdaArn"] = [secret["RotationLambdaARN"]]
+    return keys
 
 
 def test_create_acl_must_be_allowed_on_both_readings() -> None:
@@ -714,11 +719,17 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
             text = json.dumps(r).rstrip('"')
             if text.endswith(":secret:*"):
                 # The CDK app's password secrets: any secret, but only one carrying the tag
-                # that names this function (which the CDK puts on the secrets it grants).
+                # that names this function (which the CDK puts on the secrets it grants), to
+                # read; or one whose rotation function is this one, for the rotation's calls.
                 actions = {a.lower() for a in _actions([st])}
-                assert all(a.startswith("secretsmanager:") for a in actions), st
-                tagged = (st.get("Condition") or {}).get("StringEquals", {}).get("aws:ResourceTag/userkeeper:reader")
-                assert isinstance(tagged, dict) and "Fn::GetAtt" in tagged, f"secret:* without the userkeeper:reader tag: {st}"
+                equals = (st.get("Condition") or {}).get("StringEquals", {})
+                reader = equals.get("aws:ResourceTag/userkeeper:reader")
+                rotator = equals.get("secretsmanager:resource/AllowRotationLambdaArn")
+                if isinstance(reader, dict) and "Fn::GetAtt" in reader:
+                    assert actions == {"secretsmanager:getsecretvalue"}, f"more than reading on the reader tag: {st}"
+                else:
+                    assert isinstance(rotator, dict) and "Fn::GetAtt" in rotator, f"secret:* without a condition naming the function: {st}"
+                    assert all(a.startswith("secretsmanager:") for a in actions), st
                 continue
             assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
