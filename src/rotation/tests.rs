@@ -156,6 +156,9 @@ impl Rotator for Recorder {
     fn check_password(&self, password: &Secret) -> Result<(), String> {
         check_rules(&self.rules(), password)
     }
+    fn error_code(&self, _e: &(dyn std::error::Error + 'static)) -> String {
+        "RecorderFailure".into()
+    }
     async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
         self.calls
             .lock()

@@ -267,6 +267,10 @@ impl rotation::Rotator for Rotator {
         check_mq_password("password", password).map_err(|e| e.to_string())
     }
 
+    fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        crate::services::error::code_of(e)
+    }
+
     fn next_username(&self, current: &SecretDoc) -> String {
         if alternating(current) {
             partner(&current.username)
@@ -379,7 +383,7 @@ impl rotation::Rotator for Rotator {
         &self,
         doc: &SecretDoc,
         _current: &SecretDoc,
-        _cx: &StepCx,
+        cx: &StepCx,
     ) -> Result<Outcome, ServiceError> {
         let id = broker_id(doc);
         let user = doc.username.as_str();
@@ -402,6 +406,7 @@ impl rotation::Rotator for Rotator {
             Some(None) => {}
         }
         if let Some(to) = doc.login_target(STOMP_TLS_PORT) {
+            cx.logging_in();
             self.login.stomp(to, user, &doc.password).await?;
             return Ok(format!(
                 "logged in to {}:{} (STOMP) as {user} with the tested password",
