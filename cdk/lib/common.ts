@@ -1,14 +1,15 @@
 // What every typed construct shares: how it reaches userkeeper, the rules checked at synth
 // time, and the tags.
-import { CfnResource, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { UserKeeper } from './user-keeper';
 
 /** How a custom resource reaches userkeeper: the construct (grants included) or a bare token. */
 export interface UserKeeperTarget {
   /**
-   * The userkeeper function of this app. Each resource then gets an IAM policy of its own on
-   * the function's role with exactly the permissions it needs (its own ARNs, its secret).
+   * The userkeeper function of this app. The function's role is then granted exactly what
+   * this resource needs (its own ARNs, its secret), in the shared grants of its stack.
    *
    * @default - give serviceToken
    */
@@ -83,18 +84,21 @@ export function renderTags(scope: Construct, tags?: Record<string, string>): { K
 
 /**
  * An IAM condition that holds only for a request carrying the ownership tags userkeeper sends
- * for exactly this custom resource (its stack, its logical id): for actions that AWS does not
- * authorize on any resource ARN (memorydb:CreateUser) or, on one reading of AWS's documents,
- * not on the one being created (memorydb:CreateAcl: on the member users per the Service
- * Authorization Reference, on the ACL per the MemoryDB Developer Guide), the request's tags are
- * what is left to narrow them by.
+ * for a custom resource of this resource's stack: for actions that AWS does not authorize on
+ * any resource ARN (memorydb:CreateUser) or, on one reading of AWS's documents, not on the one
+ * being created (memorydb:CreateAcl: on the member users per the Service Authorization
+ * Reference, on the ACL per the MemoryDB Developer Guide), the request's tags are what is left
+ * to narrow them by. The stack, not the logical id: one condition for every resource of the
+ * stack keeps the shared grants one statement long, however many users there are.
  */
 export function ownershipTagCondition(resource: CustomResource): Record<string, Record<string, string>> {
-  const stack = Stack.of(resource);
   return {
-    StringEquals: {
-      [`aws:RequestTag/${OWNER_STACK_TAG}`]: stack.stackId,
-      [`aws:RequestTag/${OWNER_LOGICAL_TAG}`]: stack.getLogicalId(resource.node.defaultChild as CfnResource),
-    },
+    StringEquals: { [`aws:RequestTag/${OWNER_STACK_TAG}`]: Stack.of(resource).stackId },
+    Null: { [`aws:RequestTag/${OWNER_LOGICAL_TAG}`]: 'false' },
   };
+}
+
+/** What IAM matches a secret's ARN with: a secret imported by name has a partial ARN, so its six-character suffix is `??????`. */
+export function secretArnPattern(secret: secretsmanager.ISecret): string {
+  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
 }

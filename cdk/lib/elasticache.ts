@@ -1,10 +1,10 @@
-import { ArnFormat, CustomResource, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { checkId, DEFAULT_SERVICE_TIMEOUT, flagProperty, renderTags, serviceTokenOf, UserKeeperTarget } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
+import type { UserKeeper } from './user-keeper';
 
 /** `Engine` of users and user groups. */
 export enum ElastiCacheEngine {
@@ -107,11 +107,11 @@ export const ELASTICACHE_VALKEY_MEMBER_ACTIONS = ['elasticache:DescribeUsers'];
 export const ELASTICACHE_ROTATION_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:ListTagsForResource'];
 
 /**
- * The users built here, by their `userId` (Ref) token: lets a group scope its member grants
+ * The users built here, by their `userId` (Ref) token and literal id: lets a group scope its member grants
  * to the ARNs the users are known to get *without* referencing them (a Ref in the group's
  * policy would also be a cycle if that policy were shared with the users).
  */
-const USERS_BY_REF = new Map<string, ElastiCacheUser>();
+const USERS_BY_REF = new Map<string, { user: ElastiCacheUser; keeper?: UserKeeper }>();
 
 function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: string): string {
   return Stack.of(scope).formatArn({
@@ -125,7 +125,7 @@ function elastiCacheArn(scope: Construct, resource: 'user' | 'usergroup', id: st
 /**
  * `Custom::ElastiCacheUser`: an ElastiCache (Valkey / Redis OSS) RBAC user.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the user
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the user
  * actions on this user's ARN only, and `secretsmanager:GetSecretValue` on `passwordSecret`.
  * `userKeeper.rotate(user)` rotates `passwordSecret`.
  */
@@ -147,8 +147,11 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
   /** The ARN this user will have (known before it exists; what the grants are scoped to). */
   public readonly userArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
   /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
   public readonly passwordSecret?: secretsmanager.ISecret;
 
@@ -195,14 +198,24 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      this.grants = keeper.grant(this.resource, [
-        new iam.PolicyStatement({ actions: ELASTICACHE_USER_ACTIONS, resources: [this.userArn] }),
-        ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
-      ]);
+      // With what a group of this app needs of its members too (each member's ARN must allow
+      // CreateUserGroup / ModifyUserGroup, as must the group's): granted here, the user's ARN
+      // is listed once however many groups and stacks there are. Alone, on a user's ARN, they
+      // allow nothing: the group's ARN is granted only to the groups of this app.
+      this.grants = [
+        new iam.PolicyStatement({ actions: [...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS], resources: [this.userArn] }),
+        ...(props.passwordSecret ? keeper.readPasswordStatements(this, props.passwordSecret) : []),
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.userId = this.resource.ref;
-    USERS_BY_REF.set(this.userId, this);
+    USERS_BY_REF.set(this.userId, { user: this, keeper: props.userKeeper });
+    // A group may name it by its literal id too (in another stack, say, where a Ref would be
+    // a cross-stack export).
+    if (!Token.isUnresolved(props.userId)) {
+      USERS_BY_REF.set(props.userId, { user: this, keeper: props.userKeeper });
+    }
     this.attrArn = this.resource.getAttString('Arn');
     this.attrUserId = this.resource.getAttString('UserId');
     this.attrUserName = this.resource.getAttString('UserName');
@@ -222,7 +235,7 @@ export class ElastiCacheUser extends Construct implements IRotatableUser {
 /**
  * `Custom::ElastiCacheUserGroup`: an ElastiCache user group.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the group
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the group
  * actions on this group's ARN, and CreateUserGroup / ModifyUserGroup on this group's ARN and
  * the ARNs of the users it names (ElastiCache authorizes those calls on the group and on every
  * member).
@@ -240,8 +253,11 @@ export class ElastiCacheUserGroup extends Construct {
   public readonly attrStatus: string;
   public readonly userGroupArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: ElastiCacheUserGroupProps) {
     super(scope, id);
@@ -268,10 +284,14 @@ export class ElastiCacheUserGroup extends Construct {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      // An ElastiCacheUser's Ref maps to the ARN it will have; any other value is used as is
-      // (a literal id, a parameter, an attribute of a resource defined elsewhere).
-      const members = props.userIds.map((u) => USERS_BY_REF.get(u)?.userArn ?? elastiCacheArn(this, 'user', u));
-      this.grants = keeper.grant(this.resource, [
+      // Members made with this same UserKeeper grant themselves what the group needs of them
+      // (see ElastiCacheUser); the others are granted here. An ElastiCacheUser's Ref maps to
+      // the ARN it will have; any other value is used as is (a literal id, a parameter, an
+      // attribute of a resource defined elsewhere).
+      const members = props.userIds
+        .filter((u) => USERS_BY_REF.get(u)?.keeper !== keeper)
+        .map((u) => USERS_BY_REF.get(u)?.user.userArn ?? elastiCacheArn(this, 'user', u));
+      this.grants = [
         new iam.PolicyStatement({ actions: ELASTICACHE_USER_GROUP_ACTIONS, resources: [this.userGroupArn] }),
         // One statement on the group and its members: what AWS authorizes these on.
         new iam.PolicyStatement({
@@ -280,10 +300,11 @@ export class ElastiCacheUserGroup extends Construct {
         }),
         // A valkey group takes only users that authenticate: its members are read (and a
         // no-password one refused) before the group is created or changed.
-        ...(props.engine === ElastiCacheEngine.VALKEY
+        ...(props.engine === ElastiCacheEngine.VALKEY && members.length > 0
           ? [new iam.PolicyStatement({ actions: ELASTICACHE_VALKEY_MEMBER_ACTIONS, resources: members })]
           : []),
-      ]);
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.userGroupId = this.resource.ref;

@@ -12,7 +12,6 @@ import {
   UserKeeperTarget,
 } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
 
 /** `AuthenticationMode.Type` of a MemoryDB user. Passwords come from `passwordSecret` only. */
 export enum MemoryDbAuthenticationType {
@@ -137,9 +136,9 @@ const USERS_BY_REF = new Map<string, MemoryDbUser>();
 /**
  * `Custom::MemoryDBUser`: a MemoryDB user.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the user actions
- * on this user's ARN, CreateUser only for requests tagged as this very resource's (stack id
- * and logical id), and `secretsmanager:GetSecretValue` on `passwordSecret`.
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the user actions
+ * on this user's ARN, CreateUser only for requests carrying the ownership tags of this
+ * resource's stack, and `secretsmanager:GetSecretValue` on `passwordSecret`.
  * `userKeeper.rotate(user)` rotates `passwordSecret`.
  */
 export class MemoryDbUser extends Construct implements IRotatableUser {
@@ -158,8 +157,11 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
   /** The ARN this user will have (known before it exists; what the grants are scoped to). */
   public readonly userArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
   /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
   public readonly passwordSecret?: secretsmanager.ISecret;
 
@@ -196,15 +198,16 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      this.grants = keeper.grant(this.resource, [
+      this.grants = [
         new iam.PolicyStatement({ actions: MEMORYDB_USER_ACTIONS, resources: [this.userArn] }),
         new iam.PolicyStatement({
           actions: MEMORYDB_CREATE_USER_ACTIONS,
           resources: ['*'],
           conditions: ownershipTagCondition(this.resource),
         }),
-        ...(props.passwordSecret ? UserKeeper.readPasswordStatements(this, props.passwordSecret) : []),
-      ]);
+        ...(props.passwordSecret ? keeper.readPasswordStatements(this, props.passwordSecret) : []),
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.userName = this.resource.ref;
@@ -227,8 +230,8 @@ export class MemoryDbUser extends Construct implements IRotatableUser {
 /**
  * `Custom::MemoryDBACL`: a MemoryDB access control list.
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own) the ACL actions
- * on this ACL's ARN, and CreateAcl (only for requests tagged as this resource's) and UpdateAcl
+ * With `userKeeper`, grants its function (in the shared grants of its stack) the ACL actions
+ * on this ACL's ARN, and CreateAcl (only for requests carrying its stack's ownership tags) and UpdateAcl
  * on this ACL's ARN and the ARNs of the users it names (MemoryDB authorizes UpdateAcl on the
  * ACL and its members; CreateAcl on the members per the Service Authorization Reference, on
  * the ACL per the MemoryDB Developer Guide: both are granted).
@@ -246,8 +249,11 @@ export class MemoryDbAcl extends Construct {
   public readonly attrStatus: string;
   public readonly aclArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
 
   constructor(scope: Construct, id: string, props: MemoryDbAclProps) {
     super(scope, id);
@@ -275,7 +281,7 @@ export class MemoryDbAcl extends Construct {
     if (keeper) {
       // A MemoryDbUser's Ref maps to the ARN it will have; any other value is used as is.
       const members = props.userNames.map((u) => USERS_BY_REF.get(u)?.userArn ?? memoryDbArn(this, 'user', u));
-      this.grants = keeper.grant(this.resource, [
+      this.grants = [
         new iam.PolicyStatement({ actions: MEMORYDB_ACL_ACTIONS, resources: [this.aclArn] }),
         // The ACL and its members, in one statement each: safe on both readings of CreateAcl
         // (see MEMORYDB_ACL_CREATE_ACTIONS), and what UpdateAcl is authorized on.
@@ -285,7 +291,8 @@ export class MemoryDbAcl extends Construct {
           conditions: ownershipTagCondition(this.resource),
         }),
         new iam.PolicyStatement({ actions: MEMORYDB_ACL_MEMBER_ACTIONS, resources: [this.aclArn, ...members] }),
-      ]);
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.aclName = this.resource.ref;

@@ -5,7 +5,6 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DEFAULT_SERVICE_TIMEOUT, serviceTokenOf, UserKeeperTarget } from './common';
 import type { IRotatableUser, RotationGrantOptions } from './rotation';
-import { UserKeeper } from './user-keeper';
 
 export interface AmazonMqUserProps extends UserKeeperTarget {
   /**
@@ -48,12 +47,19 @@ export const MQ_USER_ACTIONS = [
 ];
 /** Only with `applyImmediately`. */
 export const MQ_REBOOT_ACTIONS = ['mq:RebootBroker'];
-/** Only for the broker tag recording who owns this user (MQ users carry no tags). */
-export const MQ_OWNERSHIP_TAG_ACTIONS = ['mq:CreateTags', 'mq:DeleteTags'];
-/** The broker tag key prefix userkeeper records user ownership under (src/services/mq.rs). */
+/**
+ * Only for the one broker tag per user where userkeeper records what it manages (MQ users
+ * carry no tags): `userkeeper:user:<username>` (src/services/mq/record.rs).
+ */
+export const MQ_RECORD_TAG_ACTIONS = ['mq:CreateTags'];
 export const MQ_OWNER_TAG_PREFIX = 'userkeeper:user:';
-/** The broker tag binding a user to the secret that may rotate it (`userkeeper:secret:<user>`). */
+/**
+ * Removing a record with its user, and the tags older versions wrote beside it (the binding
+ * `userkeeper:secret:<username>`, rotation progress `userkeeper:rotation:<username>`).
+ */
+export const MQ_RECORD_CLEANUP_ACTIONS = ['mq:DeleteTags'];
 export const MQ_BINDING_TAG_PREFIX = 'userkeeper:secret:';
+export const MQ_ROTATION_TAG_PREFIX = 'userkeeper:rotation:';
 
 /**
  * Rotation (`UserKeeper.rotate`), on the broker's ARN: the broker's state, the users' pending
@@ -61,12 +67,10 @@ export const MQ_BINDING_TAG_PREFIX = 'userkeeper:secret:';
  * access) or updating a password, and reading the rotation's progress tag.
  */
 export const MQ_ROTATION_ACTIONS = ['mq:DescribeBroker', 'mq:DescribeUser', 'mq:CreateUser', 'mq:UpdateUser', 'mq:ListTags'];
-/**
- * Only for the broker tags recording a rotation's progress (`userkeeper:rotation:<username>`),
- * which rotation writes before it reboots and never deletes.
- */
-export const MQ_ROTATION_TAG_ACTIONS = ['mq:CreateTags'];
-export const MQ_ROTATION_TAG_PREFIX = 'userkeeper:rotation:';
+/** The tag on the rotated secret itself where MQ rotation records its progress. */
+export const MQ_ROTATION_SECRET_TAG = 'userkeeper:rotation';
+/** Only for MQ_ROTATION_SECRET_TAG, on the rotated secret. */
+export const MQ_ROTATION_SECRET_TAG_ACTIONS = ['secretsmanager:TagResource'];
 /** The suffix of the second user of an alternating rotation (src/services/mq/rotator.rs). */
 export const MQ_CLONE_SUFFIX = '_clone';
 
@@ -82,19 +86,16 @@ function flag(value: boolean | undefined): string | undefined {
   return value === undefined ? undefined : String(value);
 }
 
-/** A username as a tag key (`~`, which tag keys cannot hold, is written `+`). */
-function tagKeyPart(username: string): string {
-  return username.replace(/~/g, '+');
-}
-
 /**
  * `Custom::AmazonMQUser`: a user of an ActiveMQ broker (CloudFormation has it only inside
  * `AWS::AmazonMQ::Broker`).
  *
- * With `userKeeper`, grants its function (in a policy of this resource's own), on this
- * broker's ARN only: the user actions, `mq:CreateTags`/`mq:DeleteTags` for this user's
- * ownership tag key only, `mq:RebootBroker` only with `applyImmediately`, and
- * `secretsmanager:GetSecretValue` on `passwordSecret`. `userKeeper.rotate(user)` rotates
+ * With `userKeeper`, grants its function (in the shared grants of its stack), on this
+ * broker's ARN only: the user actions, `mq:CreateTags` for userkeeper's record tags only
+ * (`userkeeper:user:*`) and `mq:DeleteTags` for those and the older binding and rotation tags
+ * (one condition for every user of the stack, so the grants do not grow per user),
+ * `mq:RebootBroker` only with `applyImmediately`, and `secretsmanager:GetSecretValue` on
+ * `passwordSecret`. `userKeeper.rotate(user)` rotates
  * `passwordSecret`.
  */
 export class AmazonMqUser extends Construct implements IRotatableUser {
@@ -128,11 +129,13 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
   public readonly attrPendingChange: string;
   public readonly brokerArn: string;
   public readonly resource: CustomResource;
-  /** This resource's grants on the function's role (with `userKeeper` only). */
-  public readonly grants?: iam.Policy;
+  /**
+   * What this resource is granted (with `userKeeper` only), in the shared grants of its stack
+   * (`UserKeeperGrants`).
+   */
+  public readonly grants?: iam.PolicyStatement[];
   /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
   public readonly passwordSecret: secretsmanager.ISecret;
-  private readonly username: string;
 
   constructor(scope: Construct, id: string, props: AmazonMqUserProps) {
     super(scope, id);
@@ -148,7 +151,6 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
     }
 
     this.brokerArn = broker.brokerArn;
-    this.username = props.username;
     this.passwordSecret = props.passwordSecret;
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken,
@@ -168,21 +170,24 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
 
     const keeper = props.userKeeper;
     if (keeper) {
-      // The two tag keys of this user: its ownership and the secret it is bound to (`~`, which
-      // tag keys cannot hold, is written `+`); any such key if the username is a token.
-      const prefixes = [MQ_OWNER_TAG_PREFIX, MQ_BINDING_TAG_PREFIX];
-      const tagKey = Token.isUnresolved(props.username)
-        ? { 'ForAllValues:StringLike': { 'aws:TagKeys': prefixes.map((p) => `${p}*`) } }
-        : { 'ForAllValues:StringEquals': { 'aws:TagKeys': prefixes.map((p) => p + tagKeyPart(props.username)) } };
+      // Userkeeper's record keys, not this user's alone: the same condition for every user
+      // keeps the shared grants one statement long.
+      const keys = (prefixes: string[]) => ({ 'ForAllValues:StringLike': { 'aws:TagKeys': prefixes.map((p) => `${p}*`) } });
       const mayReboot = props.applyImmediately === true;
-      this.grants = keeper.grant(this.resource, [
+      this.grants = [
         new iam.PolicyStatement({
           actions: [...MQ_USER_ACTIONS, ...(mayReboot ? MQ_REBOOT_ACTIONS : [])],
           resources: [this.brokerArn],
         }),
-        new iam.PolicyStatement({ actions: MQ_OWNERSHIP_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKey }),
-        ...UserKeeper.readPasswordStatements(this, props.passwordSecret),
-      ]);
+        new iam.PolicyStatement({ actions: MQ_RECORD_TAG_ACTIONS, resources: [this.brokerArn], conditions: keys([MQ_OWNER_TAG_PREFIX]) }),
+        new iam.PolicyStatement({
+          actions: MQ_RECORD_CLEANUP_ACTIONS,
+          resources: [this.brokerArn],
+          conditions: keys([MQ_OWNER_TAG_PREFIX, MQ_BINDING_TAG_PREFIX, MQ_ROTATION_TAG_PREFIX]),
+        }),
+        ...keeper.readPasswordStatements(this, props.passwordSecret),
+      ];
+      keeper.grant(this.resource, this.grants);
     }
 
     this.ref = this.resource.ref;
@@ -192,27 +197,19 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
   }
 
   /**
-   * Rotation needs, on this broker's ARN only: the rotation actions, `mq:RebootBroker` only
-   * with `reboot`, and `mq:CreateTags` only for the progress tags of this user and of its
-   * alternate (`userkeeper:rotation:<username>`, `...<username>_clone`; any
-   * `userkeeper:rotation:` key if the username is a token).
+   * Rotation needs, on this broker's ARN only: the rotation actions and `mq:RebootBroker` only
+   * with `reboot`; and on the rotated secret, `secretsmanager:TagResource` for its
+   * `userkeeper:rotation` tag only (where rotation records its progress).
    */
   public rotationStatements(options: RotationGrantOptions): iam.PolicyStatement[] {
-    const u = this.username;
-    let tagKeys: Record<string, Record<string, string | string[]>>;
-    if (Token.isUnresolved(u)) {
-      tagKeys = { 'ForAllValues:StringLike': { 'aws:TagKeys': `${MQ_ROTATION_TAG_PREFIX}*` } };
-    } else {
-      // Alternating rotations write the tag of whichever of the pair gets the new password.
-      const partner = u.endsWith(MQ_CLONE_SUFFIX) ? u.slice(0, -MQ_CLONE_SUFFIX.length) : u + MQ_CLONE_SUFFIX;
-      tagKeys = { 'ForAllValues:StringEquals': { 'aws:TagKeys': [u, partner].map((x) => MQ_ROTATION_TAG_PREFIX + tagKeyPart(x)) } };
-    }
     return [
       new iam.PolicyStatement({
         actions: [...MQ_ROTATION_ACTIONS, ...(options.reboot ? MQ_REBOOT_ACTIONS : [])],
         resources: [this.brokerArn],
       }),
-      new iam.PolicyStatement({ actions: MQ_ROTATION_TAG_ACTIONS, resources: [this.brokerArn], conditions: tagKeys }),
+      options.userKeeper.rotatedSecretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] },
+      }),
     ];
   }
 }

@@ -1,6 +1,6 @@
 // Secrets Manager rotation of a userkeeper user's password: the secret's rotation schedule,
-// the permission for Secrets Manager to invoke the function (once per function), and a policy
-// of the rotation's own holding exactly what rotating that one secret and that one user needs.
+// the permission for Secrets Manager to invoke the function (once per function), and exactly
+// what rotating that one secret and that one user needs, in the shared grants of its stack.
 import { CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,6 +24,8 @@ export const ROTATION_KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 export interface RotationGrantOptions {
   /** The rotation may reboot an Amazon MQ broker (the secret's `"reboot": true`). */
   readonly reboot: boolean;
+  /** The function that rotates (how it is granted a secret: `UserKeeper.secretStatement`). */
+  readonly userKeeper: UserKeeper;
 }
 
 /**
@@ -91,22 +93,22 @@ export interface UserRotationProps extends UserRotationOptions {
  *
  * - an `AWS::SecretsManager::RotationSchedule` on the user's `passwordSecret`, with the
  *   function as its rotation Lambda;
- * - a policy of its own on the function's role: the rotation's secret calls on that secret
- *   only (and `kms:Decrypt` / `kms:GenerateDataKey` via Secrets Manager on its key, if it has
+ * - grants on the function's role (in the shared grants of its stack, `UserKeeperGrants`):
+ *   the rotation's secret calls on that secret only (and `kms:Decrypt` / `kms:GenerateDataKey` via Secrets Manager on its key, if it has
  *   a customer-managed one), `secretsmanager:GetRandomPassword`, and the user's own rotation
  *   calls on its own ARN (see each user's `rotationStatements`);
  * - `UserKeeper.rotationPermission`: Secrets Manager of this account may invoke the function
  *   (one per function, shared by every rotation).
  *
- * The schedule depends on all three and on the user: Secrets Manager tests the current
+ * The schedule depends on the grants, the permission and the user: Secrets Manager tests the current
  * credentials as soon as the schedule exists, and deleting the schedule comes first.
  *
  * The secret's value must be userkeeper's rotated-secret format (`RotatedSecretString`).
  */
 export class UserRotation extends Construct {
   public readonly schedule: secretsmanager.CfnRotationSchedule;
-  /** The rotation's grants on the function's role. */
-  public readonly grants: iam.Policy;
+  /** What the rotation is granted, in the shared grants of its stack (`UserKeeperGrants`). */
+  public readonly grants: iam.PolicyStatement[];
   /** The rotated secret. */
   public readonly secret: secretsmanager.ISecret;
 
@@ -121,16 +123,12 @@ export class UserRotation extends Construct {
       throw new Error(`${props.userKeeper.node.path}: the userkeeper function has no role to grant rotation to`);
     }
     const rotationRules = renderRotationRules(props.user, props);
-    const userStatements = props.user.rotationStatements({ reboot: props.reboot === true });
+    const userStatements = props.user.rotationStatements({ reboot: props.reboot === true, userKeeper: props.userKeeper });
     super(scope, id);
     this.secret = secret;
 
     const statements = [
-      // A secret imported by name has a partial ARN: match the six-character suffix.
-      new iam.PolicyStatement({
-        actions: ROTATION_SECRET_ACTIONS,
-        resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
-      }),
+      props.userKeeper.rotatedSecretStatement(secret, ROTATION_SECRET_ACTIONS),
       new iam.PolicyStatement({ actions: ROTATION_RANDOM_PASSWORD_ACTIONS, resources: ['*'] }),
     ];
     if (secret.encryptionKey) {
@@ -144,7 +142,7 @@ export class UserRotation extends Construct {
       );
     }
     statements.push(...userStatements);
-    this.grants = new iam.Policy(this, 'Grants', { roles: [role], statements });
+    this.grants = statements;
 
     this.schedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
       secretId: secret.secretArn,
@@ -152,7 +150,8 @@ export class UserRotation extends Construct {
       rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? false,
       rotationRules,
     });
-    this.schedule.node.addDependency(this.grants, props.userKeeper.rotationPermission, props.user.resource);
+    props.userKeeper.grant(this.schedule, statements);
+    this.schedule.node.addDependency(props.userKeeper.rotationPermission, props.user.resource);
   }
 }
 

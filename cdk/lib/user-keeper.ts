@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, CustomResource, Duration, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { UserKeeperAlarms, UserKeeperAlarmsOptions } from './alarms';
+import { secretArnPattern } from './common';
+import { MANAGED_POLICIES_PER_ROLE, quotaFindings, UserKeeperGrants } from './grants';
 import { IRotatableUser, UserRotation, UserRotationOptions } from './rotation';
 
 /**
@@ -50,7 +52,22 @@ export interface UserKeeperProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /** @default - a new security group with all outbound allowed */
   readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * How many managed policies IAM lets this account attach to a role: synthesis fails before
+   * the grants would need more. Raise it only once AWS has raised the quota (at most 20).
+   *
+   * @default 10
+   */
+  readonly managedPoliciesPerRole?: number;
 }
+
+/**
+ * The tag on the password secrets created in the app: its value is the ARN of the function
+ * that may read (and rotate) them, which the grants' condition names.
+ */
+export const PASSWORD_SECRET_TAG = 'userkeeper:reader';
+/** The condition key naming a secret's rotation function (Service Authorization Reference). */
+export const ROTATION_FUNCTION_KEY = 'secretsmanager:resource/AllowRotationLambdaArn';
 
 /** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
 export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];
@@ -65,8 +82,11 @@ export const SECRETS_MANAGER_PRINCIPAL = 'secretsmanager.amazonaws.com';
  *
  * Its role starts with logging and `lambda:InvokeFunction` on the function itself (a wait that
  * outlasts one invocation goes on in a new one), nothing else: each construct created with it
- * gets a policy of its own on the role holding exactly what that resource needs (its own ARNs,
- * its own secret), see `grant`, and so does each rotation.
+ * is granted exactly what that resource needs (its own ARNs, its own secret), see `grant`, and
+ * so is each rotation. The grants of all resources of a stack share a few managed policies
+ * (`UserKeeperGrants`), so that hundreds of users fit IAM's quotas; synthesis fails, saying
+ * which quota and what to do, before a template would exceed one (the role's inline policies,
+ * managed policies' size and number, resources per stack).
  */
 export class UserKeeper extends Construct {
   public readonly function: lambda.Function;
@@ -80,6 +100,7 @@ export class UserKeeper extends Construct {
    */
   public readonly continuationPolicy: iam.Policy;
   private rotationPermissionResource?: lambda.CfnPermission;
+  private readonly grantStacks = new Set<Stack>();
 
   constructor(scope: Construct, id: string, props: UserKeeperProps = {}) {
     super(scope, id);
@@ -125,6 +146,11 @@ export class UserKeeper extends Construct {
         }),
       ],
     });
+    this.grantStacks.add(Stack.of(this));
+    const perRole = props.managedPoliciesPerRole ?? MANAGED_POLICIES_PER_ROLE;
+    this.node.addValidation({
+      validate: () => quotaFindings(this.function, [...this.grantStacks], perRole).map((f) => `userkeeper: ${f.message}`),
+    });
   }
 
   /**
@@ -146,8 +172,8 @@ export class UserKeeper extends Construct {
   /**
    * Rotates `user`'s password secret (its `passwordSecret`, which must be in userkeeper's
    * rotated-secret format, see `RotatedSecretString`) with this function, by default every 30
-   * days: a `UserRotation` in the user's scope (the schedule, and a policy of its own with the
-   * grants for that secret and that user only), plus `rotationPermission`. Once per user.
+   * days: a `UserRotation` in the user's scope (the schedule, granted what rotating that secret
+   * and that user needs), plus `rotationPermission`. Once per user.
    *
    * ```ts
    * keeper.rotate(appUser, { automaticallyAfter: Duration.days(30) });
@@ -175,31 +201,82 @@ export class UserKeeper extends Construct {
   }
 
   /**
-   * Gives `resource` exactly `statements`: a policy of its own on the function's role (in the
-   * resource's scope, named `Grants`), which the resource depends on, as on the
-   * continuation policy. So CloudFormation creates the grants before the resource's Create
-   * and deletes them only after its Delete, also when the resource is removed from the app: a
-   * statement in a shared policy would go in the update, before the Delete that runs in the
-   * cleanup afterwards, and that Delete would be denied (leaving the user behind).
+   * Grants `statements` to the function for as long as `resource` (a custom resource or a
+   * rotation schedule) exists: they go into the shared grants of the resource's stack
+   * (`UserKeeperGrants`), which the resource DependsOn, as on the continuation policy. So
+   * CloudFormation creates the grants before the resource's Create and deletes them only
+   * after its Delete, also when the resource is removed from the app: a changed grants policy
+   * is a new one (its logical id is its content's hash), and the old one goes in the cleanup
+   * after the resources that depend on it.
    */
-  public grant(resource: CustomResource, statements: iam.PolicyStatement[]): iam.Policy {
-    const policy = new iam.Policy(resource.node.scope as Construct, 'Grants', {
-      roles: [this.function.role!],
-      statements,
-    });
-    resource.node.addDependency(policy);
-    resource.node.addDependency(this.continuationPolicy);
-    return policy;
+  public grant(resource: CustomResource | CfnResource, statements: iam.PolicyStatement[]): void {
+    const cfn = resource instanceof CfnResource ? resource : (resource.node.defaultChild as CfnResource);
+    UserKeeperGrants.of(this, cfn).add(cfn, statements);
+    this.grantStacks.add(Stack.of(cfn));
+    cfn.node.addDependency(this.continuationPolicy);
   }
 
   /**
-   * `secretsmanager:GetSecretValue` on one secret, and `kms:Decrypt` (through Secrets Manager
-   * only) on its key if it has a customer-managed one: what reading a password needs.
+   * `actions` on `secret`, under `conditions`. A secret created in this app (a
+   * `secretsmanager.Secret`) is tagged `userkeeper:reader` = this function's ARN, and the
+   * statement names any secret of its account and region carrying that tag: the same
+   * statement for every secret, so that the grants do not grow with the number of users (a
+   * secret ARN is ~100 characters). Any other secret (imported) is named by its ARN.
    */
-  public static readPasswordStatements(scope: Construct, secret: secretsmanager.ISecret): iam.PolicyStatement[] {
-    // A secret imported by name has a partial ARN: match the six-character suffix.
-    const arn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
-    const out = [new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] })];
+  public secretStatement(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>> = {},
+  ): iam.PolicyStatement {
+    if (!(secret instanceof secretsmanager.Secret)) {
+      return new iam.PolicyStatement({ actions, resources: [secretArnPattern(secret)], conditions });
+    }
+    Tags.of(secret).add(PASSWORD_SECRET_TAG, this.function.functionArn);
+    return this.anySecretOf(secret, actions, conditions, `aws:ResourceTag/${PASSWORD_SECRET_TAG}`);
+  }
+
+  /**
+   * `actions` on `secret` while this function rotates it (what rotating needs, not reading):
+   * for a secret created in this app, any secret of its account and region whose rotation
+   * function is this one (`secretsmanager:resource/AllowRotationLambdaArn`, which Secrets
+   * Manager sets when the schedule is created, before the first rotation step), the same
+   * statement for every rotated secret; any other secret by its ARN. A separate condition from
+   * `secretStatement`'s, so that a secret the function only reads is never writable.
+   */
+  public rotatedSecretStatement(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>> = {},
+  ): iam.PolicyStatement {
+    if (!(secret instanceof secretsmanager.Secret)) {
+      return new iam.PolicyStatement({ actions, resources: [secretArnPattern(secret)], conditions });
+    }
+    return this.anySecretOf(secret, actions, conditions, ROTATION_FUNCTION_KEY);
+  }
+
+  private anySecretOf(
+    secret: secretsmanager.ISecret,
+    actions: string[],
+    conditions: Record<string, Record<string, unknown>>,
+    key: string,
+  ): iam.PolicyStatement {
+    const anySecret = Stack.of(secret).formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: '*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const named = { ...conditions.StringEquals, [key]: this.function.functionArn };
+    return new iam.PolicyStatement({ actions, resources: [anySecret], conditions: { ...conditions, StringEquals: named } });
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on one secret (see `secretStatement`), and `kms:Decrypt`
+   * (through Secrets Manager only) on its key if it has a customer-managed one: what reading a
+   * password needs.
+   */
+  public readPasswordStatements(scope: Construct, secret: secretsmanager.ISecret): iam.PolicyStatement[] {
+    const out = [this.secretStatement(secret, ['secretsmanager:GetSecretValue'])];
     if (secret.encryptionKey) {
       // Identity policy only (the key's policy must let the account's IAM decide, as the
       // default key policy does), and only for decryption through Secrets Manager.

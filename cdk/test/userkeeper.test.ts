@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
@@ -29,11 +30,16 @@ import {
   MemoryDbAcl,
   MemoryDbAuthenticationType,
   MemoryDbUser,
-  MQ_OWNERSHIP_TAG_ACTIONS,
+  MQ_RECORD_CLEANUP_ACTIONS,
+  MQ_RECORD_TAG_ACTIONS,
   MQ_REBOOT_ACTIONS,
   MQ_ROTATION_ACTIONS,
+  MQ_ROTATION_SECRET_TAG,
+  MQ_ROTATION_SECRET_TAG_ACTIONS,
   MQ_USER_ACTIONS,
   MqRotationStrategy,
+  PASSWORD_SECRET_TAG,
+  ROTATION_FUNCTION_KEY,
   ROTATION_KMS_ACTIONS,
   ROTATION_SECRET_ACTIONS,
   RotatedSecretString,
@@ -58,7 +64,7 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string;
 /** Every statement of every identity policy in the template (inline role policies too). */
 function statements(t: Template): Statement[] {
   const out: Statement[] = [];
-  for (const p of Object.values(t.findResources('AWS::IAM::Policy'))) {
+  for (const p of [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))]) {
     out.push(...(p as any).Properties.PolicyDocument.Statement);
   }
   for (const r of Object.values(t.findResources('AWS::IAM::Role'))) {
@@ -90,12 +96,50 @@ function render(v: unknown): string {
 const ARN_PREFIX = '{Ref AWS::Partition}'; // what formatArn renders for "arn:<partition>"
 const ACCOUNT = '{Ref AWS::Region}:{Ref AWS::AccountId}';
 
-/** The statements of the `Grants` policy of the construct at `path` (its own policy). */
-function grantsOf(t: Template, s: Stack, construct: { grants?: unknown }): Statement[] {
-  const policy = (construct as any).grants;
-  assert.ok(policy, 'the construct has a grants policy');
-  const logical = s.getLogicalId(policy.node.defaultChild);
-  return t.toJSON().Resources[logical].Properties.PolicyDocument.Statement;
+/**
+ * What `construct` (a user, group, ACL or rotation) asked to be granted, as rendered in the
+ * template; and the check that the template grants each of it, through the policies its
+ * resource DependsOn (the ones that outlive its Delete), under the same condition.
+ */
+function grantsOf(t: Template, s: Stack, construct: { grants?: iam.PolicyStatement[] }): Statement[] {
+  const own = construct.grants;
+  assert.ok(own && own.length > 0, 'the construct asked for grants');
+  const rendered = own.map((x) => s.resolve(x.toStatementJson()) as Statement);
+  const dependent = (construct as any).schedule ?? (construct as any).resource.node.defaultChild;
+  const inEffect = effectiveStatements(t, s.getLogicalId(dependent));
+  for (const st of rendered) {
+    for (const action of actionsOf(st)) {
+      for (const resource of resourcesOf(st)) {
+        const granted = inEffect.some(
+          (x) =>
+            actionsOf(x).includes(action) &&
+            resourcesOf(x).some((r) => JSON.stringify(r) === JSON.stringify(resource)) &&
+            JSON.stringify(x.Condition ?? null) === JSON.stringify(st.Condition ?? null),
+        );
+        assert.ok(granted, `${action} on ${render(resource)} is not granted to ${dependent.node.path} by the policies it DependsOn`);
+      }
+    }
+  }
+  return rendered;
+}
+
+/** The statements of the managed policies `logicalId` DependsOn (its grants). */
+function effectiveStatements(t: Template, logicalId: string): Statement[] {
+  const resources = t.toJSON().Resources;
+  return dependsOn(t, logicalId)
+    .filter((d) => resources[d].Type === 'AWS::IAM::ManagedPolicy')
+    .flatMap((d) => resources[d].Properties.PolicyDocument.Statement);
+}
+
+/** The actions the template grants on `resource` (rendered), with no condition. */
+function grantedOn(t: Template, resource: string): string[] {
+  return [
+    ...new Set(
+      statements(t)
+        .filter((x) => !x.Condition && resourcesOf(x).map(render).includes(resource))
+        .flatMap(actionsOf),
+    ),
+  ].sort();
 }
 
 /** The logical ids, in an order CloudFormation could create them; fails on a cycle. */
@@ -250,20 +294,34 @@ describe('ElastiCacheUser', () => {
 
   it('grants the user actions on its own ARN and GetSecretValue on its secret only', () => {
     const s = stack();
-    exampleLike(s);
-    const st = statements(Template.fromStack(s));
+    const { k, dflt, app, secret } = exampleLike(s);
+    const t = Template.fromStack(s);
+    const st = statements(t);
+    for (const u of [dflt, app]) {
+      const own = grantsOf(t, s, u).filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
+      assert.deepEqual(own.map((x) => resourcesOf(x).map(render)), [[render(s.resolve(u.userArn))]]);
+      // With what its groups need of a member (see the group's test).
+      assert.deepEqual(actionsOf(own[0]).sort(), [...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
+    }
+    // In the template, each user ARN once, with the user actions and what the group needs of
+    // its members, in one statement with the group (CreateUserGroup names both types: see the
+    // group's test), which grants nothing more: ElastiCache authorizes the user actions on
+    // users only, the group actions on groups only.
     const userStatements = st.filter((x) => actionsOf(x).includes('elasticache:CreateUser'));
-    assert.equal(userStatements.length, 2);
-    const userArns = userStatements.map((x) => resourcesOf(x).map(render)).flat().sort();
-    assert.deepEqual(userArns, [
+    assert.equal(userStatements.length, 1);
+    assert.deepEqual(resourcesOf(userStatements[0]).map(render).sort(), [
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
       `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
+      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
     ]);
-    for (const x of userStatements) assert.deepEqual(actionsOf(x).sort(), [...ELASTICACHE_USER_ACTIONS].sort());
+    assert.deepEqual(
+      actionsOf(userStatements[0]).sort(),
+      [...new Set([...ELASTICACHE_USER_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS, ...ELASTICACHE_USER_GROUP_ACTIONS])].sort(),
+    );
     const secretStatements = st.filter((x) => actionsOf(x).some((a) => a.startsWith('secretsmanager:')));
     assert.equal(secretStatements.length, 1);
     assert.deepEqual(actionsOf(secretStatements[0]), ['secretsmanager:GetSecretValue']);
-    assert.match(render(secretStatements[0].Resource), /^\{Ref Secret[0-9A-F]+\}$/);
+    assertTaggedSecretGrant(t, s, k, secretStatements[0], secret);
     assert.ok(!st.some((x) => actionsOf(x).some((a) => a.startsWith('kms:'))), 'no kms: AWS-managed key');
   });
 
@@ -284,9 +342,9 @@ describe('ElastiCacheUser', () => {
     const secretStatements = statements(Template.fromStack(s)).filter((x) =>
       actionsOf(x).includes('secretsmanager:GetSecretValue'),
     );
-    // One per user (each in its own policy): removing one user keeps the other's.
-    assert.equal(secretStatements.length, 2);
-    for (const x of secretStatements) assert.match(render(x.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
+    // Once, for both users: removing one keeps it (see 'shared grants').
+    assert.equal(secretStatements.length, 1);
+    assert.match(render(secretStatements[0].Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
   });
 
   it('grants kms:Decrypt via Secrets Manager for a customer-managed key', () => {
@@ -412,87 +470,117 @@ describe('ElastiCacheUserGroup', () => {
 
   it('grants group actions on its ARN, membership actions on its ARN and its members ARNs, without a cycle', () => {
     const s = stack();
-    exampleLike(s);
+    const { group } = exampleLike(s);
     const t = Template.fromStack(s);
     const st = statements(t);
+    // One statement for the group and its members (see below).
     const groupStatements = st.filter((x) => actionsOf(x).includes('elasticache:DeleteUserGroup'));
     assert.equal(groupStatements.length, 1);
-    assert.deepEqual(actionsOf(groupStatements[0]).sort(), [...ELASTICACHE_USER_GROUP_ACTIONS].sort());
-    assert.deepEqual(resourcesOf(groupStatements[0]).map(render), [
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
-    ]);
-    const member = st.filter(
-      (x) => actionsOf(x).includes('elasticache:ModifyUserGroup') && !actionsOf(x).includes('elasticache:DeleteUserGroup'),
-    );
+    // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member. The
+    // members made with the same UserKeeper grant that themselves (their ARN once, however many
+    // groups); the group names the others (a literal id here), in one statement with its own
+    // ARN. Literal ARNs, not Refs of the users: a Ref would make the policy depend on the
+    // users, and the users on the policy.
+    const group_ = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`;
+    const member = grantsOf(t, s, group).filter((x) => actionsOf(x).includes('elasticache:ModifyUserGroup'));
     assert.equal(member.length, 1);
     assert.deepEqual(actionsOf(member[0]).sort(), [...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS].sort());
-    // CreateUserGroup / ModifyUserGroup are authorized on the group and on every member: one
-    // statement naming all of them (which is also what parliament checks statement by statement).
-    // Literal ARNs, not Refs of the users: a Ref would make the policy depend on the users,
-    // and the users (through the function) on the policy.
-    assert.deepEqual(resourcesOf(member[0]).map(render), [
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:usergroup:app-users`,
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-default`,
-      `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`,
-    ]);
-    // ...and nowhere else: not on the group alone.
-    assert.ok(st.filter((x) => actionsOf(x).includes('elasticache:CreateUserGroup')).length === 1);
-    for (const policy of Object.values(t.findResources('AWS::IAM::Policy'))) {
+    assert.deepEqual(resourcesOf(member[0]).map(render), [group_]);
+    const s2 = stack();
+    const k2 = keeper(s2);
+    const other = new ElastiCacheUserGroup(s2, 'Group', {
+      userKeeper: k2,
+      userGroupId: 'app-users',
+      engine: ElastiCacheEngine.VALKEY,
+      userIds: ['made-elsewhere'],
+    });
+    const elsewhere = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:made-elsewhere`;
+    const otherSt = grantsOf(Template.fromStack(s2), s2, other);
+    assert.deepEqual(
+      resourcesOf(otherSt.find((x) => actionsOf(x).includes('elasticache:ModifyUserGroup'))!).map(render),
+      [group_, elsewhere],
+    );
+    // A valkey group reads its members (only users that authenticate may join).
+    assert.deepEqual(resourcesOf(otherSt.find((x) => actionsOf(x).includes('elasticache:DescribeUsers'))!).map(render), [elsewhere]);
+    const members = ['app-default', 'app-user'].map((u) => `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:${u}`);
+    // In the template, one statement names the group and its members (as linters checking
+    // statement by statement want for CreateUserGroup), with the group's actions and the
+    // users': on a group, ElastiCache authorizes none of the user actions, and on a user none
+    // of the group actions, so it grants what the two statements would.
+    const all = [...new Set([...ELASTICACHE_USER_GROUP_ACTIONS, ...ELASTICACHE_USER_GROUP_MEMBER_ACTIONS, ...ELASTICACHE_USER_ACTIONS])].sort();
+    assert.deepEqual(grantedOn(t, group_), all);
+    for (const m of members) assert.deepEqual(grantedOn(t, m), all);
+    const userOnly = ['elasticache:CreateUser', 'elasticache:DescribeUsers', 'elasticache:ModifyUser', 'elasticache:DeleteUser'];
+    const groupOnly = ['elasticache:DescribeUserGroups', 'elasticache:DeleteUserGroup'];
+    assert.deepEqual(all.filter((a) => !ELASTICACHE_USER_GROUP_ACTIONS.includes(a) && !ELASTICACHE_USER_GROUP_MEMBER_ACTIONS.includes(a)), userOnly.sort());
+    assert.deepEqual(all.filter((a) => !ELASTICACHE_USER_ACTIONS.includes(a) && !ELASTICACHE_USER_GROUP_MEMBER_ACTIONS.includes(a)), groupOnly.sort());
+    for (const policy of Object.values(t.findResources('AWS::IAM::ManagedPolicy'))) {
       assert.ok(!JSON.stringify(policy).includes('"Ref":"Default') && !JSON.stringify(policy).includes('"Ref":"App'));
     }
     creationOrder(t);
   });
 });
 
-describe('grants: one policy per resource', () => {
-  it('each custom resource depends on its own grants and the continuation policy; the function on neither', () => {
+describe('shared grants', () => {
+  const ecUser = (s: Stack, k: UserKeeper, id: string, userId: string) =>
+    new ElastiCacheUser(s, id, {
+      userKeeper: k,
+      userId,
+      userName: userId,
+      engine: ElastiCacheEngine.VALKEY,
+      accessString: 'on',
+      noPasswordRequired: true,
+    });
+
+  it('each custom resource depends on the stack\'s grants and the continuation policy; the function on neither', () => {
     const s = stack();
     const { k, dflt, app, group } = exampleLike(s);
     const t = Template.fromStack(s);
     const id = (c: any) => s.getLogicalId(c.node.defaultChild);
     const cont = id(k.continuationPolicy);
+    const managed = Object.keys(t.findResources('AWS::IAM::ManagedPolicy'));
+    assert.equal(managed.length, 1, 'a small app: one grants policy');
     for (const c of [dflt, app, group]) {
-      const deps = dependsOn(t, id(c.resource));
-      assert.deepEqual(deps.sort(), [id(c.grants), cont].sort(), `${c.node.path} DependsOn`);
+      assert.deepEqual(dependsOn(t, id(c.resource)).sort(), [...managed, cont].sort(), `${c.node.path} DependsOn`);
+      grantsOf(t, s, c);
     }
     const fnDeps = dependsOn(t, id(k.function));
-    for (const c of [dflt, app, group]) assert.ok(!fnDeps.includes(id(c.grants)));
+    for (const m of managed) assert.ok(!fnDeps.includes(m));
     const order = creationOrder(t);
-    // Created before the resource, hence deleted after it: a removed resource's Delete (in
-    // the update's cleanup) still has its permissions.
-    for (const c of [dflt, app, group]) assert.ok(order.indexOf(id(c.grants)) < order.indexOf(id(c.resource)));
+    // Created before the resource, hence deleted after it.
+    for (const c of [dflt, app, group]) for (const m of managed) assert.ok(order.indexOf(m) < order.indexOf(id(c.resource)));
   });
 
-  it('removing a resource removes only its own policy', () => {
+  it('a removed resource keeps its grants until after its Delete: the changed policy is a new one', () => {
+    // CloudFormation updates a policy in the update phase and deletes removed resources in the
+    // cleanup after it. So the policy that granted App must not change in place: its logical id
+    // is its content's hash, and App's removal makes a new policy while the old one, which App
+    // DependsOn in the old template, goes in the cleanup, after App.
     const build = (withApp: boolean) => {
       const s = stack();
       const k = keeper(s);
-      new ElastiCacheUser(s, 'Default', {
-        userKeeper: k,
-        userId: 'app-default',
-        userName: 'default',
-        engine: ElastiCacheEngine.VALKEY,
-        accessString: 'off ~* -@all',
-        noPasswordRequired: true,
-      });
-      if (withApp) {
-        new ElastiCacheUser(s, 'App', {
-          userKeeper: k,
-          userId: 'app-user',
-          userName: 'app',
-          engine: ElastiCacheEngine.VALKEY,
-          accessString: 'on',
-          noPasswordRequired: true,
-        });
-      }
-      return Template.fromStack(s).findResources('AWS::IAM::Policy');
+      ecUser(s, k, 'Default', 'app-default');
+      if (withApp) ecUser(s, k, 'App', 'app-user');
+      return Template.fromStack(s);
     };
     const before = build(true);
     const after = build(false);
-    const removed = Object.keys(before).filter((k) => !(k in after));
-    assert.equal(removed.length, 1);
-    assert.match(removed[0], /^AppGrants/);
-    for (const [k, v] of Object.entries(after)) assert.deepEqual(v, before[k], `${k} changed`);
+    const managedBefore = Object.keys(before.findResources('AWS::IAM::ManagedPolicy'));
+    const managedAfter = Object.keys(after.findResources('AWS::IAM::ManagedPolicy'));
+    const appArn = `arn:${ARN_PREFIX}:elasticache:{Ref AWS::Region}:{Ref AWS::AccountId}:user:app-user`;
+    const granting = managedBefore.filter((m) =>
+      before.toJSON().Resources[m].Properties.PolicyDocument.Statement.some((x: Statement) => resourcesOf(x).map(render).includes(appArn)),
+    );
+    assert.equal(granting.length, 1);
+    const appLogical = Object.keys(before.findResources('Custom::ElastiCacheUser')).find((x) => x.startsWith('App'))!;
+    assert.ok(dependsOn(before, appLogical).includes(granting[0]), 'App DependsOn the policy granting it');
+    assert.ok(!managedAfter.includes(granting[0]), 'that policy is replaced, not updated in place');
+    // Nothing else changed: the continuation policy, the role, the function are the same.
+    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::Lambda::Function']) {
+      assert.deepEqual(after.findResources(type), before.findResources(type), `${type} changed`);
+    }
+    // And the same app synthesizes the same policy again (the id is stable, not random).
+    assert.deepEqual(Object.keys(build(true).findResources('AWS::IAM::ManagedPolicy')), managedBefore);
   });
 
   it('a resource in another stack of the app gets its grants there, without a cycle between stacks', () => {
@@ -512,11 +600,18 @@ describe('grants: one policy per resource', () => {
     assert.deepEqual(stackDeps('Users'), ['Keeper']);
     assert.deepEqual(stackDeps('Keeper'), []);
     const tb = Template.fromStack(b);
-    const grants = grantsOf(tb, b, u);
-    assert.equal(grants.length, 2);
+    assert.equal(grantsOf(tb, b, u).length, 2);
+    assert.equal(Object.keys(tb.findResources('AWS::IAM::ManagedPolicy')).length, 1);
+    assert.equal(Object.keys(Template.fromStack(a).findResources('AWS::IAM::ManagedPolicy')).length, 0);
     assert.deepEqual(Template.fromStack(a).toJSON().Resources[a.getLogicalId(k.continuationPolicy.node.defaultChild as any)].Type, 'AWS::IAM::Policy');
   });
 });
+
+/** The condition of MemoryDB's CreateUser and CreateAcl: a request tagged for this stack. */
+const OWNED_BY_THIS_STACK = {
+  StringEquals: { 'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' } },
+  Null: { 'aws:RequestTag/userkeeper:logical-id': 'false' },
+};
 
 function memoryDbLike(s: Stack, k: UserKeeper = keeper(s)) {
   const secret = new secretsmanager.Secret(s, 'MdbSecret', {
@@ -567,7 +662,7 @@ describe('MemoryDbUser', () => {
     t.resourceCountIs('Custom::MemoryDBUser', 2);
   });
 
-  it('grants the user actions on its own ARN, CreateUser only for its own ownership tags, its secret', () => {
+  it('grants the user actions on its own ARN, CreateUser only with its stack\'s ownership tags, its secret', () => {
     const s = stack();
     const { pw, iamUser } = memoryDbLike(s);
     const t = Template.fromStack(s);
@@ -580,14 +675,10 @@ describe('MemoryDbUser', () => {
       assert.ok(actionsOf(own).includes('memorydb:TagResource'));
       const create = st.find((x) => actionsOf(x).includes('memorydb:CreateUser'))!;
       assert.deepEqual(actionsOf(create), MEMORYDB_CREATE_USER_ACTIONS);
-      // AWS authorizes CreateUser on no resource: "*", narrowed to this resource's own tags.
+      // AWS authorizes CreateUser on no resource: "*", narrowed to the ownership tags of this
+      // stack (the same condition for every user, so that the grants stay one statement).
       assert.equal(create.Resource, '*');
-      assert.deepEqual(create.Condition, {
-        StringEquals: {
-          'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
-          'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(u.resource.node.defaultChild as any),
-        },
-      });
+      assert.deepEqual(create.Condition, OWNED_BY_THIS_STACK);
       const secrets = st.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'));
       assert.equal(secrets.length, secret ? 1 : 0);
       assert.equal(st.length, secret ? 3 : 2);
@@ -655,12 +746,7 @@ describe('MemoryDbAcl', () => {
     const create = creates[0];
     assert.deepEqual(actionsOf(create), MEMORYDB_ACL_CREATE_ACTIONS);
     assert.deepEqual(resourcesOf(create).map(render), [aclArn, ...members]);
-    assert.deepEqual(create.Condition, {
-      StringEquals: {
-        'aws:RequestTag/userkeeper:stack-id': { Ref: 'AWS::StackId' },
-        'aws:RequestTag/userkeeper:logical-id': s.getLogicalId(acl.resource.node.defaultChild as any),
-      },
-    });
+    assert.deepEqual(create.Condition, OWNED_BY_THIS_STACK);
     // UpdateAcl on the ACL and its members, in one statement, unconditioned.
     const updates = st.filter((x) => actionsOf(x).includes('memorydb:UpdateAcl'));
     assert.equal(updates.length, 1);
@@ -722,15 +808,22 @@ describe('AmazonMqUser', () => {
       Password: Match.absent(),
     });
     const st = grantsOf(t, s, u);
-    assert.equal(st.length, 3);
+    assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_USER_ACTIONS].sort(), 'no RebootBroker without applyImmediately');
     assert.deepEqual(users.Resource, BROKER_ARN);
+    // Only userkeeper's record keys (the same for every user of the stack), and the older
+    // binding and rotation keys to remove.
     const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(actionsOf(tags).sort(), [...MQ_OWNERSHIP_TAG_ACTIONS].sort());
+    assert.deepEqual(actionsOf(tags), MQ_RECORD_TAG_ACTIONS);
     assert.deepEqual(tags.Resource, BROKER_ARN);
-    // Only this user's ownership tag key (`~` is written `+` in tag keys).
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:user:app.user_1+x', 'userkeeper:secret:app.user_1+x'] } });
+    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*'] } });
+    const cleanup = st.find((x) => actionsOf(x).includes('mq:DeleteTags'))!;
+    assert.deepEqual(actionsOf(cleanup), MQ_RECORD_CLEANUP_ACTIONS);
+    assert.deepEqual(cleanup.Resource, BROKER_ARN);
+    assert.deepEqual(cleanup.Condition, {
+      'ForAllValues:StringLike': { 'aws:TagKeys': ['userkeeper:user:*', 'userkeeper:secret:*', 'userkeeper:rotation:*'] },
+    });
     assert.ok(st.some((x) => actionsOf(x).includes('secretsmanager:GetSecretValue')));
   });
 
@@ -811,10 +904,43 @@ const NO_RESOURCE_ACTIONS = ['memorydb:CreateUser'];
 /** The same, with nothing to narrow them by and no resource touched: "*" alone, no condition. */
 const UNSCOPED_ACTIONS = ['secretsmanager:GetRandomPassword'];
 
+/**
+ * `st` grants on a password secret of the app: any secret of the account and region that
+ * carries the `userkeeper:reader` tag naming this function, a tag the secret does carry.
+ */
+function assertTaggedSecretGrant(t: Template, s: Stack, k: UserKeeper, st: Statement, secret: secretsmanager.ISecret): void {
+  const fnArn = { 'Fn::GetAtt': [s.getLogicalId(k.function.node.defaultChild as any), 'Arn'] };
+  assert.deepEqual(resourcesOf(st).map(render), [`arn:${ARN_PREFIX}:secretsmanager:${ACCOUNT}:secret:*`]);
+  assert.deepEqual(st.Condition.StringEquals[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`], fnArn);
+  const tags = t.toJSON().Resources[s.getLogicalId(secret.node.defaultChild as any)].Properties.Tags;
+  assert.deepEqual(tags.filter((x: any) => x.Key === PASSWORD_SECRET_TAG), [{ Key: PASSWORD_SECRET_TAG, Value: fnArn }]);
+}
+
+/**
+ * `st` grants on a rotated secret of the app: any secret of the account and region whose
+ * rotation function is this one.
+ */
+function assertRotatedSecretGrant(s: Stack, k: UserKeeper, st: Statement): void {
+  const fnArn = { 'Fn::GetAtt': [s.getLogicalId(k.function.node.defaultChild as any), 'Arn'] };
+  assert.deepEqual(resourcesOf(st).map(render), [`arn:${ARN_PREFIX}:secretsmanager:${ACCOUNT}:secret:*`]);
+  assert.deepEqual(st.Condition.StringEquals[ROTATION_FUNCTION_KEY], fnArn);
+  assert.equal(st.Condition.StringEquals[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`], undefined);
+}
+
 function assertNoWildcards(st: Statement[]): void {
   assert.ok(st.length > 0);
   for (const x of st) {
     for (const r of resourcesOf(x).map(render)) {
+      if (r.endsWith(':secret:*')) {
+        // The app's password secrets: only those tagged for this function, read only; or
+        // those this function rotates, for the rotation's actions.
+        const readers = x.Condition?.StringEquals?.[`aws:ResourceTag/${PASSWORD_SECRET_TAG}`]?.['Fn::GetAtt'];
+        const rotated = x.Condition?.StringEquals?.[ROTATION_FUNCTION_KEY]?.['Fn::GetAtt'];
+        assert.ok(readers || rotated, JSON.stringify(x));
+        if (readers) assert.deepEqual(actionsOf(x), ['secretsmanager:GetSecretValue']);
+        else assert.ok(actionsOf(x).every((a) => [...ROTATION_SECRET_ACTIONS, ...MQ_ROTATION_SECRET_TAG_ACTIONS].includes(a)), JSON.stringify(x));
+        continue;
+      }
       if (r === '*' && actionsOf(x).every((a) => UNSCOPED_ACTIONS.includes(a))) {
         assert.deepEqual(resourcesOf(x), ['*']);
         assert.equal(x.Condition, undefined);
@@ -852,13 +978,11 @@ describe('every template', () => {
     assert.ok(Token.isUnresolved(s.account) && Token.isUnresolved(s.region), 'the example stack is env-agnostic');
     assert.deepEqual(s.resolve(s.region), { Ref: 'AWS::Region' });
     const st = statements(t);
-    assert.equal(
-      st.length,
-      1 + 2 + 2 + 3 + 3 + 2 + 3 + 3 + 3 + 3 + 4,
-      'continuations, default user + secret, app user + secret, group + members + valkey members, MemoryDB user + create + secret, ' +
-        'IAM user + create, ACL + create + members, MQ user + tags + secret, ' +
-        'rotations: ElastiCache secret + random + user, MemoryDB secret + random + user, MQ secret + random + broker + tags',
-    );
+    // The grants: one managed policy for what always exists, one for the MQ user (only with a
+    // broker), one for its rotation (only with RotateMqExample); inline, the continuations only.
+    const managed = Object.values(t.findResources('AWS::IAM::ManagedPolicy')) as any[];
+    assert.deepEqual(managed.map((p) => p.Condition).sort(), ['CreateMqExample', 'RotateMqExampleSecret', undefined]);
+    t.resourceCountIs('AWS::IAM::Policy', 1);
     t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
     t.resourceCountIs('AWS::Lambda::Permission', 1);
     assertNoWildcards(st);
@@ -878,14 +1002,21 @@ describe('every template', () => {
     assert.deepEqual(t.Parameters.MqBrokerArn.Default, '');
     assert.deepEqual(t.Conditions.CreateMqExample, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'MqBrokerArn' }, ''] }] });
     const conditional = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'CreateMqExample');
-    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
+    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::SecretsManager::Secret', 'Custom::AmazonMQUser']);
     // Its rotation only with RotateMqExample=true too (the user must be live to be tested).
     assert.deepEqual(t.Parameters.RotateMqExample.Default, 'false');
     assert.deepEqual(t.Conditions.RotateMqExampleSecret, {
       'Fn::And': [{ Condition: 'CreateMqExample' }, { 'Fn::Equals': [{ Ref: 'RotateMqExample' }, 'true'] }],
     });
     const rotation = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'RotateMqExampleSecret');
-    assert.deepEqual(rotation.map(([, r]) => r.Type).sort(), ['AWS::IAM::Policy', 'AWS::SecretsManager::RotationSchedule']);
+    assert.deepEqual(rotation.map(([, r]) => r.Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::SecretsManager::RotationSchedule']);
+    // Nothing unconditional depends on a conditional policy (CloudFormation refuses that).
+    for (const [id, r] of Object.entries(t.Resources as Record<string, any>)) {
+      for (const d of [r.DependsOn ?? []].flat()) {
+        const target = t.Resources[d].Condition;
+        assert.ok(target === undefined || target === r.Condition || (r.Condition === 'RotateMqExampleSecret' && target === 'CreateMqExample'), `${id} (${r.Condition}) DependsOn ${d} (${target})`);
+      }
+    }
     // The permission serves every rotation: unconditional.
     for (const r of Object.values(t.Resources as Record<string, any>)) {
       if (r.Type === 'AWS::Lambda::Permission') assert.equal(r.Condition, undefined);
@@ -956,10 +1087,12 @@ describe('UserKeeper.rotate', () => {
         RotateImmediatelyOnUpdate: false,
         RotationRules: rules,
       });
+      const grants = Object.keys(t.findResources('AWS::IAM::ManagedPolicy'));
       assert.deepEqual(
         [...r.DependsOn].sort(),
-        [logicalId(s, rotation.grants), logicalId(s, k.rotationPermission), logicalId(s, user.resource)].sort(),
+        [...grants, logicalId(s, k.continuationPolicy), logicalId(s, k.rotationPermission), logicalId(s, user.resource)].sort(),
       );
+      grantsOf(t, s, rotation);
       assert.equal(rotation.secret, user.passwordSecret);
     }
     const order = creationOrder(t);
@@ -985,9 +1118,9 @@ describe('UserKeeper.rotate', () => {
     Template.fromStack(plain).resourceCountIs('AWS::Lambda::Permission', 0);
   });
 
-  it('grants the secret actions on that secret only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
+  it('grants the secret actions on the secrets it rotates only, GetRandomPassword on * alone, the user actions on its ARN only', () => {
     const s = stack();
-    const { ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
+    const { k, ec, mdb, ecRotation, mdbRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     for (const [user, rotation, actions, arn] of [
       [ec, ecRotation, ELASTICACHE_ROTATION_ACTIONS, `arn:${ARN_PREFIX}:elasticache:${ACCOUNT}:user:app-user`],
@@ -997,7 +1130,10 @@ describe('UserKeeper.rotate', () => {
       assert.equal(st.length, 3);
       const secret = st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!;
       assert.deepEqual(actionsOf(secret).sort(), [...ROTATION_SECRET_ACTIONS].sort());
-      assert.deepEqual(secret.Resource, { Ref: logicalId(s, user.passwordSecret) });
+      assertRotatedSecretGrant(s, k, secret);
+      // Reading the password (the user's Create) is another statement, on the reader tag.
+      const read = grantsOf(t, s, user).find((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'))!;
+      assertTaggedSecretGrant(t, s, k, read, user.passwordSecret!);
       const random = st.find((x) => actionsOf(x).includes('secretsmanager:GetRandomPassword'))!;
       assert.deepEqual(actionsOf(random), ['secretsmanager:GetRandomPassword']);
       assert.equal(random.Resource, '*');
@@ -1009,31 +1145,27 @@ describe('UserKeeper.rotate', () => {
     assertNoWildcards(statements(t));
   });
 
-  it('MQ: the rotation actions on the broker only, CreateTags only for userkeeper:rotation: keys of the user and its clone', () => {
+  it('MQ: the rotation actions on the broker only (no broker tags), TagResource on its secret for its progress', () => {
     const s = stack();
-    const { mq, mqRotation } = rotationLike(s);
+    const { k, mqRotation } = rotationLike(s);
     const t = Template.fromStack(s);
     const st = grantsOf(t, s, mqRotation);
     assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS].sort(), 'no RebootBroker without reboot');
     assert.equal(users.Resource, BROKER_ARN);
-    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(actionsOf(tags), ['mq:CreateTags'], 'never DeleteTags');
-    assert.equal(tags.Resource, BROKER_ARN);
-    // `~` is written `+` in tag keys; the alternating strategy also writes the clone's tag.
-    assert.deepEqual(tags.Condition, {
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['userkeeper:rotation:app+1', 'userkeeper:rotation:app+1_clone'] },
-    });
-    for (const key of [tags.Condition['ForAllValues:StringEquals']['aws:TagKeys']].flat()) {
-      assert.ok(key.startsWith('userkeeper:rotation:'), key);
-    }
-    assert.deepEqual(resourcesOf(st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!), [
-      { Ref: logicalId(s, mq.passwordSecret) },
-    ]);
+    assert.ok(!st.some((x) => actionsOf(x).some((a) => ['mq:CreateTags', 'mq:DeleteTags'].includes(a))), 'rotation writes no broker tag');
+    assertRotatedSecretGrant(s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!);
+    // Progress recorded on the rotated secret itself: its one tag key, on that secret only.
+    const tagSecret = st.find((x) => actionsOf(x).includes('secretsmanager:TagResource'))!;
+    assert.deepEqual(actionsOf(tagSecret), MQ_ROTATION_SECRET_TAG_ACTIONS);
+    assertRotatedSecretGrant(s, k, tagSecret);
+    assert.deepEqual(tagSecret.Condition['ForAllValues:StringEquals'], { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] });
+    // Nowhere else: not for the ElastiCache or MemoryDB rotations.
+    assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);
   });
 
-  it('MQ: a token username may tag any userkeeper:rotation: key; reboot grants mq:RebootBroker', () => {
+  it('MQ: a token username rotates like any other; reboot grants mq:RebootBroker', () => {
     const s = stack();
     const k = keeper(s);
     const username = new CfnParameter(s, 'Username').valueAsString;
@@ -1045,8 +1177,7 @@ describe('UserKeeper.rotate', () => {
     });
     const rotation = k.rotate(u, { reboot: true });
     const st = grantsOf(Template.fromStack(s), s, rotation);
-    const tags = st.find((x) => actionsOf(x).includes('mq:CreateTags'))!;
-    assert.deepEqual(tags.Condition, { 'ForAllValues:StringLike': { 'aws:TagKeys': 'userkeeper:rotation:*' } });
+    assert.equal(st.length, 4);
     const users = st.find((x) => actionsOf(x).includes('mq:CreateUser'))!;
     assert.deepEqual(actionsOf(users).sort(), [...MQ_ROTATION_ACTIONS, ...MQ_REBOOT_ACTIONS].sort());
   });
@@ -1084,7 +1215,7 @@ describe('UserKeeper.rotate', () => {
     assert.match(render(put.Resource), /:secret:team\/app-\?\?\?\?\?\?$/);
   });
 
-  it('removing a rotation removes only its own schedule and policy', () => {
+  it('removing a rotation removes its schedule and replaces the grants policy (the old one goes after the schedule)', () => {
     const build = (rotate: boolean) => {
       const s = stack();
       const k = keeper(s);
@@ -1101,9 +1232,17 @@ describe('UserKeeper.rotate', () => {
     };
     const before = build(true);
     const after = build(false);
-    const removed = Object.keys(before).filter((id) => !(id in after)).map((id) => before[id].Type).sort();
-    assert.deepEqual(removed, ['AWS::IAM::Policy', 'AWS::Lambda::Permission', 'AWS::SecretsManager::RotationSchedule']);
-    for (const [id, v] of Object.entries(after)) assert.deepEqual(v, before[id], `${id} changed`);
+    const removed = Object.keys(before).filter((id) => !(id in after));
+    assert.deepEqual(removed.map((id) => before[id].Type).sort(), ['AWS::IAM::ManagedPolicy', 'AWS::Lambda::Permission', 'AWS::SecretsManager::RotationSchedule']);
+    const oldGrants = removed.find((id) => before[id].Type === 'AWS::IAM::ManagedPolicy')!;
+    const schedule = removed.find((id) => before[id].Type === 'AWS::SecretsManager::RotationSchedule')!;
+    assert.ok(before[schedule].DependsOn.includes(oldGrants), 'the removed schedule DependsOn the old grants');
+    const added = Object.keys(after).filter((id) => !(id in before));
+    assert.deepEqual(added.map((id) => after[id].Type), ['AWS::IAM::ManagedPolicy']);
+    // Otherwise only the user's DependsOn moved to the new grants.
+    for (const [id, v] of Object.entries(after)) {
+      if (id in before) assert.deepEqual({ ...v, DependsOn: undefined }, { ...before[id], DependsOn: undefined }, `${id} changed`);
+    }
   });
 
   it('refuses what cannot work at synth time', () => {

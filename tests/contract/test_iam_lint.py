@@ -46,12 +46,12 @@ def test_every_policy_of_the_template_lints_clean(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _templates())
 def test_every_policy_is_found_and_made_concrete(path: Path) -> None:
-    """Nothing escapes the lint: every AWS::IAM::Policy and every inline policy of a role is
-    linted, with every statement (the optional ones switched on), each Resource a concrete ARN
+    """Nothing escapes the lint: every AWS::IAM::Policy and AWS::IAM::ManagedPolicy and every
+    inline policy of a role is linted, with every statement (the optional ones switched on), each Resource a concrete ARN
     (or "*") that parliament can match against the actions' resource types."""
     template = cfn.load_template(path)
     resources = template["Resources"]
-    expected = sum(1 for r in resources.values() if r["Type"] == "AWS::IAM::Policy")
+    expected = sum(1 for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"))
     expected += sum(len(r["Properties"].get("Policies") or []) for r in resources.values() if r["Type"] == "AWS::IAM::Role")
     policies = iam_lint.template_policies(path)
     assert len(policies) == expected

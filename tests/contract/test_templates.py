@@ -213,7 +213,9 @@ def create_secret(emulator: Emulator, lid: str, props: dict[str, Any], rules: li
     assert key == "password", f"{lid}: userkeeper reads the `password` key, GenerateStringKey is {key!r}"
     value[key] = generated_password(gen, rules)
     name = props.get("Name") or f"{lid}-{uuid.uuid4().hex[:12]}"
-    out = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+    # Its tags too: the CDK's grants name the app's password secrets by their userkeeper:reader tag.
+    tags = {"Tags": props["Tags"]} if props.get("Tags") else {}
+    out = emulator.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value), **tags)
     return cfn.Created(ref=out["ARN"], atts={"Id": out["ARN"]}, source=f"secret {name}")
 
 
@@ -339,7 +341,8 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
     custom resource ``lid``."""
     if service == "secretsmanager":
         assert action == "GetSecretValue", f"{lid}: secretsmanager:{action} outside a rotation"
-        return [("secretsmanager:GetSecretValue", props["PasswordSecretArn"], {})]
+        arn = props["PasswordSecretArn"]
+        return [("secretsmanager:GetSecretValue", arn, secret_tags(d.emulator, arn))]
     if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
         return [("lambda:InvokeFunction", FUNCTION_ARN, {})]
     called = f"{service}:{action}"
@@ -385,6 +388,17 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
             return [(called, broker, {"aws:TagKeys": [key]})]
         return [(called, broker, {})]
     raise AssertionError(f"{lid} ({rtype}) called {called}: not in the contract's authorization model, add it")
+
+
+def secret_tags(emulator: Emulator, arn: str) -> dict[str, list[str]]:
+    """The condition keys of a request on the secret ``arn`` that come from the secret: its
+    tags (``aws:ResourceTag/...``) and its rotation function, once rotation is on
+    (``secretsmanager:resource/AllowRotationLambdaArn``)."""
+    secret = emulator.client("secretsmanager").describe_secret(SecretId=arn)
+    keys = {f"aws:ResourceTag/{t['Key']}": [t["Value"]] for t in secret.get("Tags") or []}
+    if secret.get("RotationLambdaARN"):
+        keys["secretsmanager:resource/AllowRotationLambdaArn"] = [secret["RotationLambdaARN"]]
+    return keys
 
 
 def test_create_acl_must_be_allowed_on_both_readings() -> None:
@@ -598,9 +612,13 @@ def _getatts_of_custom(stack: cfn.Stack, value: Any) -> list[list[str]]:
 # of itself, and nothing is granted on a bare wildcard
 
 
+# The identity policies a template can attach to a role (the CDK's grants are managed policies).
+ATTACHED_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+
+
 class RoleGrants:
     """The identity policies of the template's one function's role: inline in the role, or
-    AWS::IAM::Policy resources attached to it."""
+    AWS::IAM::Policy / AWS::IAM::ManagedPolicy resources attached to it."""
 
     def __init__(self, template: dict[str, Any]) -> None:
         self.resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
@@ -618,7 +636,7 @@ class RoleGrants:
         self.attached = {
             lid: r["Properties"]["PolicyDocument"]["Statement"]
             for lid, r in self.resources.items()
-            if r["Type"] == "AWS::IAM::Policy" and {"Ref": self.role} in r["Properties"].get("Roles", [])
+            if r["Type"] in ATTACHED_POLICY_TYPES and {"Ref": self.role} in r["Properties"].get("Roles", [])
         }
 
     def actions_for(self, lid: str) -> set[str]:
@@ -645,7 +663,7 @@ def _unconditional(st: dict[str, Any]) -> dict[str, Any]:
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for r in (template.get("Resources") or {}).values():
-        if r["Type"] == "AWS::IAM::Policy":
+        if r["Type"] in ATTACHED_POLICY_TYPES:
             out += r["Properties"]["PolicyDocument"]["Statement"]
         elif r["Type"] == "AWS::IAM::Role":
             for p in r["Properties"].get("Policies") or []:
@@ -699,6 +717,20 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
                 assert "aws:RequestTag/userkeeper:stack-id" in json.dumps(st.get("Condition")), f"* without the tag condition: {st}"
                 continue
             text = json.dumps(r).rstrip('"')
+            if text.endswith(":secret:*"):
+                # The CDK app's password secrets: any secret, but only one carrying the tag
+                # that names this function (which the CDK puts on the secrets it grants), to
+                # read; or one whose rotation function is this one, for the rotation's calls.
+                actions = {a.lower() for a in _actions([st])}
+                equals = (st.get("Condition") or {}).get("StringEquals", {})
+                reader = equals.get("aws:ResourceTag/userkeeper:reader")
+                rotator = equals.get("secretsmanager:resource/AllowRotationLambdaArn")
+                if isinstance(reader, dict) and "Fn::GetAtt" in reader:
+                    assert actions == {"secretsmanager:getsecretvalue"}, f"more than reading on the reader tag: {st}"
+                else:
+                    assert isinstance(rotator, dict) and "Fn::GetAtt" in rotator, f"secret:* without a condition naming the function: {st}"
+                    assert all(a.startswith("secretsmanager:") for a in actions), st
+                continue
             assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
     managed = [r["Properties"].get("ManagedPolicyArns") for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
@@ -884,6 +916,8 @@ class RotatedSecret:
             tagging = (service, action) == ("secretsmanager", "TagResource")
             context = {"aws:TagKeys": written} if tagging else {}
             resource = self.resource_of(service, action, doc)
+            if service == "secretsmanager" and resource != "*":
+                context = {**context, **secret_tags(emulator, self.arn)}
             self.called.add(f"{service}:{action}")
             assert _allows(self.statements, f"{service}:{action}", resource, context), (
                 f"{self.d.path.name}: {step} of {self.schedule}'s secret called {service}:{action} on {resource} "
