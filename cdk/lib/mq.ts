@@ -115,8 +115,8 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
     return { brokerArn, brokerId: parts[7] };
   }
 
-  /** `Ref`: `<broker id>/<username>`. */
-  public readonly ref: string;
+  /** `Ref`: `<broker id>/<username>` (not named `ref`, a C# keyword, for jsii's languages). */
+  public readonly userRef: string;
   /** `Fn::GetAtt BrokerId`. */
   public readonly attrBrokerId: string;
   /** `Fn::GetAtt Username`. */
@@ -130,8 +130,11 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
   public readonly resource: CustomResource;
   /** This resource's grants on the function's role (with `userKeeper` only). */
   public readonly grants?: iam.Policy;
-  /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
-  public readonly passwordSecret: secretsmanager.ISecret;
+  /**
+   * The secret the password is read from (and that `UserKeeper.rotate` rotates). Always set;
+   * optional only as `IRotatableUser` has it (jsii keeps an implemented property's optionality).
+   */
+  public readonly passwordSecret?: secretsmanager.ISecret;
   private readonly username: string;
 
   constructor(scope: Construct, id: string, props: AmazonMqUserProps) {
@@ -185,7 +188,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
       ]);
     }
 
-    this.ref = this.resource.ref;
+    this.userRef = this.resource.ref;
     this.attrBrokerId = this.resource.getAttString('BrokerId');
     this.attrUsername = this.resource.getAttString('Username');
     this.attrPendingChange = this.resource.getAttString('PendingChange');

@@ -6,6 +6,7 @@ import * as amazonmq from 'aws-cdk-lib/aws-amazonmq';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
+import { suppressAwsRequiredWildcards } from './nag';
 import type { UserKeeper } from './user-keeper';
 
 /** What a rotation does with its secret (src/secrets.rs), on that secret's ARN only. */
@@ -145,6 +146,7 @@ export class UserRotation extends Construct {
     }
     statements.push(...userStatements);
     this.grants = new iam.Policy(this, 'Grants', { roles: [role], statements });
+    suppressAwsRequiredWildcards(this.grants, statements);
 
     this.schedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
       secretId: secret.secretArn,

@@ -701,8 +701,14 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
             text = json.dumps(r).rstrip('"')
             assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
-    managed = [r["Properties"].get("ManagedPolicyArns") for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert managed == [[{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}]]
+    # No AWS-managed policy (AWSLambdaBasicExecutionRole allows every log group): each role
+    # writes to its own log group only.
+    for t in [sam] + [cfn.load_template(p) for p in cdk_templates()]:
+        roles = [r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+        assert roles and all("ManagedPolicyArns" not in r["Properties"] for r in roles)
+        logging = [st for st in _statements(t) if any(a.startswith("logs:") for a in _actions([st]))]
+        assert len(logging) == 1 and sorted(_actions(logging)) == ["logs:CreateLogStream", "logs:PutLogEvents"], logging
+        assert "Fn::GetAtt" in logging[0]["Resource"], logging
 
 
 def _all_templates() -> list[Any]:
