@@ -444,6 +444,10 @@ def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
         if rtype in cfn.FUNCTION_TYPES:
             # The one function these custom resources must point at.
             stack.created[lid] = cfn.Created(FUNCTION_NAME, {"Arn": FUNCTION_ARN}, f"function {lid}")
+        elif rtype == "AWS::Logs::LogGroup":
+            # Only its ARN matters here: the role's logging statement names it.
+            arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{lid}:*"
+            stack.created[lid] = cfn.Created(lid, {"Arn": arn}, f"log group {lid}")
         elif rtype == "AWS::SecretsManager::Secret":
             props = stack.resolve(resource.get("Properties") or {})
             rules = [PASSWORD_RULES[t] for t in readers.get(lid, []) if t in PASSWORD_RULES]
