@@ -18,3 +18,12 @@ setup_python() {
     # cargo finds the `cargo lambda` subcommand (installed from PyPI) on PATH.
     export PATH="$PWD/.venv/bin:$PATH"
 }
+
+# MiniStack, the CloudFormation engine of the stack tests and the demo, in a virtualenv of its
+# own (.venv-ministack): it pins a botocore that moto's tools in .venv do not take.
+setup_ministack() {
+    if [ ! -x .venv-ministack/bin/python ]; then
+        python3 -m venv .venv-ministack
+    fi
+    .venv-ministack/bin/pip install --disable-pip-version-check -q -r tests/requirements-ministack.txt
+}

@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod error;
 pub mod logging;
 pub mod login;
+pub mod metrics;
 pub mod redact;
 pub mod rotation;
 pub mod services;

@@ -273,7 +273,7 @@ fn reason(response: &Value) -> &str {
 /// A Create that finds no user, reads the ownership tag (`before`), records its own, and is
 /// refused by CreateUser as a conflict; the broker then shows the tag this request wrote.
 fn conflict(before: Option<&str>) -> FakeMq {
-    let written = format!("{OURS} req-Create");
+    let written = format!("{OURS} req-Create -");
     FakeMq::default()
         .on("DescribeBroker", [running()])
         .on("DescribeUser", [not_found(), mq_user(Some("CREATE"))])
@@ -304,8 +304,8 @@ async fn a_conflict_on_a_user_nobody_tagged_fails_naming_the_tag_and_takes_its_t
         [
             "DescribeBroker",
             "DescribeBroker",
-            "DescribeUser",
             "ListTags",
+            "DescribeUser",
             "CreateTags",
             "CreateUser",
             "ListTags",
@@ -328,7 +328,7 @@ async fn a_conflict_on_a_user_another_stack_tagged_fails_and_restores_its_tag() 
     assert_eq!(
         mq.bodies("CreateTags"),
         [
-            json!({"tags": {OWNER_TAG: format!("{OURS} req-Create")}}),
+            json!({"tags": {OWNER_TAG: format!("{OURS} req-Create -")}}),
             json!({"tags": {OWNER_TAG: other}}),
         ],
         "ownership recorded before the create, and the owner's tag put back after the refusal"
@@ -347,8 +347,8 @@ async fn a_conflict_on_a_user_this_stack_tagged_before_succeeds_without_a_second
         [
             "DescribeBroker",
             "DescribeBroker",
-            "DescribeUser",
             "ListTags",
+            "DescribeUser",
             "CreateTags",
             "CreateUser",
             "DescribeUser",
@@ -405,8 +405,8 @@ async fn throttled_describe_broker_is_retried_by_the_sdk() {
                 "DescribeBroker", // throttled
                 "DescribeBroker", // the SDK's retry
                 "DescribeBroker", // waiting until running
+                "ListTags",       // the user's record: this stack's
                 "DescribeUser",   // exists already
-                "ListTags",       // and is this stack's
                 "DescribeUser",   // nothing pending
             ],
             "{code}"
@@ -478,15 +478,14 @@ async fn a_rebooting_broker_is_waited_for_before_update_user() {
             "DescribeUser",
             "ListTags",   // not sent by this request yet
             "UpdateUser", // only once the broker runs
-            "CreateTags", // this request sent it
-            "ListTags",   // a secret bound before? (the password is inline now)
+            "CreateTags", // this request sent it; bound to no secret (the password is inline)
             "DescribeUser",
         ]
     );
     assert_eq!(mq.bodies("UpdateUser"), [json!({"password": PASSWORD})]);
     assert_eq!(
         mq.bodies("CreateTags"),
-        [json!({"tags": {OWNER_TAG: format!("{OURS} req-Update")}})]
+        [json!({"tags": {OWNER_TAG: format!("{OURS} req-Update -")}})]
     );
 }
 

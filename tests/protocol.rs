@@ -40,6 +40,12 @@ struct Fake(Calls);
 #[error("{0}")]
 struct FakeError(String);
 
+impl userkeeper::cfn::resource::ErrorCode for FakeError {
+    fn code(&self) -> String {
+        "FakeFailure".into()
+    }
+}
+
 #[async_trait]
 impl Resource for Fake {
     const TYPE: &'static str = "Custom::Fake";

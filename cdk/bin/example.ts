@@ -11,6 +11,7 @@
 //   npx cdk deploy UserKeeperExample [--parameters MqBrokerArn=arn:aws:mq:...:broker:NAME:ID]
 import { App, Annotations, CfnCondition, CfnOutput, CfnParameter, CfnResource, Duration, Fn, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import {
   AmazonMqUser,
@@ -170,7 +171,13 @@ export class UserKeeperExampleStack extends Stack {
     // Its rotation (schedule and grants) only when asked for, too.
     onlyIf(withMqRotation, keeper.rotate(mqUser, { automaticallyAfter: Duration.days(30) }));
 
+    // Failed requests, failed rotation steps and Secrets Manager's rotation failures reach this
+    // topic: subscribe to it (README, Operating it).
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'userkeeper alarms' });
+    keeper.alarms({ topic: alarmTopic });
+
     new CfnOutput(this, 'ServiceToken', { value: keeper.serviceToken });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     new CfnOutput(this, 'AppUserArn', { value: appUser.attrArn });
     new CfnOutput(this, 'UserGroupId', { value: group.attrUserGroupId });
     new CfnOutput(this, 'MemoryDbUserArn', { value: memoryDbUser.attrArn });

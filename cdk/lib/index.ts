@@ -7,3 +7,4 @@ export * from './elasticache';
 export * from './memorydb';
 export * from './mq';
 export * from './rotation';
+export * from './alarms';

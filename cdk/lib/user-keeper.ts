@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { UserKeeperAlarms, UserKeeperAlarmsOptions } from './alarms';
 import { suppressAwsRequiredWildcards } from './nag';
 import { IRotatableUser, UserRotation, UserRotationOptions } from './rotation';
 
@@ -189,6 +190,15 @@ export class UserKeeper extends Construct {
       throw new Error(`${user.node.path}: is rotated already (one rotation per user and secret)`);
     }
     return new UserRotation(user, 'Rotation', { ...options, userKeeper: this, user });
+  }
+
+  /**
+   * Alarms on this function's failures, sent to `topic`: failed custom-resource requests,
+   * failed rotation steps, and Secrets Manager's RotationFailed / RotationAbandoned events
+   * (see `UserKeeperAlarms`). Once per function.
+   */
+  public alarms(options: UserKeeperAlarmsOptions): UserKeeperAlarms {
+    return new UserKeeperAlarms(this, 'Alarms', { ...options, userKeeper: this });
   }
 
   /** Adds a statement to the function's role (its default policy), for anything else. */

@@ -71,6 +71,24 @@ impl Secrets {
                 .map(str::to_owned),
         })
     }
+
+    /// Sets the secret's tag `key` (where a rotator keeps what it must remember across
+    /// invocations).
+    pub async fn set_tag(&self, arn: &str, key: &str, value: String) -> Result<(), StoreError> {
+        self.client
+            .tag_resource()
+            .secret_id(arn)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("TagResource", e))?;
+        Ok(())
+    }
 }
 
 /// A secret's AWSCURRENT credentials.
@@ -101,6 +119,11 @@ impl SecretStore for Secrets {
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            tags: out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                .collect(),
         })
     }
 

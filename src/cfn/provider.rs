@@ -6,10 +6,12 @@ use super::continuation::{self, Continuation, Continuer};
 use super::props;
 use super::request::{Request, RequestType};
 use super::resource::{
-    Cx, Failure, Handler, Operation, Outcome, Owner, Resource, failed_create_marker,
+    Cx, Failure, Handler, INVALID_PROPERTIES, Operation, Outcome, Owner, Resource,
+    failed_create_marker,
 };
 use super::responder::{DeliveryError, Responder};
 use super::response::{Response, Status};
+use crate::metrics;
 use crate::redact::Redactor;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -157,6 +159,7 @@ impl Provider {
                             Ok(value) => return Ok(value),
                             Err(reason) => Err(Failure {
                                 reason,
+                                code: "Timeout".into(),
                                 physical_id,
                             }),
                         }
@@ -170,24 +173,46 @@ impl Provider {
             Err(failure) => Err(failure),
         };
 
-        let (status, reason, outcome) = match result {
-            Ok(outcome) => (Status::Success, None, outcome),
+        let (status, reason, code, outcome) = match result {
+            Ok(outcome) => (Status::Success, None, None, outcome),
             Err(Failure {
                 reason,
+                code,
                 physical_id,
             }) => (
                 Status::Failed,
                 Some(redactor.scrub(&reason)),
+                Some(code),
                 Outcome {
                     physical_id,
                     ..Outcome::default()
                 },
             ),
         };
-        match &reason {
-            None => tracing::info!(physical_id = %outcome.physical_id, "SUCCESS"),
-            Some(r) => tracing::error!(physical_id = %outcome.physical_id, reason = %r, "FAILED"),
+        match (&reason, &code) {
+            (Some(r), Some(code)) => tracing::error!(
+                physical_id = %outcome.physical_id,
+                error_code = %code,
+                reason = %r,
+                "FAILED"
+            ),
+            _ => tracing::info!(physical_id = %outcome.physical_id, "SUCCESS"),
         }
+        metrics::emit(
+            &metrics::Request {
+                resource_type: self
+                    .handlers
+                    .get_key_value(req.resource_type.as_str())
+                    .map_or(metrics::UNKNOWN, |(t, _)| t),
+                request_type: req.request_type().map_or(metrics::UNKNOWN, |t| t.as_str()),
+                error_code: code.as_deref(),
+                duration: Duration::from_millis(
+                    epoch_ms(SystemTime::now()).saturating_sub(progress.started_at_ms),
+                ),
+                continuations: progress.attempt,
+            }
+            .line(),
+        );
         let body = Response {
             status,
             reason,
@@ -314,6 +339,7 @@ impl Provider {
             .unwrap_or_else(|| failed_create_marker(&req.request_id));
         let fail = |reason: String| Failure {
             reason,
+            code: "InvalidRequest".into(),
             physical_id: fallback_id.clone(),
         };
         let request_type = req.request_type().map_err(fail)?;
@@ -347,7 +373,10 @@ impl Provider {
         // A Delete must not fail on a property it does not need.
         let service_timeout = match props::service_timeout(&req.resource_properties) {
             Err(_) if request_type == RequestType::Delete => props::SERVICE_TIMEOUT_DEFAULT,
-            other => other.map_err(|e| fail(e.to_string()))?,
+            other => other.map_err(|e| Failure {
+                code: INVALID_PROPERTIES.into(),
+                ..fail(e.to_string())
+            })?,
         };
         let physical_id = || {
             req.physical_resource_id
@@ -427,6 +456,7 @@ async fn run(handler: Arc<dyn Handler>, op: Operation, cx: Cx) -> Ran {
                 } else {
                     "internal error: the handler was cancelled".to_owned()
                 },
+                code: "InternalError".into(),
                 physical_id: cx.created_id().unwrap_or(fallback_id),
             }),
         }),

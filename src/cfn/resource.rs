@@ -154,7 +154,7 @@ pub trait Resource: Send + Sync + 'static {
     /// The `ResourceType` this handles, e.g. `Custom::ElastiCacheUser`.
     const TYPE: &'static str;
     type Props: DeserializeOwned + Send + Sync;
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: std::error::Error + ErrorCode + Send + Sync + 'static;
 
     /// Checks beyond the schema, run before any AWS call.
     fn validate(props: &Self::Props) -> Result<(), PropsError>;
@@ -206,8 +206,19 @@ pub enum Operation {
 #[derive(Debug)]
 pub struct Failure {
     pub reason: String,
+    /// A short code for metrics (see [`ErrorCode`]).
+    pub code: String,
     pub physical_id: String,
 }
+
+/// What a resource's error is called in metrics: the AWS service's error code where a call
+/// failed, else a userkeeper kind such as `NotOwned`. Never a value from the request.
+pub trait ErrorCode {
+    fn code(&self) -> String;
+}
+
+/// The code of a request whose properties did not parse or validate.
+pub const INVALID_PROPERTIES: &str = "InvalidProperties";
 
 /// The object-safe face of a [`Resource`], used by the registry.
 #[async_trait]
@@ -251,10 +262,12 @@ impl<R: Resource> Handler for R {
                 let marker = failed_create_marker(&cx.request_id);
                 let props = parse::<R>(&props).map_err(|e| Failure {
                     reason: e.to_string(),
+                    code: INVALID_PROPERTIES.into(),
                     physical_id: marker.clone(),
                 })?;
                 self.create(props, cx).await.map_err(|e| Failure {
                     reason: chain(&e),
+                    code: e.code(),
                     physical_id: cx.created_id().unwrap_or(marker),
                 })
             }
@@ -263,12 +276,14 @@ impl<R: Resource> Handler for R {
                 props,
                 old_props,
             } => {
-                let fail = |reason: String| Failure {
+                let fail = |reason: String, code: String| Failure {
                     reason,
+                    code,
                     physical_id: physical_id.clone(),
                 };
                 let diff = Diff::new(old_props.as_ref(), &props);
-                let props = parse::<R>(&props).map_err(|e| fail(e.to_string()))?;
+                let props = parse::<R>(&props)
+                    .map_err(|e| fail(e.to_string(), INVALID_PROPERTIES.into()))?;
                 let new_id = R::physical_id(&props);
                 if new_id != physical_id {
                     tracing::info!(
@@ -276,11 +291,14 @@ impl<R: Resource> Handler for R {
                         new_physical_id = %new_id,
                         "replacement: creating the new resource; CloudFormation deletes the old one later"
                     );
-                    return self.create(props, cx).await.map_err(|e| fail(chain(&e)));
+                    return self
+                        .create(props, cx)
+                        .await
+                        .map_err(|e| fail(chain(&e), e.code()));
                 }
                 self.update(&physical_id, props, &diff, cx)
                     .await
-                    .map_err(|e| fail(chain(&e)))
+                    .map_err(|e| fail(chain(&e), e.code()))
             }
             Operation::Delete { physical_id, props } => {
                 if physical_id.starts_with(FAILED_CREATE_PREFIX)
@@ -302,6 +320,7 @@ impl<R: Resource> Handler for R {
                     }),
                     Err(e) => Err(Failure {
                         reason: chain(&e),
+                        code: e.code(),
                         physical_id,
                     }),
                 }

@@ -79,6 +79,7 @@ pub struct SecretInfo {
     pub arn: String,
     pub rotation_enabled: bool,
     pub versions: BTreeMap<String, Vec<String>>,
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SecretInfo {
@@ -152,6 +153,11 @@ pub struct StepCx {
     pub redactor: Redactor,
     /// The secret's full ARN, once Secrets Manager has said it.
     arn: std::sync::OnceLock<String>,
+    /// The secret's tags, as described at the step's start.
+    tags: std::sync::OnceLock<BTreeMap<String, String>>,
+    /// The engine of the rotator at work, once the secret named it.
+    engine: std::sync::OnceLock<&'static str>,
+    logged_in: std::sync::atomic::AtomicBool,
     waiting: Mutex<Option<String>>,
 }
 
@@ -162,6 +168,9 @@ impl StepCx {
             token: token.to_owned(),
             redactor,
             arn: std::sync::OnceLock::new(),
+            tags: std::sync::OnceLock::new(),
+            engine: std::sync::OnceLock::new(),
+            logged_in: std::sync::atomic::AtomicBool::new(false),
             waiting: Mutex::new(None),
         }
     }
@@ -169,6 +178,15 @@ impl StepCx {
     /// the secret has been described.
     pub fn secret_arn(&self) -> &str {
         self.arn.get().map_or(&self.secret_id, String::as_str)
+    }
+    /// Says that the step logs in to the data store (for metrics).
+    pub fn logging_in(&self) {
+        self.logged_in
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// The secret's tag `key`, as it was when the step started.
+    pub fn secret_tag(&self, key: &str) -> Option<&str> {
+        self.tags.get()?.get(key).map(String::as_str)
     }
     fn waiting_for_what(&self) -> Option<String> {
         self.waiting
@@ -216,6 +234,9 @@ pub trait Rotator: Send + Sync {
         pending: &SecretDoc,
         cx: &StepCx,
     ) -> Result<Outcome, ServiceError>;
+    /// What a failure of this rotator is called in metrics (the AWS service's error code, or
+    /// the service's own kind).
+    fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String;
     /// Proves `doc`'s credentials work: a login when the secret names a host.
     async fn test(
         &self,
@@ -280,6 +301,8 @@ pub enum RotationError {
         step: &'static str,
         arn: String,
         message: String,
+        /// The rotator's code for it, for metrics.
+        code: String,
     },
     #[error(
         "{step} for secret {arn} ran out of time waiting for {what}; Secrets Manager retries \
@@ -295,11 +318,28 @@ pub enum RotationError {
 
 impl RotationError {
     /// A rotator's failure in `step`, with the chain of its causes.
-    fn service(step: Step, arn: &str, e: ServiceError) -> Self {
+    fn service(step: Step, arn: &str, rotator: &dyn Rotator, e: ServiceError) -> Self {
         Self::Service {
             step: step.as_str(),
             arn: arn.to_owned(),
             message: crate::error::with_causes(e.to_string(), e.source()),
+            code: rotator.error_code(&*e),
+        }
+    }
+
+    /// What the failure is called in metrics: the rotator's code for a service's failure,
+    /// else the protocol's own.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Service { code, .. } => code,
+            Self::UnknownStep(_) => "UnknownStep",
+            Self::NotEnabled(_) => "RotationNotEnabled",
+            Self::UnknownVersion { .. } | Self::NotPending { .. } => "InvalidToken",
+            Self::NoCurrent { .. } | Self::NoPendingValue { .. } => "NoValue",
+            Self::Format { .. } => "InvalidSecretValue",
+            Self::BadPassword { .. } => "BadRandomPassword",
+            Self::Store(_) => "SecretsManagerError",
+            Self::TimedOut { .. } => "Timeout",
         }
     }
 }
@@ -370,6 +410,7 @@ impl<S: SecretStore> Rotation<S> {
         event: &RotationEvent,
         deadline: Instant,
     ) -> Result<serde_json::Value, RotationFailure> {
+        let started = Instant::now();
         let redactor = Redactor::new();
         let cx = StepCx::new(
             &event.secret_id,
@@ -393,6 +434,16 @@ impl<S: SecretStore> Rotation<S> {
             }),
         };
         let _entered = span.enter();
+        crate::metrics::emit(
+            &crate::metrics::Step {
+                engine: cx.engine.get().copied().unwrap_or(crate::metrics::UNKNOWN),
+                step: Step::parse(&event.step).map_or(crate::metrics::UNKNOWN, Step::as_str),
+                error_code: result.as_ref().err().map(RotationError::code),
+                duration: started.elapsed(),
+                logged_in: cx.logged_in.load(std::sync::atomic::Ordering::Relaxed),
+            }
+            .line(),
+        );
         match result {
             Ok(outcome) => {
                 tracing::info!(outcome = %redactor.scrub(&outcome), "rotation step done");
@@ -400,7 +451,7 @@ impl<S: SecretStore> Rotation<S> {
             }
             Err(error) => {
                 let message = redactor.scrub(&error.to_string());
-                tracing::error!(error = %message, "rotation step failed");
+                tracing::error!(error_code = error.code(), error = %message, "rotation step failed");
                 Err(RotationFailure { error, message })
             }
         }
@@ -413,6 +464,7 @@ impl<S: SecretStore> Rotation<S> {
         let info = self.store.describe(&event.secret_id).await?;
         let arn = info.arn.as_str();
         let _ = cx.arn.set(info.arn.clone());
+        let _ = cx.tags.set(info.tags.clone());
         if !info.rotation_enabled {
             return Err(RotationError::NotEnabled(arn.to_owned()));
         }
@@ -434,7 +486,6 @@ impl<S: SecretStore> Rotation<S> {
                 token: token.to_owned(),
             });
         }
-        let service = |e| RotationError::service(step, arn, e);
         match step {
             Step::Create => self.create(event, arn, cx).await,
             Step::Set => {
@@ -450,10 +501,14 @@ impl<S: SecretStore> Rotation<S> {
                 if pending.username == current.username && pending.password == current.password {
                     return Ok("the pending password is the current one: nothing to set".into());
                 }
-                rotator.set(&current, &pending, cx).await.map_err(service)
+                rotator
+                    .set(&current, &pending, cx)
+                    .await
+                    .map_err(|e| RotationError::service(step, arn, &*rotator, e))
             }
             Step::Test => {
                 let (current, rotator) = self.current(arn, cx).await?;
+                let service = |e| RotationError::service(step, arn, &*rotator, e);
                 match self.pending(arn, token, &*rotator, cx).await? {
                     Some(pending) => rotator.test(&pending, &current, cx).await.map_err(service),
                     None => {
@@ -470,18 +525,14 @@ impl<S: SecretStore> Rotation<S> {
             }
             Step::Finish => {
                 // Never make a version current that holds nothing to read.
-                if self
-                    .store
-                    .value(arn, Some(token), AWSPENDING)
-                    .await?
-                    .is_none()
-                {
+                let Some(pending) = self.store.value(arn, Some(token), AWSPENDING).await? else {
                     return Err(RotationError::NoPendingValue {
                         step: step.as_str(),
                         arn: arn.to_owned(),
                         token: token.to_owned(),
                     });
-                }
+                };
+                self.note_engine(&pending, cx);
                 let from =
                     info.version_with(AWSCURRENT)
                         .ok_or_else(|| RotationError::NoCurrent {
@@ -504,6 +555,7 @@ impl<S: SecretStore> Rotation<S> {
         // setSecret may already have given the service.
         if let Some(existing) = self.store.value(arn, Some(token), AWSPENDING).await? {
             cx.redactor.add(existing.expose());
+            self.note_engine(&existing, cx);
             return Ok("the pending version has a value already: kept it".into());
         }
         let (current, rotator) = self.current(arn, cx).await?;
@@ -529,7 +581,7 @@ impl<S: SecretStore> Rotation<S> {
         rotator
             .precheck(&current, cx)
             .await
-            .map_err(|e| RotationError::service(Step::Create, arn, e))?;
+            .map_err(|e| RotationError::service(Step::Create, arn, &*rotator, e))?;
         let request = PasswordRequest {
             length,
             exclude: rules.exclude,
@@ -577,8 +629,20 @@ impl<S: SecretStore> Rotation<S> {
         };
         let mut doc = SecretDoc::parse(text.expose(), &cx.redactor).map_err(format)?;
         let rotator = self.rotators.for_doc(&doc).map_err(format)?.clone();
+        let _ = cx.engine.set(rotator.engine());
         rotator.check(&mut doc).map_err(format)?;
         Ok((doc, rotator))
+    }
+
+    /// Records, for metrics, which engine a value read anyway belongs to (steps that need no
+    /// rotator still report one; nothing else depends on it, so a value that does not parse
+    /// leaves it unknown).
+    fn note_engine(&self, value: &Secret, cx: &StepCx) {
+        if let Ok(doc) = SecretDoc::parse(value.expose(), &cx.redactor)
+            && let Ok(rotator) = self.rotators.for_doc(&doc)
+        {
+            let _ = cx.engine.set(rotator.engine());
+        }
     }
 
     /// The pending version's value, parsed and checked; `None` if it has no value yet.

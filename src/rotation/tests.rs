@@ -69,6 +69,7 @@ impl SecretStore for Store {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.stages.clone()))
                 .collect(),
+            tags: Default::default(),
         })
     }
     async fn value(
@@ -154,6 +155,9 @@ impl Rotator for Recorder {
     }
     fn check_password(&self, password: &Secret) -> Result<(), String> {
         check_rules(&self.rules(), password)
+    }
+    fn error_code(&self, _e: &(dyn std::error::Error + 'static)) -> String {
+        "RecorderFailure".into()
     }
     async fn precheck(&self, current: &SecretDoc, _cx: &StepCx) -> Result<(), ServiceError> {
         self.calls

@@ -5,6 +5,7 @@
 use crate::aws::SecretError;
 use crate::cfn::Owner;
 use crate::cfn::props::PropsError;
+use crate::cfn::resource::{ErrorCode, INVALID_PROPERTIES};
 pub use crate::error::ApiError;
 
 /// A custom resource's failure.
@@ -93,6 +94,18 @@ pub enum Error {
          outside CloudFormation"
     )]
     MissingOnBroker { broker_id: String, username: String },
+    #[error(
+        "broker {broker_id:?} has {count} tags, Amazon MQ's limit of {max} per broker, and \
+         userkeeper records each user it manages as one broker tag; nothing was changed and \
+         user {username:?} was not created. Remove broker tags you no longer need (aws mq \
+         list-tags / delete-tags), or manage this user on another broker"
+    )]
+    BrokerTagsFull {
+        broker_id: String,
+        username: String,
+        count: usize,
+        max: usize,
+    },
     #[error(transparent)]
     Props(#[from] PropsError),
     #[error(transparent)]
@@ -179,6 +192,66 @@ pub enum RotateError {
         username: String,
         change: String,
     },
+}
+
+/// What a failed AWS call is called in metrics: the service's error code, or, where the call
+/// got no answer, `Unreachable`.
+fn api_code(e: &ApiError) -> String {
+    e.code.clone().unwrap_or_else(|| "Unreachable".into())
+}
+
+impl ErrorCode for Error {
+    fn code(&self) -> String {
+        match self {
+            Self::Api(e) => return api_code(e),
+            Self::Props(_) => return INVALID_PROPERTIES.into(),
+            _ => {}
+        }
+        match self {
+            Self::NotOwned { .. } | Self::UpdateNotOwned { .. } | Self::NotOwnedOnBroker { .. } => {
+                "NotOwned"
+            }
+            Self::NeedsNewId { .. } => "NeedsReplacement",
+            Self::Missing { .. } | Self::MissingOnBroker { .. } | Self::NoBroker(_) => "NotFound",
+            Self::InUse { .. } => "InUse",
+            Self::BrokerTagsFull { .. } => "QuotaExceeded",
+            Self::Secret(_) => "SecretUnreadable",
+            _ => "Unsupported",
+        }
+        .into()
+    }
+}
+
+impl RotateError {
+    pub fn code(&self) -> String {
+        match self {
+            Self::Service(e) => e.code(),
+            Self::NotBound { .. } => "NotBound".into(),
+            Self::Pending { .. } => "ChangePending".into(),
+            Self::NoUser { .. } | Self::NoBrokerUser { .. } | Self::NoCurrentBrokerUser { .. } => {
+                "NotFound".into()
+            }
+            _ => "InvalidState".into(),
+        }
+    }
+}
+
+/// The metrics' `ErrorCode` of a rotator's failure (a `ServiceError`: whichever of the
+/// services' error types it boxes).
+pub fn code_of(e: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(e) = e.downcast_ref::<RotateError>() {
+        e.code()
+    } else if let Some(e) = e.downcast_ref::<Error>() {
+        e.code()
+    } else if let Some(e) = e.downcast_ref::<ApiError>() {
+        api_code(e)
+    } else if e.is::<crate::login::LoginError>() {
+        "LoginFailed".into()
+    } else if e.is::<crate::rotation::StoreError>() {
+        "SecretsManagerError".into()
+    } else {
+        "ServiceError".into()
+    }
 }
 
 impl From<ApiError> for RotateError {

@@ -838,7 +838,6 @@ def _allows(statements: list[dict[str, Any]], action: str, resource: str, contex
     return False
 
 
-ROTATION_TAG_PREFIX = "userkeeper:rotation:"
 # What two rotations of the examples must have made the binary call between them (so that the
 # grant checks below are not vacuous): every service's rotation calls but RebootBroker (the
 # examples never reboot) and KMS (the emulator does not call it).
@@ -846,7 +845,9 @@ EXPECTED_ROTATION_CALLS = {
     "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:GetRandomPassword",
     "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
     "elasticache:DescribeUsers", "elasticache:ModifyUser", "memorydb:DescribeUsers", "memorydb:UpdateUser",
-    "mq:DescribeBroker", "mq:DescribeUser", "mq:CreateUser", "mq:UpdateUser", "mq:ListTags", "mq:CreateTags",
+    "mq:DescribeBroker", "mq:DescribeUser", "mq:CreateUser", "mq:UpdateUser", "mq:ListTags",
+    # MQ's setSecret records its progress as a tag on the secret.
+    "secretsmanager:TagResource",
 }
 
 
@@ -881,16 +882,17 @@ class RotatedSecret:
         """One rotation step through the binary; every call it makes must be allowed."""
         emulator = self.d.emulator
         _, doc = self.value(VersionStage="AWSCURRENT")
-        tags_before = self.rotation_tags()
+        tags_before = self.secret_tags()
         before = len(emulator.calls())
         inv = self.d.fn.invoke(rotation_event(step, self.arn, token), timeout_s=60)
         assert inv.finished, f"{self.schedule}: {step} gave no result in time: {inv}"
         calls = emulator.calls()[before:]
-        # The tag keys setSecret wrote (for mq:CreateTags' aws:TagKeys).
-        written = [k for k, v in self.rotation_tags().items() if tags_before.get(k) != v]
+        # The tag keys setSecret wrote on the secret (for TagResource's aws:TagKeys).
+        written = [k for k, v in self.secret_tags().items() if tags_before.get(k) != v]
         for c in calls:
             service, action = c["service"], c["action"]
-            context = {"aws:TagKeys": written} if (service, action) == ("mq", "CreateTags") else {}
+            tagging = (service, action) == ("secretsmanager", "TagResource")
+            context = {"aws:TagKeys": written} if tagging else {}
             resource = self.resource_of(service, action, doc)
             self.called.add(f"{service}:{action}")
             assert _allows(self.statements, f"{service}:{action}", resource, context), (
@@ -899,9 +901,9 @@ class RotatedSecret:
             )
         return inv
 
-    def rotation_tags(self) -> dict[str, str]:
-        tags = emulator_broker(self.d.emulator, self.d.broker["BrokerId"])["Tags"]
-        return {k: v for k, v in tags.items() if k.startswith(ROTATION_TAG_PREFIX)}
+    def secret_tags(self) -> dict[str, str]:
+        tags = self.d.emulator.client("secretsmanager").describe_secret(SecretId=self.arn).get("Tags", [])
+        return {t["Key"]: t["Value"] for t in tags}
 
 
 def _error(inv: Invocation) -> str:

@@ -41,6 +41,8 @@ from .rotation_helpers import DOWNTIME_FILE, DOWNTIME_PROPERTY
 # The real servers (session scope), shared by every module that logs in: imported here once,
 # since a module importing them itself would get servers of its own (servers.py's notes).
 from .servers import activemq_server, pki, redis_server  # noqa: F401 - pytest fixtures
+# The CloudFormation engine of the stack tests (session scope), likewise imported once.
+from .stack_helpers import engine, engine_session  # noqa: F401 - pytest fixtures
 
 
 def pytest_report_header(config: pytest.Config) -> str:

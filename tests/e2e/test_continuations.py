@@ -167,6 +167,23 @@ def test_mq_apply_immediately_create_reboots_once_across_continuations(cfn: CfnD
     u = emulator.mq_user(broker, "app-mq")
     assert u["Pending"] is None and u["Password"] == MQ_PW1
     assert_no_leaks(cfn, emulator, MQ_PW1)
+    # Lambda delivers an asynchronous invocation at least once: each continuation delivered
+    # again repeats no step (no create, no reboot) and answers what the chain answered. Two
+    # identical PUTs are the most a duplicate can cause; answering exactly once would need
+    # state outside the function (the note on issue 11 says why there is none).
+    answered = chain.puts[-1].json()
+    emulator.clear_calls()
+    for inv in invs[1:]:
+        again = cfn.fn.invoke(inv.event, timeout_s=INVOCATION_S + 5)
+        assert again.kind == "response", again
+    mutations = [a for a in emulator.actions("mq") if a in {"CreateUser", "UpdateUser", "RebootBroker", "CreateTags"}]
+    assert mutations == [], mutations
+    repeats = cfn.receiver.for_url(ev["ResponseURL"])[-(len(invs) - 1):]
+    for put in repeats:
+        body = put.json()
+        assert {k: body[k] for k in ("Status", "PhysicalResourceId", "Data")} == \
+            {k: answered[k] for k in ("Status", "PhysicalResourceId", "Data")}, body
+    assert emulator.mq_broker(broker)["reboots"] == 1
 
 
 def test_mq_apply_immediately_update_reboots_once_across_continuations(cfn: CfnDriver, emulator: Emulator,

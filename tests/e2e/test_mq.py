@@ -60,9 +60,10 @@ def mutations(emulator: Emulator) -> list[str]:
 
 
 def owners(tags: dict[str, str]) -> dict[str, str]:
-    """Broker tags with each ownership value cut to its owner part ("<stack guid>/<logical
-    id>"); the part after the last space is the id of the request that last sent a change."""
-    return {k: v.rsplit(" ", 1)[0] for k, v in tags.items()}
+    """Broker tags with each user record cut to its owner part ("<stack guid>/<logical id>");
+    after it come the id of the request that last sent a change and the bound secret's digest
+    (src/services/mq/record.rs)."""
+    return {k: v.split(" ", 1)[0] for k, v in tags.items()}
 
 
 def pid(broker_id: str, username: str = "app-mq") -> str:

@@ -427,13 +427,15 @@ def test_mq_set_secret_cut_off_during_the_reboot_does_not_reboot_again(kind: str
     assert_once_per_token(emulator, case)
 
 
+@pytest.mark.parametrize("where", ["secret", "broker-before-upgrade"])
 @pytest.mark.parametrize("kind", ["mq-alternating", "mq-single"])
-def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(kind: str, emulator: Emulator,
-                                                                               drive):
-    """setSecret dies after recording "reboot" in the broker tag but before any reboot
-    started (here: RebootBroker refused, and the tag set to what a crash at that point
-    leaves). The retry must get the change applied, with one reboot in all, instead of
-    waiting for a reboot that never started."""
+def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(kind: str, where: str,
+                                                                               emulator: Emulator, drive):
+    """setSecret dies after recording "reboot" but before any reboot started (here:
+    RebootBroker refused, and the progress tag set to what a crash at that point leaves: on
+    the secret, or on the broker where versions before 0.2 kept it). The retry must get the
+    change applied, with one reboot in all, instead of waiting for a reboot that never
+    started."""
     case = setup_case(emulator, kind)
     drv = drive(case)
     token = drv.new_pending()
@@ -445,9 +447,13 @@ def test_mq_set_secret_stopped_between_tag_write_and_reboot_completes_on_retry(k
     assert reboots(emulator, case.broker) == 0
     pending_user = MQ_USER + "_clone" if case.alternating else MQ_USER
     assert emulator.mq_user(case.broker, pending_user)["Pending"] is not None
-    b = emulator.mq_broker(case.broker)
-    emulator.client("mq").create_tags(ResourceArn=b["BrokerArn"],
-                                      Tags={f"userkeeper:rotation:{pending_user}": f"{token} reboot"})
+    if where == "secret":
+        emulator.client("secretsmanager").tag_resource(
+            SecretId=case.arn, Tags=[{"Key": "userkeeper:rotation", "Value": f"{token} reboot"}])
+    else:
+        b = emulator.mq_broker(case.broker)
+        emulator.client("mq").create_tags(ResourceArn=b["BrokerArn"],
+                                          Tags={f"userkeeper:rotation:{pending_user}": f"{token} reboot"})
     assert drv.stage("AWSCURRENT")[1] == case.doc
     drv.rotate(token, timeout_s=6)  # 3 s of work: ample when nothing hangs
     assert_rotated(drv, emulator, case, token)

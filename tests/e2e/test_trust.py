@@ -7,6 +7,7 @@ any form.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import threading
@@ -200,13 +201,23 @@ def test_mq_stack_delete_leaves_no_clone(cfn: CfnDriver, fn: Function, emulator:
     assert_success(created)
     assert created.data["LiveUsername"] == "app-mq"
     tags = next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)["Tags"]
-    assert tags["userkeeper:secret:app-mq"] == arn, "bound to its secret"
+    # One record per user: owner, last request, and the first 128 bits of the bound secret's
+    # SHA-256 (src/services/mq/record.rs), within a tag value's 256 characters.
+    owner, request, binding = tags["userkeeper:user:app-mq"].split(" ")
+    assert owner.endswith("/QueueUser") and request != "-", tags
+    assert binding == hashlib.sha256(arn.encode()).hexdigest()[:32], "bound to its secret"
+    assert not any(k.startswith(("userkeeper:secret:", "userkeeper:rotation:")) for k in tags), tags
     # One alternating rotation (with the reboot the secret allows): the clone is live now.
     sm.put_secret_value(SecretId=arn, SecretString=json.dumps({**value, "reboot": True}))
     emulator.enable_rotation(arn)
     token = emulator.new_pending(arn)
     run = rotate(fn, arn, token)
     assert run.ok, run
+    # The rotation's progress is on the secret; the broker's tags stay one per managed user.
+    secret_tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=arn)["Tags"]}
+    assert secret_tags["userkeeper:rotation"].startswith(f"{token} reboot "), secret_tags
+    tags = next(b for b in emulator.state()["mq"]["brokers"] if b["BrokerId"] == broker)["Tags"]
+    assert [k for k in tags if k.startswith("userkeeper:")] == ["userkeeper:user:app-mq"], tags
     users = {u["Username"] for u in next(b for b in emulator.state()["mq"]["brokers"]
                                           if b["BrokerId"] == broker)["users"]}
     assert {"app-mq", "app-mq_clone"} <= users

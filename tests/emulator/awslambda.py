@@ -183,6 +183,9 @@ def _intercept(environ: dict[str, Any], record: dict[str, Any]) -> tuple[int, li
     fault = core.take_fault({"lambda", "awslambda"}, "Invoke")
     if fault is not None:
         return _error(fault.status, fault.code, fault.message)
+    throttled = core.take_throttle({"lambda"}, "Invoke")
+    if throttled is not None:
+        return _error(throttled.status, throttled.code, throttled.message)
 
     request_id = str(uuid.uuid4())
     invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE") or "RequestResponse"

@@ -15,8 +15,8 @@ Service modules (``elasticache.py``, ``memorydb.py``, ``mq.py``, ``awslambda.py`
   on ``POST /_emulator/reset``, and :func:`intercept` to answer AWS requests before moto
   sees them (the call log and :func:`take_fault` still apply).
 
-This module also keeps the call log, injects faults, serves the control API under
-``/_emulator/`` and runs the server (see :func:`serve`).
+This module also keeps the call log, injects faults and throttling, serves the control API
+under ``/_emulator/`` and runs the server (see :func:`serve`).
 """
 
 from __future__ import annotations
@@ -291,6 +291,152 @@ def take_fault(services: set[str], action_name: str | None) -> Fault | None:
     return None
 
 
+# --------------------------------------------------------------------------------------
+# Throttling: a share of each service's calls answered with its own throttling error
+
+
+@dataclass(frozen=True)
+class ThrottleError:
+    status: int
+    code: str
+    message: str = "Rate exceeded"
+
+
+# What each service answers a caller over its request rate, by signing name. None of these
+# is in the service's botocore model except Lambda's; they are the services' common errors.
+THROTTLE_ERRORS: dict[str, ThrottleError] = {
+    # awsQuery, like RDS: `Throttling` / "Rate exceeded", HTTP 400, <Type>Sender</Type> (aws/aws-cli
+    # #8604 for RDS's DescribeDBInstances; botocore `_retry.json` "throttling" policy: code
+    # Throttling, 400). ElastiCache's own Common Errors page lists `ThrottlingException`, as the
+    # generic page of every service does; the Query services answer `Throttling` on the wire.
+    # Both are retried as throttling by every SDK.
+    "elasticache": ThrottleError(400, "Throttling"),
+    # MemoryDB API Reference, Common Errors: `ThrottlingException`, HTTP 400.
+    "memorydb": ThrottleError(400, "ThrottlingException"),
+    # Secrets Manager API Reference, Common Errors: `ThrottlingException`, HTTP 400, "Rate
+    # exceeded" (as reported in external-secrets/external-secrets #4065: "ThrottlingException:
+    # Rate exceeded, status code: 400").
+    "secretsmanager": ThrottleError(400, "ThrottlingException"),
+    # Lambda's botocore model: `TooManyRequestsException`, HTTP 429 (with `Reason`, e.g.
+    # CallerRateLimitExceeded, and an optional Retry-After header).
+    "lambda": ThrottleError(429, "TooManyRequestsException"),
+    # Amazon MQ: INFERRED. Its model and API reference list no throttling error; a REST-JSON
+    # service over its rate answers HTTP 429 `TooManyRequestsException` (as API Gateway, MSK and
+    # Lambda do), which botocore's `_retry.json` retries by status (429) and the Rust SDK by code.
+    "mq": ThrottleError(429, "TooManyRequestsException"),
+}
+# moto's service names where they differ from the signing name.
+_THROTTLE_ALIASES = {"awslambda": "lambda"}
+THROTTLE_ENV = "USERKEEPER_EMULATOR_THROTTLE"
+
+
+def _parse_shares(raw: str) -> dict[str, float]:
+    """``"0.2"`` (every service) or ``"elasticache=0.1,mq=0.3"``."""
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if "=" not in raw:
+        return _check_shares({name: raw for name in THROTTLE_ERRORS})
+    pairs = dict(part.split("=", 1) for part in raw.split(",") if part.strip())
+    return _check_shares({k.strip(): v for k, v in pairs.items()})
+
+
+def _check_shares(shares: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for name, value in shares.items():
+        if name not in THROTTLE_ERRORS:
+            raise BadRequest(f"no throttling error known for service {name!r}: one of {sorted(THROTTLE_ERRORS)}")
+        try:
+            share = float(value)
+        except (TypeError, ValueError):
+            share = -1.0
+        if isinstance(value, bool) or not 0.0 <= share <= 1.0:
+            raise BadRequest(f"the share of {name} must be a number from 0 to 1, got {value!r}")
+        out[name] = share
+    return out
+
+
+class _Throttle:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.defaults: dict[str, float] = {}
+        self.shares: dict[str, float] = {}
+        self.random = random.Random()
+        self.injected: dict[str, int] = {}
+        self.by_action: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.shares = dict(self.defaults)
+            self.random = random.Random()
+            self.injected.clear()
+            self.by_action.clear()
+
+    def take(self, names: set[str], action_name: str | None) -> ThrottleError | None:
+        names = {_THROTTLE_ALIASES.get(n, n) for n in names}
+        with self.lock:
+            for name in names:
+                share = self.shares.get(name, 0.0)
+                if share > 0.0 and self.random.random() < share:
+                    self.injected[name] = self.injected.get(name, 0) + 1
+                    key = f"{name}:{action_name}"
+                    self.by_action[key] = self.by_action.get(key, 0) + 1
+                    return THROTTLE_ERRORS[name]
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            return {"shares": dict(self.shares), "injected": dict(self.injected),
+                    "by_action": dict(self.by_action)}
+
+
+_throttle = _Throttle()
+
+
+def take_throttle(services: set[str], action_name: str | None) -> ThrottleError | None:
+    """The throttling error this call gets, drawn at the service's configured share (None:
+    the call goes through). Counted per service and per action."""
+    return _throttle.take(services, action_name)
+
+
+def configure_throttle_from_env(environ: MutableMapping[str, str]) -> None:
+    """The shares the emulator starts with (and returns to on reset), from ``THROTTLE_ENV``."""
+    try:
+        _throttle.defaults = _parse_shares(environ.get(THROTTLE_ENV, ""))
+    except (BadRequest, ValueError) as e:
+        raise SystemExit(f"{THROTTLE_ENV}={environ.get(THROTTLE_ENV)!r}: {e}") from e
+    _throttle.reset()
+
+
+def _set_throttle(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(body) - {"share", "shares", "seed"}
+    if unknown:
+        raise BadRequest(f"unknown throttle keys: {sorted(unknown)} (share, shares, seed)")
+    shares: dict[str, float] = {}
+    if "share" in body:
+        shares.update(_check_shares({name: body["share"] for name in THROTTLE_ERRORS}))
+    if "shares" in body:
+        if not isinstance(body["shares"], dict):
+            raise BadRequest('"shares" must be an object, e.g. {"mq": 0.2}')
+        shares.update(_check_shares(body["shares"]))
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise BadRequest('"seed" must be an integer')
+    with _throttle.lock:
+        _throttle.shares.update(shares)
+        if seed is not None:
+            _throttle.random = random.Random(seed)
+    return _throttle.to_json()
+
+
+def _clear_throttle() -> dict[str, Any]:
+    with _throttle.lock:
+        _throttle.shares.clear()
+        _throttle.injected.clear()
+        _throttle.by_action.clear()
+    return _throttle.to_json()
+
+
 def _signing_service(environ: dict[str, Any]) -> str | None:
     # Credential=AKID/20240101/us-east-1/elasticache/aws4_request: the same part of the
     # signature moto itself routes on when every service shares one endpoint.
@@ -360,6 +506,16 @@ def _call_action(self: BaseResponse) -> Any:
         headers, body = self._enrich_response(headers, body)
         return fault.status, headers, body
 
+    throttled = take_throttle(names, action_name)
+    if throttled is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, headers, body = self.serialized(
+                ActionResult(InjectedFault(throttled.code, throttled.message))
+            )
+        headers, body = self._enrich_response(headers, body)
+        return throttled.status, headers, body
+
     ext = _extensions.get(service or "")
     if ext is None:
         return _moto_call_action(self)
@@ -405,6 +561,7 @@ def _reset() -> dict[str, Any]:
         _calls.clear()
     with _faults_lock:
         _faults.clear()
+    _throttle.reset()
     for hook in _reset_hooks:
         hook()
     return {"status": "ok"}
@@ -492,6 +649,9 @@ _ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
     ("GET", "fail"): lambda _: _list_faults(),
     ("POST", "fail"): _add_fault,
     ("POST", "fail/clear"): lambda _: _clear_faults(),
+    ("GET", "throttle"): lambda _: _throttle.to_json(),
+    ("POST", "throttle"): _set_throttle,
+    ("POST", "throttle/clear"): lambda _: _clear_throttle(),
 }
 
 
@@ -601,6 +761,7 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     os.environ.setdefault("MOTO_PORT", str(port))  # as moto_server does: moto calls itself on it
+    configure_throttle_from_env(os.environ)
     server = make_server(host, port, make_app(), threaded=True, request_handler=MotoRequestHandler)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -42,6 +42,10 @@ NAME = re.compile(r"^[A-Za-z0-9._~-]{2,100}$")  # usernames and group names
 MIN_PASSWORD, MIN_DISTINCT = 12, 4
 FORBIDDEN_PASSWORD_CHARS = set(",:=")
 MAX_GROUPS = 20
+# Amazon MQ quotas: "Users per broker (simple authentication): 250" (ActiveMQ); the exact
+# refusal is undocumented, a BadRequestException is what the service answers for its other
+# limits.
+MAX_USERS = 250
 # AWS's general tagging rules (Amazon MQ documents no rules of its own).
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 TAG_PUNCTUATION = set("_.:/=+-@")
@@ -357,6 +361,8 @@ def create_user(self: MQResponse) -> ActionResult:
     username = params["Username"]
     if username in broker.mq_users:
         raise Conflict("username", f"User [{username}] already exists on broker [{broker.id}].")
+    if len(broker.mq_users) >= MAX_USERS:
+        raise BadRequest("username", f"Broker [{broker.id}] already has the maximum of {MAX_USERS} users.")
     values = _values(params, None)
     _check_exclusive(values)
     broker.mq_users[username] = MQUser(username, pending={"PendingChange": CREATE, **values})

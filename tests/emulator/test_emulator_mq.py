@@ -136,6 +136,16 @@ def test_tag_limits_are_fine_and_fifty_is_the_most(mq: Any) -> None:
     assert (err["Error"]["Code"], err["ErrorAttribute"]) == ("BadRequestException", "tags")
 
 
+def test_a_broker_holds_at_most_250_users(mq: Any, broker: str) -> None:
+    # The broker was made with its admin: 249 more fill it.
+    for i in range(249):
+        mq.create_user(BrokerId=broker, Username=f"user-{i}", Password=PW1)
+    err = error_response(mq.create_user, BrokerId=broker, Username="one-more", Password=PW1)
+    assert err["Error"]["Code"] == "BadRequestException" and "250" in err["Message"], err
+    assert error_of(mq.describe_user, BrokerId=broker, Username="one-more")[0] == "NotFoundException"
+    mq.describe_user(BrokerId=broker, Username="user-248")
+
+
 def test_broker_tags(server: Server, mq: Any) -> None:
     broker_id = make_broker(mq, Tags={"a": "1"})
     arn = mq.describe_broker(BrokerId=broker_id)["BrokerArn"]

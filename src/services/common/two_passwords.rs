@@ -126,6 +126,10 @@ impl<U: PasswordUsers> Rotator for TwoPasswords<U> {
         check_password("password", password).map_err(|e| e.to_string())
     }
 
+    fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        crate::services::error::code_of(e)
+    }
+
     async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
         let id = self.users.id(current);
         let user = self.state(id).await?.ok_or_else(|| Error::NoUser {
@@ -190,17 +194,18 @@ async fn set<U: PasswordUsers>(
     }
     // Neither service reads passwords back, so only a login can tell that a retried setSecret
     // did its work already; without a host the same list is simply sent again.
-    if let Some(to) = pending.login_target(REDIS_PORT)
-        && rotator
+    if let Some(to) = pending.login_target(REDIS_PORT) {
+        cx.logging_in();
+        let login = rotator
             .login
-            .redis(to, &pending.username, &pending.password)
-            .await
-            .is_ok()
-    {
-        return Ok(format!(
-            "user {id} accepts the pending password already (login to {}:{}): nothing to set",
-            to.host, to.port
-        ));
+            .redis(to, &pending.username, &pending.password);
+        if login.await.is_ok() {
+            return Ok(format!(
+                "user {id} accepts the pending password already (login to {}:{}): nothing to \
+                 set",
+                to.host, to.port
+            ));
+        }
     }
     let user = rotator.wait_active(id, cx).await?;
     if user.auth != "password" {
@@ -229,6 +234,7 @@ async fn test<U: PasswordUsers>(
 ) -> Result<Outcome, ServiceError> {
     let id = rotator.users.id(doc);
     if let Some(to) = doc.login_target(REDIS_PORT) {
+        cx.logging_in();
         rotator
             .login
             .redis(to, &doc.username, &doc.password)

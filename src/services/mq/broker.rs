@@ -3,6 +3,7 @@
 //! and the waits around a reboot.
 
 use super::api;
+use super::record::BrokerTags;
 use crate::error::is;
 use crate::services::error::Error;
 use crate::wait::{self, Poll, Waiting};
@@ -129,8 +130,8 @@ impl Brokers {
         Ok(())
     }
 
-    /// The broker's tag `key`, if it has one.
-    pub(super) async fn tag(&self, broker_arn: &str, key: &str) -> Result<Option<String>, Error> {
+    /// The broker's tags.
+    pub(super) async fn tags(&self, broker_arn: &str) -> Result<BrokerTags, Error> {
         let tags = self
             .client
             .list_tags()
@@ -138,7 +139,7 @@ impl Brokers {
             .send()
             .await
             .map_err(|e| api("ListTags", e))?;
-        Ok(tags.tags().and_then(|t| t.get(key)).cloned())
+        Ok(BrokerTags(tags.tags().cloned().unwrap_or_default()))
     }
 
     pub(super) async fn set_tag(
@@ -157,11 +158,19 @@ impl Brokers {
         Ok(())
     }
 
-    pub(super) async fn delete_tag(&self, broker_arn: &str, key: String) -> Result<(), Error> {
+    /// Removes the tags `keys` (none: no call).
+    pub(super) async fn delete_tags(
+        &self,
+        broker_arn: &str,
+        keys: Vec<String>,
+    ) -> Result<(), Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         self.client
             .delete_tags()
             .resource_arn(broker_arn)
-            .tag_keys(key)
+            .set_tag_keys(Some(keys))
             .send()
             .await
             .map_err(|e| api("DeleteTags", e))?;

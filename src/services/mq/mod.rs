@@ -6,14 +6,12 @@
 //! default a change is left pending (and `PendingChange` says so); with `ApplyImmediately` the
 //! broker is rebooted once per request and the operation waits until the change is live.
 //!
-//! MQ users carry no tags, so ownership is recorded on the broker: one tag per user this
-//! function manages, `userkeeper:user:<Username>` = `<stack guid>/<logical id> <request id>`
-//! (a `~` in the username, which tag keys cannot hold, is written `+`). The request id is the
-//! last request whose change was sent: a redelivered copy of it must not send the change again,
-//! which would queue a new pending change and need a second reboot. A broker holds at most 50 tags, so
-//! one broker can have at most 50 users managed this way, less its own tags.
+//! MQ users carry no tags, so what userkeeper knows of a user it manages (owner, last request
+//! sent, bound secret) is one broker tag per user: see `record`, and why a broker can hold at
+//! most 50 managed users that way, less its own tags.
 
 mod broker;
+mod record;
 mod rotator;
 mod rules;
 mod user;
@@ -37,6 +35,7 @@ pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
         .register(User::new(brokers.clone(), shared.secrets.clone()));
     registry.rotators.register(Rotator {
         brokers,
+        secrets: shared.secrets.clone(),
         login: shared.login.clone(),
     });
 }

@@ -11,21 +11,22 @@
 //! rotation token; without it the change waits for the next reboot or maintenance window and
 //! testSecret fails until then, so AWSCURRENT never moves to a password that does not work yet.
 //!
-//! What setSecret has done for a token is recorded as a broker tag,
-//! `userkeeper:rotation:<username>` = `<token> sent|reboot`, written *before* the reboot call:
-//! MQ cannot tell whether a pending change holds our password, and a retry must neither send
-//! the change again nor reboot again.
+//! What setSecret has done for a token is recorded as a tag on the rotated secret itself,
+//! `userkeeper:rotation` = `<token> sent|reboot <unix seconds>`, written *before* the reboot
+//! call: MQ cannot tell whether a pending change holds our password, and a retry must neither
+//! send the change again nor reboot again. On the secret, not the broker: a broker's 50 tags
+//! are for its users' records (see `record`), and one secret rotates one user.
 
 use super::api;
 use super::broker::Brokers;
+use super::record::{self, Bound};
 use super::rules::{CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name};
-use super::user::secret_key;
+use crate::aws::Secrets;
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
 };
-use crate::services::common::binding;
 use crate::services::error::RotateError;
 use async_trait::async_trait;
 use aws_sdk_mq::types::ChangeType;
@@ -35,7 +36,8 @@ use std::sync::Arc;
 const STOMP_TLS_PORT: u16 = 61614;
 const ALTERNATING: &str = "alternating";
 const SINGLE: &str = "single";
-const ROTATION_TAG_PREFIX: &str = "userkeeper:rotation:";
+/// The rotated secret's tag recording setSecret's progress.
+pub(super) const PROGRESS_TAG: &str = "userkeeper:rotation";
 const SENT: &str = "sent";
 const REBOOT: &str = "reboot";
 /// The secret's own keys for Amazon MQ.
@@ -51,6 +53,7 @@ const MQ_PASSWORDS: PasswordRules = PasswordRules {
 
 pub struct Rotator {
     pub(super) brokers: Brokers,
+    pub(super) secrets: Secrets,
     pub(super) login: Arc<Login>,
 }
 
@@ -74,12 +77,6 @@ fn partner(username: &str) -> String {
         Some(base) => base.to_owned(),
         None => format!("{username}{CLONE_SUFFIX}"),
     }
-}
-
-/// The broker tag recording what setSecret did for `username` (`~`, which tag keys cannot
-/// hold, is written `+`, as for the ownership tags).
-fn rotation_key(username: &str) -> String {
-    format!("{ROTATION_TAG_PREFIX}{}", username.replace('~', "+"))
 }
 
 /// What the tag says was done for `token` (nothing, the change sent, or the reboot asked
@@ -113,8 +110,8 @@ fn now_secs() -> u64 {
 const REBOOT_GRACE_SECS: u64 = 120;
 
 impl Rotator {
-    /// Refuses, before any write, a secret that `username`'s pair is not bound to: the broker
-    /// tag `userkeeper:secret:<user>` names the secret for the user and its clone.
+    /// Refuses, before any write, a secret that `username`'s pair is not bound to (the pair
+    /// shares its user's record on the broker).
     async fn check_bound(
         &self,
         broker_arn: &str,
@@ -122,19 +119,40 @@ impl Rotator {
         cx: &StepCx,
     ) -> Result<(), ServiceError> {
         let base = username.strip_suffix(CLONE_SUFFIX).unwrap_or(username);
-        let key = secret_key(base);
-        let bound = self.brokers.tag(broker_arn, &key).await?;
-        let how = format!(
-            "tag its broker: aws mq create-tags --resource-arn {broker_arn} --tags \
-             {key}={}",
-            cx.secret_arn()
-        );
-        Ok(binding::check(
-            base,
-            bound.as_deref(),
-            cx.secret_arn(),
+        let tags = self.brokers.tags(broker_arn).await?;
+        let (bound, how) = match tags.bound(base, cx.secret_arn()) {
+            Ok(()) => return Ok(()),
+            Err(Bound::Managed) => (
+                Some("another secret, or none, by the custom resource managing it".to_owned()),
+                "a user managed by a custom resource is bound to its PasswordSecretArn: set \
+                 that property to this secret"
+                    .to_owned(),
+            ),
+            Err(Bound::Operator(other)) => (
+                other,
+                format!(
+                    "tag its broker: aws mq create-tags --resource-arn {broker_arn} --tags {}={}",
+                    record::operator_binding_key(base),
+                    cx.secret_arn()
+                ),
+            ),
+        };
+        Err(RotateError::NotBound {
+            user: base.to_owned(),
+            secret: cx.secret_arn().to_owned(),
+            bound,
             how,
-        )?)
+        }
+        .into())
+    }
+
+    /// Records setSecret's progress for this token on the secret.
+    async fn record(&self, cx: &StepCx, phase: &str) -> Result<(), ServiceError> {
+        let value = tag_value(&cx.token, phase);
+        Ok(self
+            .secrets
+            .set_tag(cx.secret_arn(), PROGRESS_TAG, value)
+            .await?)
     }
 
     /// Gives `pending.username` the pending password: an update, or (first use of the clone)
@@ -249,6 +267,10 @@ impl rotation::Rotator for Rotator {
         check_mq_password("password", password).map_err(|e| e.to_string())
     }
 
+    fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        crate::services::error::code_of(e)
+    }
+
     fn next_username(&self, current: &SecretDoc) -> String {
         if alternating(current) {
             partner(&current.username)
@@ -296,15 +318,24 @@ impl rotation::Rotator for Rotator {
         let broker = self.brokers.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
         self.check_bound(arn, user, cx).await?;
-        let tag = self.brokers.tag(arn, &rotation_key(user)).await?;
-        let mut phase = progress(tag.as_deref(), &cx.token).map(|(p, at)| (p.to_owned(), at));
+        // Older versions kept the progress on the broker; a rotation under way across an
+        // upgrade reads it there (the user resource's next write removes that tag: rotation
+        // may not delete broker tags).
+        let legacy = self
+            .brokers
+            .tags(arn)
+            .await?
+            .0
+            .remove(&record::legacy_rotation_key(user));
+        let mut phase = progress(cx.secret_tag(PROGRESS_TAG), &cx.token)
+            .or_else(|| progress(legacy.as_deref(), &cx.token))
+            .map(|(p, at)| (p.to_owned(), at));
         if phase.is_none() {
             self.send_change(current, pending).await?;
-            self.brokers
-                .set_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
-                .await?;
+            self.record(cx, SENT).await?;
             phase = Some((SENT.into(), now_secs()));
         }
+
         let change = self.brokers.user(id, user).await?.flatten();
         let Some(change) = change else {
             return Ok(format!(
@@ -329,9 +360,7 @@ impl rotation::Rotator for Rotator {
         if reboot {
             // Recorded first, so that a retry after a crash between the two calls waits for
             // the reboot that did start instead of starting another.
-            self.brokers
-                .set_tag(arn, rotation_key(user), tag_value(&cx.token, REBOOT))
-                .await?;
+            self.record(cx, REBOOT).await?;
             tracing::info!(
                 broker_id = id,
                 username = user,
@@ -339,9 +368,7 @@ impl rotation::Rotator for Rotator {
             );
             if let Err(e) = self.brokers.reboot(id).await {
                 // No reboot started: say so, so that the retry asks again.
-                self.brokers
-                    .set_tag(arn, rotation_key(user), tag_value(&cx.token, SENT))
-                    .await?;
+                self.record(cx, SENT).await?;
                 return Err(Box::new(e));
             }
         }
@@ -356,7 +383,7 @@ impl rotation::Rotator for Rotator {
         &self,
         doc: &SecretDoc,
         _current: &SecretDoc,
-        _cx: &StepCx,
+        cx: &StepCx,
     ) -> Result<Outcome, ServiceError> {
         let id = broker_id(doc);
         let user = doc.username.as_str();
@@ -379,6 +406,7 @@ impl rotation::Rotator for Rotator {
             Some(None) => {}
         }
         if let Some(to) = doc.login_target(STOMP_TLS_PORT) {
+            cx.logging_in();
             self.login.stomp(to, user, &doc.password).await?;
             return Ok(format!(
                 "logged in to {}:{} (STOMP) as {user} with the tested password",
@@ -416,6 +444,5 @@ mod tests {
         assert!(now_secs() - at < 5);
         assert_eq!(progress(Some(&tag), "tok-2"), None);
         assert_eq!(progress(None, "tok-1"), None);
-        assert_eq!(rotation_key("a~b"), "userkeeper:rotation:a+b");
     }
 }

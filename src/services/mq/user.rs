@@ -1,18 +1,17 @@
 //! `Custom::AmazonMQUser`.
 //!
-//! Ownership is one broker tag per user, `userkeeper:user:<Username>` = `<stack guid>/<logical
-//! id> <request id>` (see the module's notes): the request id is the last request whose change
-//! was sent, so that a redelivered copy of it never sends the change again.
+//! Ownership, the last request sent and the secret binding are one broker tag per user (see
+//! `record`).
 
 use super::api;
 use super::broker::Brokers;
+use super::record::{self, Binding, BrokerTags, MAX_BROKER_TAGS, Record, owner_key};
 use super::rules::{CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, is_mq_name};
 use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
-use crate::cfn::{Cx, Outcome, Owner, Resource};
+use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
-use crate::services::common::binding;
 use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -20,7 +19,6 @@ use aws_sdk_mq::types::{BrokerState, ChangeType, EngineType};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-const OWNER_TAG_PREFIX: &str = "userkeeper:user:";
 const REBOOT_STEP: &str = "reboot";
 const UPDATE_STEP: &str = "update-sent";
 
@@ -52,51 +50,6 @@ fn split_id(id: &str) -> Option<(&str, &str)> {
         .filter(|(b, u)| is_broker_id(b) && is_mq_name(u))
 }
 
-/// The broker tag key recording who owns `username`. Tag keys cannot hold `~`, which MQ
-/// usernames can; `+` can never appear in a username, so the mapping stays one-to-one.
-fn owner_key(username: &str) -> String {
-    format!("{OWNER_TAG_PREFIX}{}", username.replace('~', "+"))
-}
-
-/// The broker tag key naming the secret bound to `username` (the same `~` mapping).
-pub(super) fn secret_key(username: &str) -> String {
-    format!(
-        "{}{}",
-        binding::BROKER_TAG_PREFIX,
-        username.replace('~', "+")
-    )
-}
-
-/// The owner part of the broker tag value: the stack's GUID (the last part of its id,
-/// unique where its name is not) and the logical id, at most 200 characters.
-fn owner_value(owner: &Owner) -> String {
-    let guid = owner.stack_id.rsplit('/').next().unwrap_or(&owner.stack_id);
-    format!("{guid}/{}", owner.logical_id)
-        .chars()
-        .take(200)
-        .collect()
-}
-
-/// The whole tag value, within MQ's 256 characters: the owner part, a space, and the request
-/// id (a UUID from CloudFormation; cut to the 55 characters left if ever longer).
-fn owner_tag_value(owner: &Owner, request_id: &str) -> String {
-    let request_id: String = request_id.chars().take(55).collect();
-    format!("{} {request_id}", owner_value(owner))
-}
-
-/// Whether an ownership tag value (if any) names `owner`.
-fn names_owner(tag: Option<&str>, owner: &Owner) -> bool {
-    tag.is_some_and(|t| parse_owner_tag(t).0 == owner_value(owner))
-}
-
-/// Splits a tag value into (owner part, request id).
-fn parse_owner_tag(value: &str) -> (&str, Option<&str>) {
-    match value.rsplit_once(' ') {
-        Some((owner, request)) => (owner, Some(request)),
-        None => (value, None),
-    }
-}
-
 pub struct User {
     brokers: Brokers,
     secrets: Secrets,
@@ -107,36 +60,39 @@ impl User {
         Self { brokers, secrets }
     }
 
-    /// The user's ownership tag on the broker, if any.
-    async fn owner_tag(&self, broker_arn: &str, username: &str) -> Result<Option<String>, Error> {
-        self.brokers.tag(broker_arn, &owner_key(username)).await
-    }
-
-    async fn owned(&self, broker_arn: &str, username: &str, owner: &Owner) -> Result<bool, Error> {
-        let tag = self.owner_tag(broker_arn, username).await?;
-        Ok(names_owner(tag.as_deref(), owner))
-    }
-
-    /// Binds `username` to the secret `arn` (`None`: to none), as the broker tag the rotator
-    /// checks (see `services::common::binding`).
-    async fn bind(&self, broker_arn: &str, username: &str, arn: Option<&str>) -> Result<(), Error> {
-        let key = secret_key(username);
-        let now = self.brokers.tag(broker_arn, &key).await?;
-        match arn {
-            Some(arn) if now.as_deref() != Some(arn) => {
-                self.brokers.set_tag(broker_arn, key, arn.to_owned()).await
-            }
-            None if now.is_some() => self.brokers.delete_tag(broker_arn, key).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Records that `cx`'s request sent its change for `username`.
-    async fn record_request(&self, broker_arn: &str, username: &str, cx: &Cx) -> Result<(), Error> {
-        let value = owner_tag_value(&cx.owner, &cx.request_id);
+    async fn write_record(
+        &self,
+        broker_arn: &str,
+        username: &str,
+        record: &Record,
+    ) -> Result<(), Error> {
         self.brokers
-            .set_tag(broker_arn, owner_key(username), value)
+            .set_tag(broker_arn, owner_key(username), record.render())
             .await
+    }
+
+    /// Removes what older versions kept in other tags, once the record holds it.
+    async fn drop_legacy(
+        &self,
+        broker_arn: &str,
+        username: &str,
+        tags: &BrokerTags,
+    ) -> Result<(), Error> {
+        let clone = format!("{username}{CLONE_SUFFIX}");
+        self.brokers
+            .delete_tags(broker_arn, tags.legacy(username, &clone))
+            .await
+    }
+
+    /// Refuses, before any change, a user whose record would not fit on the broker.
+    fn check_room(tags: &BrokerTags, broker_id: &str, username: &str) -> Result<(), Error> {
+        tags.room_for(username)
+            .map_err(|count| Error::BrokerTagsFull {
+                broker_id: broker_id.to_owned(),
+                username: username.to_owned(),
+                count,
+                max: MAX_BROKER_TAGS,
+            })
     }
 
     /// The password, and the full ARN of the secret it came from (the secret the user is
@@ -151,7 +107,6 @@ impl User {
             (None, Some(arn)) => {
                 let current = self.secrets.current(arn, &cx.redactor).await?;
                 check_mq_password("PasswordSecretArn (its password)", &current.password)?;
-                binding::check_fits(&current.arn)?;
                 Ok((current.password, Some(current.arn)))
             }
             (None, None) => {
@@ -326,15 +281,16 @@ impl Resource for User {
             username: username.to_owned(),
             tag: owner_key(username),
         };
+        let tags = self.brokers.tags(&arn).await?;
+        let record = tags.record(username);
         if self.brokers.user(broker_id, username).await?.is_some() {
-            let tag = self.owner_tag(&arn, username).await?;
-            if tag.is_none() && props.adopt == Some(true) {
+            if record.is_none() && props.adopt == Some(true) {
                 // Made outside userkeeper, and the template asks to take it over: record the
                 // ownership (with no request id: the change is not sent yet), then bring the
                 // user to the template like an Update would.
-                self.brokers
-                    .set_tag(&arn, owner_key(username), owner_value(&cx.owner))
-                    .await?;
+                Self::check_room(&tags, broker_id, username)?;
+                let adopted = Record::new(&cx.owner, None, None);
+                self.write_record(&arn, username, &adopted).await?;
                 tracing::warn!(
                     broker_id,
                     username,
@@ -344,7 +300,7 @@ impl Resource for User {
                 let id = format!("{broker_id}/{username}");
                 return self.update(&id, props, &Diff::all(), cx).await;
             }
-            if !names_owner(tag.as_deref(), &cx.owner) {
+            if !record.is_some_and(|r| r.owned_by(&cx.owner)) {
                 return Err(not_owned());
             }
             tracing::info!(
@@ -354,14 +310,14 @@ impl Resource for User {
             );
         } else {
             let (password, bound) = self.password(&props, cx).await?;
-            // Read before writing: after a conflict, only a tag that was ours before this
-            // request wrote it says the user is ours.
-            let key = owner_key(username);
-            let before = self.brokers.tag(&arn, &key).await?;
-            let ours_before = names_owner(before.as_deref(), &cx.owner);
-            // Ownership first: a crash between the two leaves a tag without a user (harmless,
-            // the next attempt creates the user), never a user nobody owns.
-            self.record_request(&arn, username, cx).await?;
+            Self::check_room(&tags, broker_id, username)?;
+            // After a conflict, only a record that was ours before this request wrote it says
+            // the user is ours.
+            let ours_before = record.as_ref().is_some_and(|r| r.owned_by(&cx.owner));
+            // The record first: a crash between the two leaves a record without a user
+            // (harmless, the next attempt creates the user), never a user nobody owns.
+            let written = Record::new(&cx.owner, Some(&cx.request_id), bound.as_deref());
+            self.write_record(&arn, username, &written).await?;
             let created = self
                 .brokers
                 .client
@@ -377,27 +333,30 @@ impl Resource for User {
                 .send()
                 .await;
             match created {
-                Ok(_) => cx.created(format!("{broker_id}/{username}")),
+                Ok(_) => {
+                    cx.created(format!("{broker_id}/{username}"));
+                    // Leftovers of an earlier user of this name: the record now says all.
+                    self.drop_legacy(&arn, username, &tags).await?;
+                }
                 // Created by someone between our look and our create.
                 Err(e) if is(&e, |e| e.is_conflict_exception()) => {
                     if !ours_before {
-                        // Someone else's user: take back the tag this request wrote, unless
-                        // another writer has replaced it since.
-                        let written = owner_tag_value(&cx.owner, &cx.request_id);
-                        if self.brokers.tag(&arn, &key).await?.as_deref() == Some(&written) {
-                            match before {
-                                Some(value) => self.brokers.set_tag(&arn, key, value).await?,
-                                None => self.brokers.delete_tag(&arn, key).await?,
+                        // Someone else's user: take back the record this request wrote,
+                        // unless another writer has replaced it since.
+                        let key = owner_key(username);
+                        let now = self.brokers.tags(&arn).await?.0.remove(&key);
+                        if now.as_deref() == Some(written.render().as_str()) {
+                            match tags.0.get(&key) {
+                                Some(before) => {
+                                    self.brokers.set_tag(&arn, key, before.clone()).await?
+                                }
+                                None => self.brokers.delete_tags(&arn, vec![key]).await?,
                             }
                         }
                         return Err(not_owned());
                     }
                 }
                 Err(e) => return Err(api("CreateUser", e).into()),
-            }
-            // A user made just now has no binding to remove: bind only to a secret.
-            if let Some(secret) = bound.as_deref() {
-                self.bind(&arn, username, Some(secret)).await?;
             }
         }
         self.settle(&props, &broker, cx).await
@@ -422,23 +381,26 @@ impl Resource for User {
         // Only this resource's own: the event may come from another stack sharing the function
         // (and with ApplyImmediately it would reboot the broker).
         let arn = broker.broker_arn().unwrap_or_default();
-        let tag = self.owner_tag(arn, username).await?;
-        if !names_owner(tag.as_deref(), &cx.owner) {
+        let tags = self.brokers.tags(arn).await?;
+        let Some(mut record) = tags.record(username).filter(|r| r.owned_by(&cx.owner)) else {
             return Err(Error::UpdateNotOwned {
                 kind: "user",
                 id: id.to_owned(),
                 id_word: "Username",
-                found: match tag.as_deref().map(|t| parse_owner_tag(t).0) {
-                    Some(other) => {
-                        format!("the broker's tag {} names {other}", owner_key(username))
-                    }
+                found: match tags.record(username) {
+                    Some(other) => format!(
+                        "the broker's tag {} names {}",
+                        owner_key(username),
+                        other.owner
+                    ),
                     None => format!(
                         "the broker has no tag {}: userkeeper did not create it",
                         owner_key(username)
                     ),
                 },
             });
-        }
+        };
+        let before = record.render();
         let mut update = self
             .brokers
             .client
@@ -469,8 +431,7 @@ impl Resource for User {
         // Sent already, by an earlier invocation of this request (a continuation) or by a
         // delivery of this same event (a redelivery): sending it again would queue a new pending
         // change that the reboot already done would not apply.
-        let sent = cx.is_done(UPDATE_STEP)
-            || tag.as_deref().and_then(|t| parse_owner_tag(t).1) == Some(cx.request_id.as_str());
+        let sent = cx.is_done(UPDATE_STEP) || record.request.as_deref() == Some(&cx.request_id);
         if !changes.is_empty() && !sent {
             tracing::info!(physical_id = id, changes = ?changes, "updating broker user");
             update.send().await.map_err(|e| api("UpdateUser", e))?;
@@ -491,11 +452,23 @@ impl Resource for User {
                     .await
                     .map_err(|e| api("UpdateUser", e))?;
             }
-            self.record_request(arn, username, cx).await?;
+            record.request = Some(cx.request_id.chars().take(55).collect());
         }
-        if let Some(secret) = bound {
-            self.bind(arn, username, secret.as_deref()).await?;
+        record.binding = Some(match (bound, record.binding.take()) {
+            (Some(secret), _) => {
+                secret.map_or(Binding::Unbound, |a| Binding::Digest(record::digest(&a)))
+            }
+            (None, Some(kept)) => kept,
+            // The older form: the binding moves from its own tag into the record.
+            (None, None) => match tags.0.get(&record::operator_binding_key(username)) {
+                Some(arn) => Binding::Digest(record::digest(arn)),
+                None => Binding::Unbound,
+            },
+        });
+        if record.render() != before {
+            self.write_record(arn, username, &record).await?;
         }
+        self.drop_legacy(arn, username, &tags).await?;
         cx.mark_done(UPDATE_STEP);
         self.settle(&props, &broker, cx).await
     }
@@ -512,7 +485,8 @@ impl Resource for User {
             return Ok(()); // this function never creates users there
         }
         let arn = broker.broker_arn().unwrap_or_default();
-        if !self.owned(arn, username, &cx.owner).await? {
+        let tags = self.brokers.tags(arn).await?;
+        if !tags.record(username).is_some_and(|r| r.owned_by(&cx.owner)) {
             tracing::warn!(
                 broker_id,
                 username,
@@ -564,9 +538,9 @@ impl Resource for User {
                 );
             }
         }
-        self.bind(arn, username, None).await?;
-        self.brokers.delete_tag(arn, owner_key(username)).await?;
-        Ok(())
+        let mut gone = tags.legacy(username, &clone);
+        gone.push(owner_key(username));
+        self.brokers.delete_tags(arn, gone).await
     }
 }
 
@@ -635,37 +609,5 @@ mod tests {
         ] {
             assert!(split_id(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn owner_key_maps_the_tilde_tag_keys_cannot_hold() {
-        assert_eq!(owner_key("app.user_1~x"), "userkeeper:user:app.user_1+x");
-        assert_ne!(owner_key("a~b"), owner_key("a-b"));
-    }
-
-    #[test]
-    fn owner_value_is_the_stack_guid_and_logical_id() {
-        let owner = Owner {
-            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app/0b5c-guid".into(),
-            logical_id: "QueueUser".into(),
-        };
-        assert_eq!(owner_value(&owner), "0b5c-guid/QueueUser");
-        let value = owner_tag_value(&owner, "req-1");
-        assert_eq!(value, "0b5c-guid/QueueUser req-1");
-        assert_eq!(
-            parse_owner_tag(&value),
-            ("0b5c-guid/QueueUser", Some("req-1"))
-        );
-        let long = Owner {
-            logical_id: "L".repeat(300),
-            ..owner
-        };
-        let value = owner_tag_value(&long, "6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01");
-        assert!(value.chars().count() <= 256);
-        assert_eq!(parse_owner_tag(&value).0, owner_value(&long));
-        assert_eq!(
-            parse_owner_tag(&value).1,
-            Some("6f1d7c1e-2b0a-4c55-9a8e-0c3b7a1f0d01")
-        );
     }
 }

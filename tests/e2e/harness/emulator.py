@@ -123,6 +123,17 @@ class Emulator:
         """Queue a fault (``/_emulator/fail``): the next matching calls answer this error."""
         return self._call("POST", "/_emulator/fail", fault)
 
+    def throttle(self, **settings: Any) -> dict[str, Any]:
+        """``share=0.2`` and/or ``shares={"mq": 0.3}``, ``seed=7`` (``POST /_emulator/throttle``);
+        without settings, what was injected so far (``GET``): ``{"shares", "injected", "by_action"}``."""
+        if not settings:
+            return self._call("GET", "/_emulator/throttle")
+        return self._call("POST", "/_emulator/throttle", settings)
+
+    def clear_throttle(self) -> dict[str, Any]:
+        """No throttling from now on, counts back to zero."""
+        return self._call("POST", "/_emulator/throttle/clear")
+
     def lambda_forward(self, function: str, url: str | None) -> Any:
         """Answer the function's ``Invoke`` (``InvocationType: Event``) by POSTing the payload to ``url``."""
         return self._call("POST", "/_emulator/lambda/forward", {"function": function, "url": url})

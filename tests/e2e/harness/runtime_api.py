@@ -21,6 +21,7 @@ class Invocation:
     event: Any
     deadline_ms: int  # epoch milliseconds, as sent in Lambda-Runtime-Deadline-Ms
     queued_at: float  # time.monotonic()
+    timeout_ms: int = 0  # the function's timeout this invocation was given
     served_at: float | None = None  # monotonic time /next handed this event out
     served_wall_ms: int | None = None
     finished_at: float | None = None  # monotonic time the result arrived
@@ -68,8 +69,12 @@ class LocalRuntimeApi:
     #: Where the emulator delivers the function's asynchronous self-invokes (continuations).
     ASYNC_INVOKE_PATH = "/_async-invoke"
 
-    def __init__(self, grace_s: float = 3.0) -> None:
+    def __init__(self, grace_s: float = 3.0, deadline_from_serve: bool = False) -> None:
         self.grace_s = grace_s
+        #: Lambda's way with more events than function processes: an event waits in the queue
+        #: with no deadline, which runs (its timeout) from when a process takes it. Default: the
+        #: deadline runs from submit, which is the same whenever a process is free.
+        self.deadline_from_serve = deadline_from_serve
         #: The deadline each asynchronous invocation gets, like the function's timeout.
         self.async_timeout_s = 30.0
         self._cond = threading.Condition()
@@ -134,6 +139,8 @@ class LocalRuntimeApi:
             inv = self._pending.popleft()
             inv.served_at = time.monotonic()
             inv.served_wall_ms = now_ms()
+            if self.deadline_from_serve:
+                inv.deadline_ms = inv.served_wall_ms + inv.timeout_ms
         body = json.dumps(inv.event).encode() if not isinstance(inv.event, bytes) else inv.event
         h.reply(
             200,
@@ -177,6 +184,7 @@ class LocalRuntimeApi:
             event=event,
             deadline_ms=now_ms() + int(timeout_s * 1000),
             queued_at=time.monotonic(),
+            timeout_ms=int(timeout_s * 1000),
         )
         with self._cond:
             self._by_id[inv.request_id] = inv
@@ -186,10 +194,13 @@ class LocalRuntimeApi:
         return inv
 
     def wait(self, inv: Invocation, abort: Callable[[], str | None] | None = None) -> Invocation:
-        """Block until ``inv`` has a result, or its deadline + grace passed, or abort() says why."""
-        give_up_ms = inv.deadline_ms + int(self.grace_s * 1000)
+        """Block until ``inv`` has a result, or its deadline + grace passed, or abort() says why
+        (with ``deadline_from_serve``, an event still queued has no deadline yet)."""
         with self._cond:
-            while inv.kind is None and now_ms() < give_up_ms:
+            while inv.kind is None and (
+                (self.deadline_from_serve and inv.served_at is None)
+                or now_ms() < inv.deadline_ms + int(self.grace_s * 1000)
+            ):
                 if self.init_errors or (abort and abort()):
                     break
                 self._cond.wait(0.1)
