@@ -5,6 +5,7 @@ import sys
 
 import aws_cdk as cdk
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from userkeeper_cdk import (
     AmazonMqUser,
     ElastiCacheEngine,
@@ -52,5 +53,6 @@ mq_secret = secretsmanager.Secret(
 )
 mq_user = AmazonMqUser(stack, "MqUser", user_keeper=keeper, broker=broker, username="app", password_secret=mq_secret)
 keeper.rotate(mq_user)
+keeper.alarms(topic=sns.Topic(stack, "Alarms"))
 
 app.synth()

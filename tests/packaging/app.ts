@@ -2,6 +2,7 @@
 // codePath (the package's own arm64 bootstrap), compiled with plain tsc.
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   AmazonMqUser,
   ElastiCacheEngine,
@@ -46,5 +47,6 @@ const mqSecret = new secretsmanager.Secret(stack, 'MqSecret', {
 });
 const mqUser = new AmazonMqUser(stack, 'MqUser', { userKeeper: keeper, broker, username: 'app', passwordSecret: mqSecret });
 keeper.rotate(mqUser);
+keeper.alarms({ topic: new sns.Topic(stack, 'Alarms') });
 
 app.synth();

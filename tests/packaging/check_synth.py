@@ -18,7 +18,9 @@ TYPES = {
     "Custom::AmazonMQUser": 1,
     "AWS::SecretsManager::RotationSchedule": 3,
     "AWS::Lambda::Function": 1,
+    "AWS::SNS::Topic": 1,
 }
+ALARMS = "AWS::CloudWatch::Alarm"
 
 
 def sha256(p: Path) -> str:
@@ -31,6 +33,7 @@ def main() -> None:
     resources = template["Resources"].values()
     counts = {t: sum(r["Type"] == t for r in resources) for t in TYPES}
     assert counts == TYPES, f"resource counts {counts}, expected {TYPES}"
+    assert any(r["Type"] == ALARMS for r in resources), "no alarm: keeper.alarms() made nothing"
     (fn,) = [r for r in resources if r["Type"] == "AWS::Lambda::Function"]
     assert fn["Properties"]["Architectures"] == ["arm64"], fn["Properties"].get("Architectures")
     assert fn["Properties"]["Runtime"] == "provided.al2023"
