@@ -18,6 +18,7 @@
 import * as crypto from 'crypto';
 import { CfnCondition, CfnParameter, CfnResource, IAspect, Aspects, Names, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { suppressAwsRequiredWildcards } from './nag';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
@@ -137,6 +138,7 @@ export class UserKeeperGrants extends Construct {
     if (condition) {
       policy.cfnOptions.condition = condition;
     }
+    suppressAwsRequiredWildcards(policy, statements);
     return policy;
   }
 }

@@ -116,8 +116,8 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
     return { brokerArn, brokerId: parts[7] };
   }
 
-  /** `Ref`: `<broker id>/<username>`. */
-  public readonly ref: string;
+  /** `Ref`: `<broker id>/<username>` (not named `ref`, a C# keyword, for jsii's languages). */
+  public readonly userRef: string;
   /** `Fn::GetAtt BrokerId`. */
   public readonly attrBrokerId: string;
   /** `Fn::GetAtt Username`. */
@@ -134,8 +134,11 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
    * (`UserKeeperGrants`).
    */
   public readonly grants?: iam.PolicyStatement[];
-  /** The secret the password is read from (and that `UserKeeper.rotate` rotates). */
-  public readonly passwordSecret: secretsmanager.ISecret;
+  /**
+   * The secret the password is read from (and that `UserKeeper.rotate` rotates). Always set;
+   * optional only as `IRotatableUser` has it (jsii keeps an implemented property's optionality).
+   */
+  public readonly passwordSecret?: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: AmazonMqUserProps) {
     super(scope, id);
@@ -190,7 +193,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
       keeper.grant(this.resource, this.grants);
     }
 
-    this.ref = this.resource.ref;
+    this.userRef = this.resource.ref;
     this.attrBrokerId = this.resource.getAttString('BrokerId');
     this.attrUsername = this.resource.getAttString('Username');
     this.attrPendingChange = this.resource.getAttString('PendingChange');
@@ -207,7 +210,7 @@ export class AmazonMqUser extends Construct implements IRotatableUser {
         actions: [...MQ_ROTATION_ACTIONS, ...(options.reboot ? MQ_REBOOT_ACTIONS : [])],
         resources: [this.brokerArn],
       }),
-      options.userKeeper.rotatedSecretStatement(this.passwordSecret, MQ_ROTATION_SECRET_TAG_ACTIONS, {
+      options.userKeeper.rotatedSecretStatement(this.passwordSecret!, MQ_ROTATION_SECRET_TAG_ACTIONS, {
         'ForAllValues:StringEquals': { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] },
       }),
     ];

@@ -10,22 +10,50 @@ import { Construct } from 'constructs';
 import { UserKeeperAlarms, UserKeeperAlarmsOptions } from './alarms';
 import { secretArnPattern } from './common';
 import { MANAGED_POLICIES_PER_ROLE, quotaFindings, UserKeeperGrants } from './grants';
+import { suppressAwsRequiredWildcards } from './nag';
 import { IRotatableUser, UserRotation, UserRotationOptions } from './rotation';
 
 /**
- * Where `cargo lambda build --release --arm64` puts `bootstrap`, in this repository
- * (resolved from this file, so it does not depend on the current directory).
+ * Where the npm package carries its prebuilt arm64 `bootstrap` (put there by scripts/release,
+ * from this repository's sources).
  */
-export const DEFAULT_CODE_PATH = path.resolve(__dirname, '..', '..', 'target', 'lambda', 'userkeeper');
+export const BUNDLED_CODE_PATH = path.resolve(__dirname, '..', 'assets', 'arm64');
+
+/**
+ * Where `cargo lambda build --release --arm64` puts `bootstrap` in this repository (resolved
+ * from this file, so it does not depend on the current directory).
+ */
+export const REPOSITORY_CODE_PATH = path.resolve(__dirname, '..', '..', 'target', 'lambda', 'userkeeper');
+
+/**
+ * The default `codePath`: the package's prebuilt bootstrap, or in a checkout of the repository
+ * (which has none until scripts/release runs), the one cargo lambda builds.
+ */
+export const DEFAULT_CODE_PATH = fs.existsSync(path.join(BUNDLED_CODE_PATH, 'bootstrap')) ? BUNDLED_CODE_PATH : REPOSITORY_CODE_PATH;
 
 export interface UserKeeperProps {
   /**
-   * A directory holding the built `bootstrap` (arm64, provided.al2023). A relative path is
-   * resolved against the current directory.
+   * A directory holding a `bootstrap` you built (provided.al2023, for `architecture`), e.g.
+   * `target/lambda/userkeeper` after `cargo lambda build --release --arm64`. A relative path is
+   * resolved against the current directory. Exclusive with `code`.
    *
-   * @default DEFAULT_CODE_PATH: `<repo>/target/lambda/userkeeper`
+   * @default - the arm64 bootstrap inside this package
    */
   readonly codePath?: string;
+  /**
+   * The function's code, any `lambda.Code` (an S3 object, a zip from the release). Exclusive
+   * with `codePath`.
+   *
+   * @default - the arm64 bootstrap inside this package
+   */
+  readonly code?: lambda.Code;
+  /**
+   * The instruction set of the bootstrap. The package carries an arm64 one only: x86_64 needs
+   * `code` or `codePath` (e.g. `cargo lambda build --release`, or the release's x86_64 zip).
+   *
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
   /**
    * The function's timeout. A margin before it, userkeeper hands a wait that is not over yet
    * to a new invocation of itself (or answers FAILED when the resource's ServiceTimeout is
@@ -80,7 +108,9 @@ export const SECRETS_MANAGER_PRINCIPAL = 'secretsmanager.amazonaws.com';
  * `MemoryDbUser`, `MemoryDbAcl` and `AmazonMqUser`, and the rotation function of their
  * password secrets (`rotate`).
  *
- * Its role starts with logging and `lambda:InvokeFunction` on the function itself (a wait that
+ * Its role starts with writing to its own log group (a policy of its own, not the AWS-managed
+ * AWSLambdaBasicExecutionRole, which allows every log group) and `lambda:InvokeFunction` on
+ * the function itself (a wait that
  * outlasts one invocation goes on in a new one), nothing else: each construct created with it
  * is granted exactly what that resource needs (its own ARNs, its own secret), see `grant`, and
  * so is each rotation. The grants of all resources of a stack share a few managed policies
@@ -104,23 +134,25 @@ export class UserKeeper extends Construct {
 
   constructor(scope: Construct, id: string, props: UserKeeperProps = {}) {
     super(scope, id);
-    const codePath = path.resolve(props.codePath ?? DEFAULT_CODE_PATH);
-    if (!fs.existsSync(path.join(codePath, 'bootstrap'))) {
-      throw new Error(
-        `UserKeeper: no bootstrap in ${codePath}. Build it first: ` +
-          '`cargo lambda build --release --arm64` in the userkeeper repository ' +
-          '(or pass codePath: a directory that holds the arm64 bootstrap)',
-      );
-    }
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const code = functionCode(this, props, architecture);
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
+    const execution = executionStatements(logGroup, props.vpc !== undefined);
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'userkeeper custom-resource function: each resource adds a policy of its own',
+      inlinePolicies: { Execution: new iam.PolicyDocument({ statements: execution }) },
+    });
+    suppressAwsRequiredWildcards(role, execution);
     this.function = new lambda.Function(this, 'Function', {
       description: 'userkeeper - CloudFormation custom resources for data-store users',
-      code: lambda.Code.fromAsset(codePath),
+      code,
       handler: 'bootstrap',
       runtime: lambda.Runtime.PROVIDED_AL2023,
-      architecture: lambda.Architecture.ARM_64,
+      architecture,
+      role,
       memorySize: props.memorySize ?? 128,
       timeout: props.timeout ?? Duration.seconds(900),
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -293,4 +325,57 @@ export class UserKeeper extends Construct {
     }
     return out;
   }
+}
+
+function functionCode(scope: Construct, props: UserKeeperProps, architecture: lambda.Architecture): lambda.Code {
+  if (props.code !== undefined && props.codePath !== undefined) {
+    throw new Error(`${scope.node.path}: give code or codePath, not both`);
+  }
+  if (props.code !== undefined) {
+    return props.code;
+  }
+  if (props.codePath === undefined && architecture.name !== lambda.Architecture.ARM_64.name) {
+    throw new Error(
+      `${scope.node.path}: the bootstrap inside this package is arm64; for ${architecture.name} give codePath ` +
+        '(`cargo lambda build --release` in the userkeeper repository) or code (the release\'s zip)',
+    );
+  }
+  const codePath = path.resolve(props.codePath ?? DEFAULT_CODE_PATH);
+  if (!fs.existsSync(path.join(codePath, 'bootstrap'))) {
+    throw new Error(
+      `UserKeeper: no bootstrap in ${codePath}. Build it first: ` +
+        '`cargo lambda build --release --arm64` in the userkeeper repository ' +
+        '(or pass codePath: a directory that holds the bootstrap)',
+    );
+  }
+  return lambda.Code.fromAsset(codePath);
+}
+
+/**
+ * What Lambda itself needs of the role: writing to the function's own log group (its ARN,
+ * `...:log-group:NAME:*`, covers its streams), and in a VPC the network interfaces, which
+ * EC2 authorizes on `*` only for the Describe calls and Lambda creates in subnets it chooses
+ * (AWS's AWSLambdaVPCAccessExecutionRole grants the same on `*`).
+ */
+function executionStatements(logGroup: logs.ILogGroup, inVpc: boolean): iam.PolicyStatement[] {
+  const out = [
+    new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+  ];
+  if (inVpc) {
+    out.push(
+      new iam.PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+  }
+  return out;
 }

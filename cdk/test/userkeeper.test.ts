@@ -231,18 +231,23 @@ describe('UserKeeper', () => {
     const s = stack();
     const k = keeper(s);
     const t = Template.fromStack(s);
-    t.hasResourceProperties('AWS::IAM::Role', {
-      ManagedPolicyArns: [
-        {
-          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']],
-        },
-      ],
-    });
+    // Its own log group only, not AWSLambdaBasicExecutionRole (every log group of the account).
+    const role = Object.values(t.findResources('AWS::IAM::Role'))[0] as any;
+    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    const logsId = s.getLogicalId(k.node.findChild('Logs').node.defaultChild as any);
+    assert.deepEqual(role.Properties.Policies[0].PolicyDocument.Statement, [
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [logsId, 'Arn'] },
+      },
+    ]);
     // Continuations: exactly the function's own, unqualified ARN, in a policy of its own.
     t.resourceCountIs('AWS::IAM::Policy', 1);
     const fnId = s.getLogicalId(k.function.node.defaultChild as any);
     const roleId = s.getLogicalId(k.function.role!.node.defaultChild as any);
-    const st = statements(t);
+    const st = statements(t).filter((x) => x.Sid !== 'WriteOwnLogs');
     assert.equal(st.length, 1);
     assert.deepEqual(actionsOf(st[0]), CONTINUATION_ACTIONS);
     assert.deepEqual(st[0].Resource, { 'Fn::GetAtt': [fnId, 'Arn'] });
@@ -895,7 +900,7 @@ describe('AmazonMqUser', () => {
     assert.deepEqual(s.resolve(u.attrBrokerId), { 'Fn::GetAtt': [logical, 'BrokerId'] });
     assert.deepEqual(s.resolve(u.attrUsername), { 'Fn::GetAtt': [logical, 'Username'] });
     assert.deepEqual(s.resolve(u.attrPendingChange), { 'Fn::GetAtt': [logical, 'PendingChange'] });
-    assert.deepEqual(s.resolve(u.ref), { Ref: logical });
+    assert.deepEqual(s.resolve(u.userRef), { Ref: logical });
   });
 });
 

@@ -458,6 +458,10 @@ def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
         if rtype in cfn.FUNCTION_TYPES:
             # The one function these custom resources must point at.
             stack.created[lid] = cfn.Created(FUNCTION_NAME, {"Arn": FUNCTION_ARN}, f"function {lid}")
+        elif rtype == "AWS::Logs::LogGroup":
+            # Only its ARN matters here: the role's logging statement names it.
+            arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{lid}:*"
+            stack.created[lid] = cfn.Created(lid, {"Arn": arn}, f"log group {lid}")
         elif rtype == "AWS::SecretsManager::Secret":
             props = stack.resolve(resource.get("Properties") or {})
             rules = [PASSWORD_RULES[t] for t in readers.get(lid, []) if t in PASSWORD_RULES]
@@ -733,8 +737,14 @@ def test_sam_and_cdk_grant_the_same_actions_never_on_star() -> None:
                 continue
             assert not text.endswith((":*", "/*")), f"statement on a bare wildcard: {st}"
         assert st["Effect"] == "Allow"
-    managed = [r["Properties"].get("ManagedPolicyArns") for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert managed == [[{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}]]
+    # No AWS-managed policy (AWSLambdaBasicExecutionRole allows every log group): each role
+    # writes to its own log group only.
+    for t in [sam] + [cfn.load_template(p) for p in cdk_templates()]:
+        roles = [r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+        assert roles and all("ManagedPolicyArns" not in r["Properties"] for r in roles)
+        logging = [st for st in _statements(t) if any(a.startswith("logs:") for a in _actions([st]))]
+        assert len(logging) == 1 and sorted(_actions(logging)) == ["logs:CreateLogStream", "logs:PutLogEvents"], logging
+        assert "Fn::GetAtt" in logging[0]["Resource"], logging
 
 
 def _all_templates() -> list[Any]:
