@@ -53,6 +53,14 @@ const RESERVED_TAG_PREFIX = 'userkeeper:';
 export const OWNER_STACK_TAG = 'userkeeper:stack-id';
 export const OWNER_LOGICAL_TAG = 'userkeeper:logical-id';
 
+/**
+ * The tag on the password secrets created in the app: its value is the ARN of the function
+ * that may read (and rotate) them, which the grants' condition names.
+ */
+export const PASSWORD_SECRET_TAG = 'userkeeper:reader';
+/** The condition key naming a secret's rotation function (Service Authorization Reference). */
+export const ROTATION_FUNCTION_KEY = 'secretsmanager:resource/AllowRotationLambdaArn';
+
 export function serviceTokenOf(scope: Construct, props: UserKeeperTarget): string {
   if ((props.userKeeper === undefined) === (props.serviceToken === undefined)) {
     throw new Error(`${scope.node.path}: give exactly one of userKeeper and serviceToken`);

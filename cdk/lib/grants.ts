@@ -20,6 +20,7 @@ import { CfnCondition, CfnParameter, CfnResource, IAspect, Aspects, Names, Stack
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { suppressAwsRequiredWildcards } from './nag';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
 
@@ -401,6 +402,11 @@ function intrinsic(stack: Stack, fn: string, arg: any): unknown {
       if (att === 'Arn' && target instanceof lambda.CfnFunction) {
         // arn:<partition>:lambda:<region>:<account>:function:<name, at most 64>
         return pad(4 + PSEUDO_LENGTHS['AWS::Partition'] + 8 + PSEUDO_LENGTHS['AWS::Region'] + 1 + 12 + 10 + 64);
+      }
+      if (att === 'Arn' && target instanceof logs.CfnLogGroup) {
+        // arn:<partition>:logs:<region>:<account>:log-group:<name, at most 512>:*
+        const name = typeof target.logGroupName === 'string' && !Token.isUnresolved(target.logGroupName) ? target.logGroupName.length : 512;
+        return pad(4 + PSEUDO_LENGTHS['AWS::Partition'] + 6 + PSEUDO_LENGTHS['AWS::Region'] + 1 + 12 + 11 + name + 2);
       }
       return pad(UNKNOWN_LENGTH);
     }

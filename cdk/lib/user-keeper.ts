@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { UserKeeperAlarms, UserKeeperAlarmsOptions } from './alarms';
-import { secretArnPattern } from './common';
+import { PASSWORD_SECRET_TAG, ROTATION_FUNCTION_KEY, secretArnPattern } from './common';
 import { MANAGED_POLICIES_PER_ROLE, quotaFindings, UserKeeperGrants } from './grants';
 import { suppressAwsRequiredWildcards } from './nag';
 import { IRotatableUser, UserRotation, UserRotationOptions } from './rotation';
@@ -89,13 +89,7 @@ export interface UserKeeperProps {
   readonly managedPoliciesPerRole?: number;
 }
 
-/**
- * The tag on the password secrets created in the app: its value is the ARN of the function
- * that may read (and rotate) them, which the grants' condition names.
- */
-export const PASSWORD_SECRET_TAG = 'userkeeper:reader';
-/** The condition key naming a secret's rotation function (Service Authorization Reference). */
-export const ROTATION_FUNCTION_KEY = 'secretsmanager:resource/AllowRotationLambdaArn';
+export { PASSWORD_SECRET_TAG, ROTATION_FUNCTION_KEY } from './common';
 
 /** `lambda:InvokeFunction`: what a continuation needs, on the function itself. */
 export const CONTINUATION_ACTIONS = ['lambda:InvokeFunction'];

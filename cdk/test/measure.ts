@@ -68,6 +68,10 @@ function resolve(v: any, stack: string, t: Template): any {
     const [id, att] = v['Fn::GetAtt'];
     const type = t.Resources[id]?.Type;
     if (type === 'AWS::Lambda::Function' && att === 'Arn') return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${stack}-${id.slice(0, 30)}-AbCdEf123456`;
+    // CloudFormation names an unnamed log group <stack>-<logical id>-<12 random>.
+    if (type === 'AWS::Logs::LogGroup' && att === 'Arn') {
+      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${t.Resources[id].Properties?.LogGroupName ?? `${stack}-${id}-AbCdEf123456`}:*`;
+    }
     throw new Error(`measure: Fn::GetAtt ${id}.${att} (${type}) is not modelled`);
   }
   if (keys.length === 1 && keys[0] === 'Fn::ImportValue') return `${stack}-Imported-AbCdEf123456`;

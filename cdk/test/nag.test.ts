@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { App, CustomResource, Stack } from 'aws-cdk-lib';
+import { App, ArnFormat, CustomResource, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -15,7 +15,12 @@ import { codePathOrPlaceholder } from '../lib/dummy-asset';
 
 const CODE = codePathOrPlaceholder(path.join(os.tmpdir(), 'userkeeper-no-such-dir')).codePath;
 
+/**
+ * cdk-nag's findings under `scope`, once synthesis has rendered the grants (they are made by
+ * an aspect, as cdk-nag 3 sees them when it runs as a validation plugin).
+ */
 function findings(scope: IConstruct, under = ''): string[] {
+  App.of(scope)!.synth();
   const report = new AwsSolutionsChecks().validateScope(scope);
   return report.violations.flatMap((v) =>
     v.violatingResources.filter((r) => (r.constructPath ?? "").startsWith(under)).map((r) => `${v.severity} ${v.ruleName} ${r.constructPath}`),
@@ -42,22 +47,48 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('acknowledges exactly the wildcards AWS requires, each with its reason (v3 and v2 metadata)', () => {
-    const s = new UserKeeperExampleStack(new App(), 'Example', { codePath: CODE });
+    const app = new App();
+    const s = new UserKeeperExampleStack(app, 'Example', { codePath: CODE });
+    app.synth();
     const acks = acknowledged(s);
-    const wildcard = [...acks].filter(([, rules]) => 'AwsSolutions-IAM5[Resource::*]' in rules);
-    // Three rotations (GetRandomPassword) and two MemoryDB users (CreateUser): nothing else.
-    assert.deepEqual(wildcard.map(([p]) => p.replace(/^Example\//, '')).sort(), [
-      'AppUser/Rotation/Grants/Resource',
-      'MemoryDbIamUser/Grants/Resource',
-      'MemoryDbUser/Grants/Resource',
-      'MemoryDbUser/Rotation/Grants/Resource',
-      'MqUser/Rotation/Grants/Resource',
+    // Every grants policy with a `*` in a resource, and the findings there as cdk-nag names them.
+    const policies = s.node.findAll().filter((c): c is iam.CfnManagedPolicy => c instanceof iam.CfnManagedPolicy);
+    const starred = policies.flatMap((p) => {
+      const statements: any[] = s.resolve(p.policyDocument).Statement;
+      const onStar = statements.filter((st) => [st.Resource].flat().includes('*'));
+      const onAnySecret = statements.filter((st) => /:secret:\*"\]\]\}$/.test(JSON.stringify(st.Resource)));
+      return onStar.length + onAnySecret.length ? [{ p, onStar, onAnySecret }] : [];
+    });
+    // Three rotations (GetRandomPassword), two MemoryDB users (CreateUser), the app's secrets
+    // (by tag or rotation function): all of it, and nothing else, is acknowledged.
+    assert.deepEqual(starred.flatMap(({ onStar }) => onStar.flatMap((st) => [st.Action].flat())).sort(), [
+      'memorydb:CreateUser',
+      'secretsmanager:GetRandomPassword',
     ]);
-    for (const [p, rules] of wildcard) {
-      const reason = rules['AwsSolutions-IAM5[Resource::*]'];
-      assert.match(reason, p.includes('Rotation') ? /GetRandomPassword has no resource type/ : /memorydb:CreateUser has no resource type/);
-      const v2 = (s.node.findChild(p.split('/')[1]).node.findAll().find((c) => c.node.path === p) as any).getMetadata('cdk_nag');
-      assert.deepEqual(v2.rules_to_suppress, [{ id: 'AwsSolutions-IAM5', reason, applies_to: ['Resource::*'] }]);
+    assert.ok(starred.some(({ onAnySecret }) => onAnySecret.length > 0));
+    assert.deepEqual([...acks.keys()].filter((p) => p.startsWith('Example/UserKeeper/')).sort(), starred.map(({ p }) => p.node.path).sort());
+    for (const { p, onStar, onAnySecret } of starred) {
+      const rules = acks.get(p.node.path)!;
+      const expected: Record<string, RegExp[]> = {};
+      if (onStar.length) {
+        const actions = onStar.flatMap((st) => [st.Action].flat() as string[]);
+        expected['AwsSolutions-IAM5[Resource::*]'] = actions.map((a) => new RegExp(`${a} has no resource type`));
+      }
+      if (onAnySecret.length) {
+        const keys = onAnySecret.flatMap((st) => Object.keys(st.Condition.StringEquals));
+        expected['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*]'] = keys.includes(
+          'aws:ResourceTag/userkeeper:reader',
+        )
+          ? [/tagged userkeeper:reader = this function's ARN/]
+          : [/whose rotation function is this function/];
+      }
+      assert.deepEqual(Object.keys(rules).sort(), Object.keys(expected).sort(), p.node.path);
+      for (const [rule, reasons] of Object.entries(expected)) for (const r of reasons) assert.match(rules[rule], r);
+      const byFinding = (a: any, b: any) => a.applies_to[0].localeCompare(b.applies_to[0]);
+      assert.deepEqual(
+        [...(p.getMetadata('cdk_nag') as any).rules_to_suppress].sort(byFinding),
+        Object.keys(expected).map((rule) => ({ id: 'AwsSolutions-IAM5', reason: rules[rule], applies_to: [rule.slice('AwsSolutions-IAM5['.length, -1)] })).sort(byFinding),
+      );
     }
   });
 
@@ -67,8 +98,13 @@ describe('cdk-nag AwsSolutions', () => {
     const resource = new CustomResource(s, 'R', { serviceToken: keeper.serviceToken });
     keeper.grant(resource, [
       new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword', 's3:ListAllMyBuckets'], resources: ['*'] }),
+      // Any secret, but not only this function's: no condition naming it.
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [s.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })] }),
     ]);
-    assert.deepEqual(findings(s), ['error AwsSolutions-IAM5[Resource::*] S/Grants/Resource']);
+    const found = findings(s);
+    assert.equal(found.length, 2, found.join('\n'));
+    assert.match(found[0], /^error AwsSolutions-IAM5\[Resource::\*\] S\/Keeper\/Grants\/[0-9A-F]{10}$/);
+    assert.match(found[1], /^error AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:\*\] S\/Keeper\/Grants\/[0-9A-F]{10}$/);
   });
 
   it('in a VPC: its own network-interface grant, acknowledged, no AWS-managed policy', () => {

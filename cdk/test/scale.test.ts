@@ -27,6 +27,7 @@ describe('200 rotated ElastiCache users in one group and 50 rotated MQ users', (
     const managed = Object.entries(m.managedChars);
     assert.ok(managed.length > 1, 'the grants of 250 users take several managed policies');
     for (const [id, chars] of managed) assert.ok(chars <= MANAGED_POLICY_CHARS, `${id}: ${chars} characters`);
+    assert.equal(m.awsManagedPolicies, 0, 'the role logs through an inline policy of its own, no AWS-managed one');
     assert.ok(m.awsManagedPolicies + managed.length <= MANAGED_POLICIES_PER_ROLE, `${m.awsManagedPolicies} + ${managed.length} managed policies`);
     for (const [stack, n] of Object.entries(m.resources)) assert.ok(n <= RESOURCES_PER_STACK, `${stack}: ${n} resources`);
     // Room left to grow (and for an update that replaces a policy: old and new are attached
@@ -82,10 +83,25 @@ describe('the quota guard', () => {
   });
 
   it('fails synth when the grants would need more managed policies than the role may have', () => {
-    // Forced: a quota of 2 (the function's logging policy and one of grants).
+    // Forced: a quota of 1. The role has no managed policy of its own (its logging policy is
+    // inline), so the grants of 120 users (two policies) are what exceeds it.
     synthFails(
-      () => platformApp(120, 0, { keeperProps: { managedPoliciesPerRole: 2 } }),
-      /role Platform\/UserKeeper\/Function\/ServiceRole would have [3-9] managed policies attached \(1 of the role's own, [2-8] of grants, ~\d+ characters\); IAM attaches at most 2 per role\. .*split the users among several UserKeepers/,
+      () => platformApp(120, 0, { keeperProps: { managedPoliciesPerRole: 1 } }),
+      /role Platform\/UserKeeper\/Role would have [2-9] managed policies attached \(0 of the role's own, [2-9] of grants, ~\d+ characters\); IAM attaches at most 1 per role\. .*split the users among several UserKeepers/,
+    );
+  });
+
+  it('counts the managed policies the app attaches to the role itself', () => {
+    // Two of grants fit a quota of 2 until the app adds an AWS-managed policy of its own.
+    const build = (extra: boolean) => {
+      const p = platformApp(120, 0, { keeperProps: { managedPoliciesPerRole: 2 } });
+      if (extra) p.keeper.function.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSXRayDaemonWriteAccess'));
+      return p;
+    };
+    assert.doesNotThrow(() => build(false).app.synth());
+    synthFails(
+      () => build(true),
+      /role Platform\/UserKeeper\/Role would have 3 managed policies attached \(1 of the role's own, 2 of grants, ~\d+ characters\); IAM attaches at most 2 per role\./,
     );
   });
 
@@ -101,7 +117,7 @@ describe('the quota guard', () => {
         ),
       });
       return p;
-    }, /the inline policies of role Platform\/UserKeeper\/Function\/ServiceRole would total ~\d{5} characters \(largest: Platform\/Extra\/Resource ~\d+.*IAM allows 10240 per role.*iam\.ManagedPolicy/);
+    }, /the inline policies of role Platform\/UserKeeper\/Role would total ~\d{5} characters \(largest: Platform\/Extra\/Resource ~\d+.*IAM allows 10240 per role.*iam\.ManagedPolicy/);
   });
 
   it('fails synth when a managed policy on the role would exceed 6,144 characters', () => {

@@ -236,8 +236,10 @@ def test_memorydb_and_mq_stack_create_update_replace_delete(engine: Engine) -> N
 
 
 def mq_owner(emu: Any, broker: str, username: str) -> str | None:
+    """The owner part of the user's broker record (`<owner> <last request> <binding>`,
+    src/services/mq/record.rs)."""
     value = emu.mq_broker(broker)["Tags"].get(f"userkeeper:user:{username}")
-    return value.rsplit(" ", 1)[0] if value else None
+    return value.split(" ", 1)[0] if value else None
 
 
 def queue_user_template(username: str) -> dict[str, Any]:
