@@ -23,6 +23,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, IConstruct } from 'constructs';
+import type { UserKeeper } from './user-keeper';
 
 /** IAM's and CloudFormation's quotas that the guard checks (docs: IAM and CloudFormation quotas). */
 export const ROLE_INLINE_POLICY_CHARS = 10240;
@@ -60,9 +61,9 @@ interface Entry {
  */
 export class UserKeeperGrants extends Construct {
   /** The grants of `keeper` in the stack of `scope` (made on first use). */
-  public static of(keeper: IConstruct & { readonly function: lambda.Function }, scope: IConstruct): UserKeeperGrants {
+  public static of(keeper: UserKeeper, scope: IConstruct): UserKeeperGrants {
     const stack = Stack.of(scope);
-    const parent: Construct = Stack.of(keeper) === stack ? (keeper as Construct) : stack;
+    const parent: Construct = Stack.of(keeper) === stack ? keeper : stack;
     const id = parent === stack ? `UserKeeperGrants${keeper.node.addr.slice(0, 8)}` : 'Grants';
     const existing = parent.node.tryFindChild(id);
     if (existing) {
