@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 # Run as a plain file, not as a module: the repo root on the path lets the harness in tests/e2e import.
@@ -62,9 +61,7 @@ def main() -> int:
         from tests.e2e import servers  # servers.py needs openssl, redis-server, activemq
 
         try:
-            pki = servers.make_pki(stack.enter_context(tempfile.TemporaryDirectory(prefix="uk-load-pki-")))
-            redis = stack.enter_context(servers.RedisServer(pki))
-            activemq = stack.enter_context(servers.ActiveMqServer(pki))
+            pki, redis, activemq = servers.start_login_servers(stack, "uk-load-pki-")
         except servers.ServerUnavailable as e:
             print(f"error: {e} (scripts/install-test-servers)", file=sys.stderr)
             return 2

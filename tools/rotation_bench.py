@@ -25,7 +25,6 @@ import json
 import math
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -117,9 +116,7 @@ def main() -> int:
             from tests.e2e import servers  # servers.py needs openssl, redis-server, activemq
 
             try:
-                pki = servers.make_pki(stack.enter_context(tempfile.TemporaryDirectory(prefix="uk-bench-pki-")))
-                redis = stack.enter_context(servers.RedisServer(pki))
-                activemq = stack.enter_context(servers.ActiveMqServer(pki))
+                pki, redis, activemq = servers.start_login_servers(stack, "uk-bench-pki-")
             except servers.ServerUnavailable as e:
                 print(f"error: {e} (or run with --no-login)", file=sys.stderr)
                 return 2

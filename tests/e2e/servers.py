@@ -21,6 +21,7 @@ and the fixtures turn that into ``pytest.fail``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -671,3 +672,13 @@ def redis_server(pki: Pki) -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def activemq_server(pki: Pki) -> Iterator[ActiveMqServer]:
     yield from _serve(ActiveMqServer(pki))
+
+
+def start_login_servers(stack: contextlib.ExitStack, prefix: str) -> tuple[Pki, RedisServer, ActiveMqServer]:
+    """A fresh CA and the real Redis and ActiveMQ behind it, stopped with ``stack``: what the
+    tools that log in (tools/load.py, tools/rotation_bench.py) start. Raises
+    ``ServerUnavailable`` naming what to install."""
+    pki = make_pki(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+    redis = stack.enter_context(RedisServer(pki))
+    activemq = stack.enter_context(ActiveMqServer(pki))
+    return pki, redis, activemq

@@ -38,6 +38,24 @@ pub(crate) struct Resolved {
 impl Auth {
     /// What to send: the method, and the passwords (read from the secret if it names one,
     /// and checked like inline ones before any change is made with them).
+    /// [`resolve`](Self::resolve), then, unless `keep_previous` is false (the template's
+    /// `KeepPreviousPassword`), [`Resolved::keeping_previous`]: what a user's Create or Update
+    /// sets.
+    pub(crate) async fn resolve_for(
+        self,
+        keep_previous: Option<bool>,
+        old: Option<&Map<String, Value>>,
+        secrets: &Secrets,
+        cx: &Cx,
+    ) -> Result<Resolved, Error> {
+        let resolved = self.resolve(secrets, cx).await?;
+        Ok(if keep_previous == Some(false) {
+            resolved
+        } else {
+            resolved.keeping_previous(old, secrets, cx).await
+        })
+    }
+
     pub(crate) async fn resolve(self, secrets: &Secrets, cx: &Cx) -> Result<Resolved, Error> {
         let (method, passwords, secret_arn) = match self {
             Auth::Passwords(p) => (Method::Password, p, None),

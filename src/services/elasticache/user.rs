@@ -179,15 +179,14 @@ impl User {
         old: Option<&Map<String, Value>>,
         cx: &Cx,
     ) -> Result<(AuthenticationMode, Option<String>), Error> {
-        let mut resolved = props.auth()?.resolve(&self.secrets, cx).await?;
-        if props.keep_previous_password != Some(false) {
-            resolved = resolved.keeping_previous(old, &self.secrets, cx).await;
-        }
         let auth::Resolved {
             method,
             passwords,
             secret_arn,
-        } = resolved;
+        } = props
+            .auth()?
+            .resolve_for(props.keep_previous_password, old, &self.secrets, cx)
+            .await?;
         let mode = AuthenticationMode::builder()
             .r#type(match method {
                 Method::Password => InputAuthenticationType::Password,

@@ -19,7 +19,7 @@
 
 use super::api;
 use super::broker::Brokers;
-use super::record::{self, Bound};
+use super::record::{self, Bound, BrokerTags};
 use super::rules::{CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name};
 use crate::aws::Secrets;
 use crate::login::Login;
@@ -111,17 +111,17 @@ const REBOOT_GRACE_SECS: u64 = 120;
 
 impl Rotator {
     /// Refuses, before any write, a secret that `username`'s pair is not bound to (the pair
-    /// shares its user's record on the broker).
+    /// shares its user's record on the broker). Answers the broker's tags, read for it.
     async fn check_bound(
         &self,
         broker_arn: &str,
         username: &str,
         cx: &StepCx,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<BrokerTags, ServiceError> {
         let base = username.strip_suffix(CLONE_SUFFIX).unwrap_or(username);
         let tags = self.brokers.tags(broker_arn).await?;
         let (bound, how) = match tags.bound(base, cx.secret_arn()) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(tags),
             Err(Bound::Managed) => (
                 Some("another secret, or none, by the custom resource managing it".to_owned()),
                 "a user managed by a custom resource is bound to its PasswordSecretArn: set \
@@ -290,7 +290,8 @@ impl rotation::Rotator for Rotator {
             .into());
         }
         self.check_bound(broker.broker_arn().unwrap_or(id), &current.username, cx)
-            .await
+            .await?;
+        Ok(())
     }
 
     async fn set(
@@ -317,16 +318,11 @@ impl rotation::Rotator for Rotator {
         // MQ refuses user changes while the broker reboots.
         let broker = self.brokers.wait_running(id, cx).await?;
         let arn = broker.broker_arn().unwrap_or(id);
-        self.check_bound(arn, user, cx).await?;
+        let mut tags = self.check_bound(arn, user, cx).await?;
         // Older versions kept the progress on the broker; a rotation under way across an
         // upgrade reads it there (the user resource's next write removes that tag: rotation
         // may not delete broker tags).
-        let legacy = self
-            .brokers
-            .tags(arn)
-            .await?
-            .0
-            .remove(&record::legacy_rotation_key(user));
+        let legacy = tags.0.remove(&record::legacy_rotation_key(user));
         let mut phase = progress(cx.secret_tag(PROGRESS_TAG), &cx.token)
             .or_else(|| progress(legacy.as_deref(), &cx.token))
             .map(|(p, at)| (p.to_owned(), at));
