@@ -5,7 +5,10 @@
 //! `PasswordSecretArn`, or by the operator for a user made elsewhere. AWS's own rotation
 //! functions get the same guarantee by serving exactly one secret and one user each.
 
+use crate::cfn::Owner;
 use crate::services::error::{Error, RotateError};
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
 
 /// The key naming the bound secret's ARN on an ElastiCache or MemoryDB user.
 pub const USER_TAG: &str = "userkeeper:secret";
@@ -40,6 +43,33 @@ pub(crate) fn check(
         bound: bound.map(str::to_owned),
         how,
     })
+}
+
+/// The compact form of a binding, where a secret's ARN would not fit (an MQ broker tag's value
+/// of 256 characters, a RabbitMQ user tag): the first 128 bits of the SHA-256 of the ARN, in
+/// hex. 128 bits, because whoever writes a secret must not be able to find another ARN with
+/// the same digest.
+pub(crate) fn digest(arn: &str) -> String {
+    let hash = Sha256::digest(arn.as_bytes());
+    hash[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// An owner in at most `max` characters (where a stack id would not fit): the stack's GUID (the last part of its id, unique where its name is not)
+/// and the logical id, or, for a logical id too long to fit, the digest of it. Logical ids
+/// hold only letters and digits, so the part never contains a space.
+pub(crate) fn owner_value(owner: &Owner, max: usize) -> String {
+    let guid = owner.stack_id.rsplit('/').next().unwrap_or(&owner.stack_id);
+    let plain = format!("{guid}/{}", owner.logical_id);
+    if plain.chars().count() <= max {
+        return plain;
+    }
+    let guid: String = guid.chars().take(max - 34).collect();
+    format!("{guid}/#{}", digest(&owner.logical_id))
 }
 
 #[cfg(test)]

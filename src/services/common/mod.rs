@@ -5,6 +5,7 @@
 
 pub(crate) mod auth;
 pub mod binding;
+pub(crate) mod broker_rules;
 pub mod lifecycle;
 pub(crate) mod membership;
 pub(crate) mod rules;

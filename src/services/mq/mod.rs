@@ -13,7 +13,6 @@
 mod broker;
 mod record;
 mod rotator;
-mod rules;
 mod user;
 
 pub use rotator::Rotator;

@@ -26,10 +26,8 @@
 //! record. The second form is also how an operator binds a user made outside userkeeper.
 
 use crate::cfn::Owner;
-use crate::services::common::binding;
-use sha2::{Digest, Sha256};
+use crate::services::common::binding::{self, digest};
 use std::collections::HashMap;
-use std::fmt::Write;
 
 /// Amazon MQ's quota of tags per broker (AWS's general tagging rules; Amazon MQ quotas).
 pub(super) const MAX_BROKER_TAGS: usize = 50;
@@ -61,30 +59,6 @@ pub(super) fn legacy_rotation_key(username: &str) -> String {
     format!("{LEGACY_ROTATION_PREFIX}{}", key_name(username))
 }
 
-/// The binding part of a record for the secret `arn`.
-pub(super) fn digest(arn: &str) -> String {
-    let hash = Sha256::digest(arn.as_bytes());
-    hash[..16]
-        .iter()
-        .fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// The owner part: the stack's GUID (the last part of its id, unique where its name is not)
-/// and the logical id, or, for a logical id too long to fit, the digest of it. Logical ids
-/// hold only letters and digits, so the part never contains a space.
-pub(super) fn owner_value(owner: &Owner) -> String {
-    let guid = owner.stack_id.rsplit('/').next().unwrap_or(&owner.stack_id);
-    let plain = format!("{guid}/{}", owner.logical_id);
-    if plain.chars().count() <= OWNER_MAX {
-        return plain;
-    }
-    let guid: String = guid.chars().take(OWNER_MAX - 34).collect();
-    format!("{guid}/#{}", digest(&owner.logical_id))
-}
-
 /// One user's record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Record {
@@ -104,7 +78,7 @@ pub(super) enum Binding {
 impl Record {
     pub(super) fn new(owner: &Owner, request: Option<&str>, secret_arn: Option<&str>) -> Self {
         Self {
-            owner: owner_value(owner),
+            owner: binding::owner_value(owner, OWNER_MAX),
             request: request.map(|r| r.chars().take(55).collect()),
             binding: Some(secret_arn.map_or(Binding::Unbound, |a| Binding::Digest(digest(a)))),
         }
@@ -138,7 +112,7 @@ impl Record {
     }
 
     pub(super) fn owned_by(&self, owner: &Owner) -> bool {
-        self.owner == owner_value(owner)
+        self.owner == binding::owner_value(owner, OWNER_MAX)
     }
 }
 

@@ -20,12 +20,14 @@
 use super::api;
 use super::broker::Brokers;
 use super::record::{self, Bound, BrokerTags};
-use super::rules::{CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name};
 use crate::aws::Secrets;
 use crate::login::Login;
 use crate::redact::Secret;
 use crate::rotation::{
     self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
+};
+use crate::services::common::broker_rules::{
+    BROKER_PASSWORDS, CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
 };
 use crate::services::error::RotateError;
 use async_trait::async_trait;
@@ -43,13 +45,6 @@ const REBOOT: &str = "reboot";
 /// The secret's own keys for Amazon MQ.
 const BROKER_ID: &str = "broker_id";
 const REBOOT_KEY: &str = "reboot";
-
-/// Amazon MQ's rule (at least 12 characters, no `, : =`); 128 is userkeeper's own ceiling.
-const MQ_PASSWORDS: PasswordRules = PasswordRules {
-    min_length: 12,
-    max_length: 128,
-    exclude: ",:=",
-};
 
 pub struct Rotator {
     pub(super) brokers: Brokers,
@@ -259,11 +254,11 @@ impl rotation::Rotator for Rotator {
     }
 
     fn rules(&self) -> PasswordRules {
-        MQ_PASSWORDS
+        BROKER_PASSWORDS
     }
 
     fn check_password(&self, password: &Secret) -> Result<(), String> {
-        check_rules(&MQ_PASSWORDS, password)?;
+        check_rules(&BROKER_PASSWORDS, password)?;
         check_mq_password("password", password).map_err(|e| e.to_string())
     }
 

@@ -6,12 +6,15 @@
 use super::api;
 use super::broker::Brokers;
 use super::record::{self, Binding, BrokerTags, MAX_BROKER_TAGS, Record, owner_key};
-use super::rules::{CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, is_mq_name};
 use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
+use crate::services::common::binding;
+use crate::services::common::broker_rules::{
+    CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, is_mq_name,
+};
 use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -456,12 +459,12 @@ impl Resource for User {
         }
         record.binding = Some(match (bound, record.binding.take()) {
             (Some(secret), _) => {
-                secret.map_or(Binding::Unbound, |a| Binding::Digest(record::digest(&a)))
+                secret.map_or(Binding::Unbound, |a| Binding::Digest(binding::digest(&a)))
             }
             (None, Some(kept)) => kept,
             // The older form: the binding moves from its own tag into the record.
             (None, None) => match tags.0.get(&record::operator_binding_key(username)) {
-                Some(arn) => Binding::Digest(record::digest(arn)),
+                Some(arn) => Binding::Digest(binding::digest(arn)),
                 None => Binding::Unbound,
             },
         });

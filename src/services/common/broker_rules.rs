@@ -1,20 +1,31 @@
-//! Amazon MQ's rules for ActiveMQ users and brokers, checked before any call and never
-//! quoting a password.
+//! Amazon MQ's rules for broker ids, user names and passwords, shared by both engines (the
+//! ActiveMQ users of `mq` and the RabbitMQ users of `rabbitmq`), checked before any call and
+//! never quoting a password.
 
 use crate::cfn::props::PropsError;
 use crate::redact::Secret;
+use crate::rotation::PasswordRules;
 
-/// The alternate user of `alternating` rotation: `<user>_clone`, made by the rotator with the
-/// user's groups and console access, and kept like it by the user resource.
-pub(super) const CLONE_SUFFIX: &str = "_clone";
+/// Amazon MQ's password rule for generated passwords (at least 12 characters, no `, : =`);
+/// 128 is userkeeper's own ceiling.
+pub(crate) const BROKER_PASSWORDS: PasswordRules = PasswordRules {
+    min_length: 12,
+    max_length: 128,
+    exclude: ",:=",
+};
 
-pub(super) fn is_mq_name(s: &str) -> bool {
+/// The alternate user of `alternating` rotation: `<user>_clone`, made by the rotator like the
+/// user (groups and console access; RabbitMQ: tags and permissions), and kept like it by the
+/// user resource.
+pub(crate) const CLONE_SUFFIX: &str = "_clone";
+
+pub(crate) fn is_mq_name(s: &str) -> bool {
     (2..=100).contains(&s.chars().count())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
 }
 
-pub(super) fn check_mq_name(path: &str, s: &str) -> Result<(), PropsError> {
+pub(crate) fn check_mq_name(path: &str, s: &str) -> Result<(), PropsError> {
     if is_mq_name(s) {
         Ok(())
     } else {
@@ -26,7 +37,7 @@ pub(super) fn check_mq_name(path: &str, s: &str) -> Result<(), PropsError> {
 }
 
 /// Amazon MQ's password rule. Never quotes the password.
-pub(super) fn check_mq_password(path: &str, password: &Secret) -> Result<(), PropsError> {
+pub(crate) fn check_mq_password(path: &str, password: &Secret) -> Result<(), PropsError> {
     let p = password.expose();
     let len = p.chars().count();
     if len < 12 {
@@ -53,6 +64,6 @@ pub(super) fn check_mq_password(path: &str, password: &Secret) -> Result<(), Pro
     Ok(())
 }
 
-pub(super) fn is_broker_id(s: &str) -> bool {
+pub(crate) fn is_broker_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
