@@ -8,8 +8,14 @@
 //!   and one answer (`CONNECTED` or `ERROR`), so it is written here rather than pulling in a
 //!   messaging client (the STOMP crates on crates.io are unmaintained or lack TLS).
 //!
-//! TLS is set up here once for both, so that one trust store (the system's, plus
+//! - RabbitMQ (Amazon MQ for RabbitMQ): the AMQP 0-9-1 connection handshake (`amqp`), to
+//!   `Open-Ok` and closed: RabbitMQ authenticates at `Start-Ok`, so an opened connection is a
+//!   login.
+//!
+//! TLS is set up here once for all of them (and for the RabbitMQ management API's client), so that one trust store (the system's, plus
 //! `USERKEEPER_TLS_CA_FILE` for private CAs and tests) applies everywhere.
+
+mod amqp;
 
 use crate::redact::Secret;
 use rustls::pki_types::pem::PemObject;
@@ -218,6 +224,59 @@ impl Login {
         .await
     }
 
+    /// Opens an AMQP 0-9-1 connection to `vhost` as `user`, and closes it (see `amqp`). An
+    /// endpoint that cannot be reached is [`LoginError::Connect`] or [`LoginError::Timeout`],
+    /// told apart from one that answers and refuses. A virtual host refused after the password
+    /// was accepted (`530 NOT_ALLOWED`) is a login: the password is what is tested.
+    pub async fn amqp(
+        &self,
+        to: Target<'_>,
+        vhost: &str,
+        user: &str,
+        password: &Secret,
+    ) -> Result<AmqpLogin, LoginError> {
+        let mut outcome = None;
+        self.with_stream(to, async |mut stream| {
+            let io = |e: std::io::Error| LoginError::Protocol {
+                host: to.host.to_owned(),
+                port: to.port,
+                user: user.to_owned(),
+                reply: format!("the connection failed during the AMQP handshake: {e}"),
+            };
+            let done = amqp::login(&mut stream, vhost, user, password.expose())
+                .await
+                .map_err(io)?;
+            let _ = stream.shutdown().await;
+            outcome = Some(done);
+            Ok(())
+        })
+        .await?;
+        let refused = |reply: String| LoginError::Refused {
+            host: to.host.to_owned(),
+            port: to.port,
+            user: user.to_owned(),
+            reply,
+        };
+        match outcome {
+            Some(amqp::Handshake::Opened) => Ok(AmqpLogin::Opened),
+            Some(amqp::Handshake::Closed {
+                after: amqp::Step::VirtualHost,
+                code: 530,
+                ..
+            }) => Ok(AmqpLogin::NoVhostAccess),
+            Some(amqp::Handshake::Closed { code, text, .. }) => {
+                Err(refused(format!("{code} {text}")))
+            }
+            Some(amqp::Handshake::Unexpected(what)) => Err(LoginError::Protocol {
+                host: to.host.to_owned(),
+                port: to.port,
+                user: user.to_owned(),
+                reply: what,
+            }),
+            None => Err(refused("no answer".into())),
+        }
+    }
+
     /// Connects (with TLS if asked) and runs `talk` on the stream, all within the timeout.
     async fn with_stream<F>(&self, to: Target<'_>, talk: F) -> Result<(), LoginError>
     where
@@ -266,7 +325,9 @@ impl Login {
             })
     }
 
-    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, LoginError> {
+    /// The TLS configuration of every login, and of the RabbitMQ management API: the
+    /// system's trust store plus `USERKEEPER_TLS_CA_FILE`.
+    pub fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, LoginError> {
         let mut cached = self.config.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(config) = &*cached {
             return Ok(config.clone());
@@ -306,6 +367,15 @@ impl Login {
         *cached = Some(config.clone());
         Ok(config)
     }
+}
+
+/// How an AMQP login went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AmqpLogin {
+    /// The connection opened.
+    Opened,
+    /// The password was accepted and the virtual host refused (the user has no access there).
+    NoVhostAccess,
 }
 
 /// A connection, with or without TLS (`Either` forwards reads and writes to the one it holds).

@@ -380,7 +380,7 @@ async fn a_rabbitmq_broker_fails_with_no_user_call() {
     assert_eq!(r["Status"], "FAILED", "{r}");
     assert!(
         reason(&r).starts_with(
-            "broker \"b-1234\" is a RabbitMQ broker: Amazon MQ has no user API for RabbitMQ"
+            "broker \"b-1234\" is a RabbitMQ broker, whose users live in RabbitMQ itself"
         ),
         "{r}"
     );

@@ -75,8 +75,9 @@ pub enum Error {
     #[error("broker {0:?} does not exist; check BrokerId")]
     NoBroker(String),
     #[error(
-        "broker {0:?} is a RabbitMQ broker: Amazon MQ has no user API for RabbitMQ. Its users \
-         live in RabbitMQ itself; manage them with the RabbitMQ management API or rabbitmqctl"
+        "broker {0:?} is a RabbitMQ broker, whose users live in RabbitMQ itself (Amazon MQ's \
+         user API is ActiveMQ only): use Custom::AmazonMQRabbitMQUser, and \"engine\": \
+         \"rabbitmq\" in a rotated secret"
     )]
     RabbitMq(String),
     #[error(
@@ -105,6 +106,58 @@ pub enum Error {
         username: String,
         count: usize,
         max: usize,
+    },
+    #[error(
+        "broker {0:?} runs ActiveMQ: its users are managed with Custom::AmazonMQUser (and \
+         rotated with \"engine\": \"mq\"); this type is for RabbitMQ brokers"
+    )]
+    ActiveMq(String),
+    #[error(
+        "the RabbitMQ management API of broker {broker_id:?} could not be reached ({tried}): \
+         {message}. A function in a VPC needs a route and a security-group rule to the broker's \
+         console endpoint (HTTPS, 443); a private CA needs USERKEEPER_TLS_CA_FILE"
+    )]
+    ManagementUnreachable {
+        broker_id: String,
+        tried: String,
+        message: String,
+    },
+    #[error(
+        "the RabbitMQ management API of broker {broker_id:?} refused the administrator named \
+         in secret {secret} ({status}); the secret must hold \"username\" and \"password\" of \
+         a broker user with the RabbitMQ tag administrator"
+    )]
+    AdminRefused {
+        broker_id: String,
+        secret: String,
+        status: u16,
+    },
+    #[error(
+        "secret {arn} must be a JSON object with string \"username\" and \"password\" keys \
+         (a broker administrator's credentials)"
+    )]
+    AdminSecretShape { arn: String },
+    #[error("RabbitMQ management API: {op} answered {status}: {reason}")]
+    Management {
+        op: String,
+        status: u16,
+        reason: String,
+    },
+    #[error(
+        "virtual host {vhost:?} does not exist on broker {broker_id:?}; create it first (an \
+         AWS::AmazonMQ::Broker makes only \"/\"), or correct Permissions"
+    )]
+    NoVirtualHost { broker_id: String, vhost: String },
+    #[error(
+        "user {username:?} already exists on broker {broker_id:?} and is not managed by this \
+         stack and logical id (it has no RabbitMQ tag {tag} naming them); pick another \
+         Username, delete the existing user first, or set Adopt to take over a user made \
+         outside userkeeper"
+    )]
+    NotOwnedOnRabbitMq {
+        broker_id: String,
+        username: String,
+        tag: String,
     },
     #[error(transparent)]
     Props(#[from] PropsError),
@@ -208,11 +261,19 @@ impl ErrorCode for Error {
             _ => {}
         }
         match self {
-            Self::NotOwned { .. } | Self::UpdateNotOwned { .. } | Self::NotOwnedOnBroker { .. } => {
-                "NotOwned"
-            }
+            Self::NotOwned { .. }
+            | Self::UpdateNotOwned { .. }
+            | Self::NotOwnedOnBroker { .. }
+            | Self::NotOwnedOnRabbitMq { .. } => "NotOwned",
             Self::NeedsNewId { .. } => "NeedsReplacement",
-            Self::Missing { .. } | Self::MissingOnBroker { .. } | Self::NoBroker(_) => "NotFound",
+            Self::Missing { .. }
+            | Self::MissingOnBroker { .. }
+            | Self::NoBroker(_)
+            | Self::NoVirtualHost { .. } => "NotFound",
+            Self::ManagementUnreachable { .. } => "Unreachable",
+            Self::AdminRefused { .. } => "AdminRefused",
+            Self::AdminSecretShape { .. } => "SecretUnreadable",
+            Self::Management { status, .. } => return format!("RabbitMQ.{status}"),
             Self::InUse { .. } => "InUse",
             Self::BrokerTagsFull { .. } => "QuotaExceeded",
             Self::Secret(_) => "SecretUnreadable",

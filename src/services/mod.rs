@@ -9,6 +9,7 @@ pub mod elasticache;
 pub mod error;
 pub mod memorydb;
 pub mod mq;
+pub mod rabbitmq;
 
 use crate::aws::Secrets;
 use crate::cfn::Provider;
@@ -34,4 +35,5 @@ pub fn register_all(registry: &mut Registry<'_>, shared: &Shared<'_>) {
     elasticache::register(registry, shared);
     memorydb::register(registry, shared);
     mq::register(registry, shared);
+    rabbitmq::register(registry, shared);
 }

@@ -1,0 +1,357 @@
+//! Rotation of Amazon MQ for RabbitMQ user passwords, through the broker's management API.
+//!
+//! RabbitMQ applies a password change at once and keeps open connections open, but a user has
+//! one password, so:
+//! - `alternating` (the default) keeps two users, `username` and `username_clone`, and gives
+//!   the new password to the one not in AWSCURRENT, with the current user's tags (its record
+//!   included) and permissions. The current user is never touched: no login fails.
+//! - `single` changes the one user: connections stay up, new logins with the old password fail
+//!   until clients read the new secret.
+//!
+//! Every step is a set of PUTs of the same values, so a retried or repeated step changes
+//! nothing more; there is no reboot and nothing to remember between steps.
+//!
+//! The secret names the broker administrator's secret (`admin_secret_arn`), whose credentials
+//! call the management API. Whoever writes the rotated secret chooses it, so the user must
+//! name the rotated secret back: its `userkeeper:secret=` tag (`ownership`), which only a
+//! broker administrator can write.
+
+use super::broker::{AMQPS_PORT, Broker, Brokers};
+use super::management::{Authenticated, Management, Session};
+use super::ownership::{self, binding_of, bound_to};
+use super::user::admin;
+use crate::aws::Secrets;
+use crate::login::{AmqpLogin, Login, LoginError, Target};
+use crate::rotation::{
+    self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
+};
+use crate::services::common::broker_rules::{
+    BROKER_PASSWORDS, CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
+};
+use crate::services::error::{Error, RotateError};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+const ALTERNATING: &str = "alternating";
+const SINGLE: &str = "single";
+/// The secret's own keys for RabbitMQ.
+const BROKER_ID: &str = "broker_id";
+const ADMIN_SECRET: &str = "admin_secret_arn";
+
+pub struct Rotator {
+    pub(super) brokers: Brokers,
+    pub(super) management: Arc<Management>,
+    pub(super) secrets: Secrets,
+    pub(super) login: Arc<Login>,
+}
+
+/// A key `check` made sure of.
+fn key<'a>(doc: &'a SecretDoc, key: &str) -> &'a str {
+    doc.str_key(key).ok().flatten().unwrap_or_default()
+}
+
+fn alternating(doc: &SecretDoc) -> bool {
+    doc.strategy.as_deref() != Some(SINGLE)
+}
+
+/// The other user of an alternating pair.
+fn partner(username: &str) -> String {
+    match username.strip_suffix(CLONE_SUFFIX) {
+        Some(base) => base.to_owned(),
+        None => format!("{username}{CLONE_SUFFIX}"),
+    }
+}
+
+/// The user the custom resource manages: the one whose tags bind the pair.
+fn base(username: &str) -> &str {
+    username.strip_suffix(CLONE_SUFFIX).unwrap_or(username)
+}
+
+impl Rotator {
+    /// The broker, and a management session as the administrator the secret names.
+    async fn session(&self, doc: &SecretDoc, cx: &StepCx) -> Result<(Broker, Session), Error> {
+        let broker = self.brokers.running(key(doc, BROKER_ID), cx).await?;
+        let admin_arn = key(doc, ADMIN_SECRET);
+        let credentials = admin(&self.secrets, admin_arn, &cx.redactor).await?;
+        let session = self
+            .management
+            .open(&broker, credentials, admin_arn)
+            .await?;
+        Ok((broker, session))
+    }
+
+    /// Refuses, before any write, a secret that `username`'s pair is not bound to.
+    async fn check_bound(
+        &self,
+        session: &Session,
+        broker: &Broker,
+        username: &str,
+        cx: &StepCx,
+    ) -> Result<(), ServiceError> {
+        let base = base(username);
+        let user = session
+            .user(base)
+            .await?
+            .ok_or_else(|| RotateError::NoCurrentBrokerUser {
+                broker_id: broker.id.clone(),
+                username: base.to_owned(),
+            })?;
+        if bound_to(&user.tags, cx.secret_arn()) {
+            return Ok(());
+        }
+        let mut tags = ownership::template_part(&user.tags);
+        tags.push(ownership::secret_tag(cx.secret_arn()));
+        Err(RotateError::NotBound {
+            user: base.to_owned(),
+            secret: cx.secret_arn().to_owned(),
+            bound: binding_of(&user.tags).map(|d| format!("the secret whose ARN digests to {d}")),
+            how: format!(
+                "add the RabbitMQ user tag {} (rabbitmqctl set_user_tags {base} {})",
+                ownership::secret_tag(cx.secret_arn()),
+                tags.join(" ")
+            ),
+        }
+        .into())
+    }
+
+    /// The user testSecret logs in as can reach: the secret's `host`, else the broker's
+    /// AMQP endpoint.
+    fn amqp_target<'a>(doc: &'a SecretDoc, broker: &'a Broker) -> Option<Target<'a>> {
+        doc.login_target(AMQPS_PORT).or_else(|| {
+            broker.amqp.first().map(|(host, port)| Target {
+                host,
+                port: *port,
+                tls: true,
+            })
+        })
+    }
+}
+
+#[async_trait]
+impl rotation::Rotator for Rotator {
+    fn engine(&self) -> &'static str {
+        "rabbitmq"
+    }
+
+    fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
+        match doc.str_key(BROKER_ID)? {
+            None => return Err(FormatError::missing(BROKER_ID, "the Amazon MQ broker id")),
+            Some(id) if !is_broker_id(id) => {
+                return Err(FormatError::key(
+                    BROKER_ID,
+                    "a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
+                ));
+            }
+            Some(_) => {}
+        }
+        match doc.str_key(ADMIN_SECRET)? {
+            Some(arn) if arn.starts_with("arn:") => {}
+            None => {
+                return Err(FormatError::missing(
+                    ADMIN_SECRET,
+                    "the ARN of the secret holding the broker administrator's username and \
+                     password",
+                ));
+            }
+            Some(_) => return Err(FormatError::key(ADMIN_SECRET, "a secret's ARN")),
+        }
+        match doc.strategy.as_deref() {
+            None => doc.strategy = Some(ALTERNATING.into()),
+            Some(ALTERNATING | SINGLE) => {}
+            Some(_) => {
+                return Err(FormatError::key(
+                    "strategy",
+                    "\"alternating\" (the default: two users, no downtime) or \"single\"",
+                ));
+            }
+        }
+        let longest = 100 - CLONE_SUFFIX.len();
+        if !is_mq_name(&doc.username) || base(&doc.username).chars().count() > longest {
+            return Err(FormatError::key(
+                "username",
+                format!(
+                    "2 to {longest} characters of A-Z a-z 0-9 - . _ ~ (alternating adds \
+                     \"{CLONE_SUFFIX}\")"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn rules(&self) -> PasswordRules {
+        BROKER_PASSWORDS
+    }
+
+    fn check_password(&self, password: &crate::redact::Secret) -> Result<(), String> {
+        check_rules(&BROKER_PASSWORDS, password)?;
+        check_mq_password("password", password).map_err(|e| e.to_string())
+    }
+
+    fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        crate::services::error::code_of(e)
+    }
+
+    fn next_username(&self, current: &SecretDoc) -> String {
+        if alternating(current) {
+            partner(&current.username)
+        } else {
+            current.username.clone()
+        }
+    }
+
+    async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
+        let (broker, session) = self.session(current, cx).await?;
+        if session.user(&current.username).await?.is_none() {
+            return Err(RotateError::NoCurrentBrokerUser {
+                broker_id: broker.id.clone(),
+                username: current.username.clone(),
+            }
+            .into());
+        }
+        self.check_bound(&session, &broker, &current.username, cx)
+            .await
+    }
+
+    async fn set(
+        &self,
+        current: &SecretDoc,
+        pending: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        let id = key(current, BROKER_ID);
+        let expected = self.next_username(current);
+        if key(pending, BROKER_ID) != id
+            || (pending.username != expected && pending.username != current.username)
+        {
+            return Err(RotateError::OtherBrokerUser {
+                current: current.username.clone(),
+                broker: id.to_owned(),
+                pending: pending.username.clone(),
+                pending_broker: key(pending, BROKER_ID).to_owned(),
+            }
+            .into());
+        }
+        let (broker, session) = self.session(current, cx).await?;
+        self.check_bound(&session, &broker, &pending.username, cx)
+            .await?;
+        let model = session.user(&current.username).await?.ok_or_else(|| {
+            RotateError::NoCurrentBrokerUser {
+                broker_id: broker.id.clone(),
+                username: current.username.clone(),
+            }
+        })?;
+        let user = pending.username.as_str();
+        // The same tags (the record included) for both users of a pair: the resource manages
+        // them together, and either may be the one clients use.
+        session
+            .put_user(user, &pending.password, &model.tags)
+            .await?;
+        if user != current.username {
+            let permissions = session.permissions(&current.username).await?;
+            session.converge_permissions(user, &permissions).await?;
+            return Ok(format!(
+                "user {user} on broker {id} has the pending password, with {}'s tags and \
+                 permissions on {} virtual host(s); {} is unchanged",
+                current.username,
+                permissions.len(),
+                current.username
+            ));
+        }
+        Ok(format!(
+            "user {user} on broker {id} has the pending password (strategy single: new logins \
+             with the previous password fail from now)"
+        ))
+    }
+
+    async fn test(
+        &self,
+        doc: &SecretDoc,
+        _current: &SecretDoc,
+        cx: &StepCx,
+    ) -> Result<Outcome, ServiceError> {
+        let (broker, session) = self.session(doc, cx).await?;
+        let user = doc.username.as_str();
+        if session.user(user).await?.is_none() {
+            return Err(RotateError::NoBrokerUser {
+                broker_id: broker.id.clone(),
+                username: user.to_owned(),
+            }
+            .into());
+        }
+        // A virtual host the user may use: RabbitMQ checks the password before the virtual
+        // host, so any will do, and one it may use makes the login a full one.
+        let vhost = session
+            .permissions(user)
+            .await?
+            .into_iter()
+            .next()
+            .map_or_else(|| "/".to_owned(), |p| p.virtual_host);
+        let target = Self::amqp_target(doc, &broker);
+        if let Some(to) = target {
+            cx.logging_in();
+            match self.login.amqp(to, &vhost, user, &doc.password).await {
+                Ok(how) => {
+                    let access = match how {
+                        AmqpLogin::Opened => format!("opened virtual host {vhost:?}"),
+                        AmqpLogin::NoVhostAccess => {
+                            format!("password accepted; no access to virtual host {vhost:?}")
+                        }
+                    };
+                    return Ok(format!(
+                        "logged in over AMQP to {}:{} as {user} with the tested password \
+                         ({access})",
+                        to.host, to.port
+                    ));
+                }
+                Err(e @ (LoginError::Connect { .. } | LoginError::Timeout { .. })) => {
+                    tracing::warn!(
+                        broker_id = broker.id,
+                        username = user,
+                        error = %e,
+                        "the AMQP endpoint cannot be reached; checking the password through \
+                         the management API instead"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match self
+            .management
+            .authenticates(&broker, user, &doc.password)
+            .await?
+        {
+            Authenticated::Yes | Authenticated::YesWithoutManagement => Ok(format!(
+                "checked through the management API at {} (no AMQP endpoint reachable{}): user \
+                 {user} authenticates with the tested password",
+                session.base,
+                target.map_or(String::new(), |t| format!(" at {}:{}", t.host, t.port)),
+            )),
+            Authenticated::Refused(reply) => {
+                let url = url::Url::parse(&session.base).ok();
+                Err(LoginError::Refused {
+                    host: url
+                        .as_ref()
+                        .and_then(|u| u.host_str().map(str::to_owned))
+                        .unwrap_or_else(|| session.base.clone()),
+                    port: url.and_then(|u| u.port_or_known_default()).unwrap_or(443),
+                    user: user.to_owned(),
+                    reply: format!("{reply} (management API)"),
+                }
+                .into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partners_alternate_and_share_a_base() {
+        assert_eq!(partner("app"), "app_clone");
+        assert_eq!(partner("app_clone"), "app");
+        assert_eq!(base("app_clone"), "app");
+        assert_eq!(base("app"), "app");
+    }
+}
