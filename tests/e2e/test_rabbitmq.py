@@ -128,7 +128,28 @@ def assert_step_failed(run: RotationRun, step: str, *substrings: str) -> str:
     return last.error
 
 
-def record(report: dict[str, Any], key: str, run: RotationRun, probe: LoginProbe, **settings: Any) -> dict[str, Any]:
+class Probes:
+    """One ``LoginProbe`` thread per check, so that a slow check (a fresh TLS login) does not
+    thin out the others."""
+
+    def __init__(self, checks: dict[str, Any]) -> None:
+        self.probes = [LoginProbe({name: check}, PROBE_INTERVAL_S) for name, check in checks.items()]
+
+    def start(self) -> "Probes":
+        for p in self.probes:
+            p.start()
+        return self
+
+    def stop(self) -> "Probes":
+        for p in self.probes:
+            p.stop()
+        return self
+
+    def figures(self) -> dict[str, dict[str, Any]]:
+        return {name: f for p in self.probes for name, f in p.figures().items()}
+
+
+def record(report: dict[str, Any], key: str, run: RotationRun, probe: Probes, **settings: Any) -> dict[str, Any]:
     figures = {
         "rotation_wall_s": round(run.wall_s, 3),
         "steps_s": {s.step: round(s.invocation.duration_s or 0.0, 3) for s in run.steps},
@@ -465,9 +486,9 @@ def test_alternating_rotation_keeps_connections_and_logs_in_without_a_gap(
         return server.login(value["username"], value["password"])
 
     with server.connect(r.username, r.password) as held:
-        probe = LoginProbe({"awscurrent": current_logs_in,
-                            "old_password": lambda: server.login(r.username, r.password),
-                            "held_connection": held.alive}, PROBE_INTERVAL_S).start()
+        probe = Probes({"awscurrent": current_logs_in,
+                        "old_password": lambda: server.login(r.username, r.password),
+                        "held_connection": held.alive}).start()
         time.sleep(0.3)  # logins before the rotation starts, too
         token = emulator.new_pending(r.arn)
         run = rotate(fn, r.arn, token)
@@ -517,8 +538,7 @@ def test_single_rotation_keeps_connections_and_changes_the_password(
         return server.login(value["username"], value["password"])
 
     with server.connect(r.username, r.password, "orders") as held:
-        probe = LoginProbe({"awscurrent": current_logs_in, "held_connection": held.alive},
-                           PROBE_INTERVAL_S).start()
+        probe = Probes({"awscurrent": current_logs_in, "held_connection": held.alive}).start()
         time.sleep(0.3)
         token = emulator.new_pending(r.arn)
         run = rotate(fn, r.arn, token)
