@@ -40,7 +40,7 @@ from .model_contract import model_contract, pytest_terminal_summary  # noqa: F40
 from .rotation_helpers import DOWNTIME_FILE, DOWNTIME_PROPERTY
 # The real servers (session scope), shared by every module that logs in: imported here once,
 # since a module importing them itself would get servers of its own (servers.py's notes).
-from .servers import activemq_server, pki, redis_server  # noqa: F401 - pytest fixtures
+from .servers import activemq_server, pki, rabbitmq_server, redis_server  # noqa: F401 - pytest fixtures
 # The CloudFormation engine of the stack tests (session scope), likewise imported once.
 from .stack_helpers import engine, engine_session  # noqa: F401 - pytest fixtures
 

@@ -6,7 +6,10 @@
                         ElastiCache does when a user's password list changes.
 * ``ActiveMqServer`` - Debian's ``activemq`` (ActiveMQ Classic 5.17) as a child JVM: one
                         ``stomp+ssl`` connector, JAAS ``PropertiesLoginModule`` with ``reload``.
-* pytest fixtures ``pki``, ``redis_server``, ``activemq_server`` (session scope). pytest keeps
+* ``RabbitMqServer`` - Debian's ``rabbitmq-server`` (3.10) as a child Erlang node: amqps and
+                        the management plugin over HTTPS only, an administrator, vhosts ``/``
+                        and ``orders``; AMQP 0-9-1 clients from ``pika``.
+* pytest fixtures ``pki``, ``redis_server``, ``activemq_server``, ``rabbitmq_server`` (session scope). pytest keeps
   one instance per module that imports them, so import them once, in conftest.py, when more
   than one test module uses them.
 
@@ -21,8 +24,11 @@ and the fixtures turn that into ``pytest.fail``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import http.client
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +39,7 @@ import subprocess
 import tempfile
 import textwrap
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -40,7 +47,7 @@ import pytest
 
 from .harness.loopback import free_port
 
-INSTALL_HINT = "scripts/install-test-servers (or: apt-get install -y redis-server activemq)"
+INSTALL_HINT = "scripts/install-test-servers (or: apt-get install -y redis-server activemq rabbitmq-server)"
 LOOPBACK = "127.0.0.1"
 
 
@@ -642,6 +649,294 @@ class ActiveMqServer(_ServerProcess):
 
 
 # --------------------------------------------------------------------------------------------
+# RabbitMQ
+# --------------------------------------------------------------------------------------------
+
+# The real start script: /usr/sbin/rabbitmq-server is a wrapper that, run as root, switches to
+# the package's `rabbitmq` user and its /var/lib/rabbitmq; the node must run as whoever runs
+# the tests, in its own directory.
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+def _pika() -> Any:
+    try:
+        import pika
+    except ImportError:
+        raise ServerUnavailable("the AMQP client `pika` is not installed; run "
+                                "pip install -r tests/requirements.txt") from None
+    return pika
+
+
+class ManagementError(RuntimeError):
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path}: HTTP {status} {body[:300]}")
+        self.status = status
+
+
+def _quote(name: str) -> str:
+    # Every name is one path segment: the default vhost "/" goes as %2F.
+    return urllib.parse.quote(name, safe="")
+
+
+class AmqpClient:
+    """An AMQP 0-9-1 connection a test holds open (pika's BlockingConnection): use it from one
+    thread at a time."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def alive(self) -> bool:
+        """True while the broker still serves this connection: opening and closing a channel
+        is a round trip that needs no permission."""
+        try:
+            channel = self.connection.channel()
+            channel.close()
+            return True
+        except Exception:  # noqa: BLE001 - whatever pika raises, the connection is gone
+            return False
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.connection.is_open:
+                self.connection.close()
+
+    def __enter__(self) -> "AmqpClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class RabbitMqServer(_ServerProcess):
+    """RabbitMQ (Debian's package) as a child Erlang node, not the system service.
+
+    Its own node name, directory (config, mnesia, logs, and HOME for the Erlang cookie, so it
+    runs as root in CI as well), and free loopback ports: amqps, the management plugin's HTTPS
+    listener, and the node's Erlang distribution port. No plain AMQP or HTTP listener. epmd, the
+    Erlang port mapper, is shared by every node on the machine (the first node starts it).
+    Plugins are enabled offline (``RABBITMQ_ENABLED_PLUGINS_FILE``). The administrator
+    (``admin_user``/``admin_password``, tag ``administrator``) is RabbitMQ's default user,
+    made at first boot; vhost ``orders`` is added once the management API answers.
+
+    What Amazon MQ runs (3.13, 4.x) and this 3.10 differ in, for what the tests use: see
+    tests/e2e/README.md ("RabbitMQ").
+    """
+
+    VHOSTS = ("/", "orders")
+
+    def __init__(self, pki: Pki, ready_timeout_s: float = 90) -> None:
+        self.pki = pki
+        self.ready_timeout_s = ready_timeout_s
+        self.host = LOOPBACK
+        self.amqps_port = 0
+        self.management_port = 0
+        self.dist_port = 0
+        self.node = f"userkeeper-e2e-{secrets.token_hex(4)}@localhost"
+        self.admin_user = "e2e-admin"
+        self.admin_password = secrets.token_hex(16)
+        self.dir: Path | None = None
+        self.proc: subprocess.Popen | None = None
+        self.startup_s: float | None = None
+        self._ctx = pki.client_context()
+
+    @property
+    def console_url(self) -> str:
+        """What Amazon MQ's DescribeBroker gives as ``BrokerInstances[].ConsoleURL``."""
+        return f"https://{self.host}:{self.management_port}"
+
+    @property
+    def amqps_endpoint(self) -> str:
+        """What Amazon MQ's DescribeBroker lists in ``BrokerInstances[].Endpoints``."""
+        return f"amqps://{self.host}:{self.amqps_port}"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.dir is not None
+        return self.dir / "log" / f"{self.node}.log"
+
+    def start(self) -> "RabbitMqServer":
+        if not os.access(RABBITMQ_SERVER, os.X_OK):
+            raise ServerUnavailable(f"RabbitMQ is not installed ({RABBITMQ_SERVER}); run {INSTALL_HINT}")
+        _pika()
+        t0 = time.monotonic()
+        self.dir = Path(tempfile.mkdtemp(prefix="userkeeper-rabbitmq-"))
+        for sub in ("home", "mnesia", "log"):
+            (self.dir / sub).mkdir()
+        self.amqps_port, self.management_port, self.dist_port = free_port(), free_port(), free_port()
+        self._write_config()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            # The cookie is made in $HOME on first start: ours, never root's or the package's.
+            "HOME": str(self.dir / "home"),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_USE_LONGNAME": "false",
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.config"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.dir / "advanced.config"),  # none
+            # Not /etc/rabbitmq/rabbitmq-env.conf: nothing of the machine's setup applies.
+            "RABBITMQ_CONF_ENV_FILE": str(self.dir / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
+            # Distribution on loopback only, like every other port here.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        with open(self.dir / "stdout.log", "wb") as out:
+            self.proc = subprocess.Popen([str(RABBITMQ_SERVER)], cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def ready() -> bool:
+            self.management("GET", "/api/overview")
+            _tls_connect(self.host, self.amqps_port, self._ctx, timeout_s=5).close()
+            return True
+
+        self._wait_ready(t0, ready, (OSError, ssl.SSLError, ManagementError, http.client.HTTPException), 0.1,
+                         lambda: f"rabbitmq-server did not answer on {self.console_url} and {self.amqps_endpoint}",
+                         lambda: f"dir {self.dir}, log:\n{_tail(self.log_path)}\n{_tail(self.dir / 'stdout.log')}")
+        self.management("PUT", "/api/vhosts/orders", {})
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    def _write_config(self) -> None:
+        """The classic Erlang-terms config file rather than rabbitmq.conf: the new format goes
+        through cuttlefish and every plugin's schema at each boot, seconds of CPU."""
+        assert self.dir is not None
+        pki = self.pki
+        tls = (f'{{cacertfile, "{pki.ca_cert}"}}, {{certfile, "{pki.server_cert}"}}, '
+               f'{{keyfile, "{pki.server_key}"}}')
+        (self.dir / "rabbitmq.config").write_text(textwrap.dedent(f"""\
+            [
+             {{rabbit, [
+               {{tcp_listeners, []}},
+               {{ssl_listeners, [{{"{self.host}", {self.amqps_port}}}]}},
+               {{ssl_options, [{tls}, {{verify, verify_none}}, {{fail_if_no_peer_cert, false}}]}},
+               {{default_user, <<"{self.admin_user}">>}},
+               {{default_pass, <<"{self.admin_password}">>}},
+               {{default_user_tags, [administrator]}},
+               {{default_permissions, [<<".*">>, <<".*">>, <<".*">>]}},
+               {{log, [{{console, [{{enabled, false}}]}}, {{file, [{{level, info}}]}}]}}
+             ]}},
+             %% Only the HTTPS listener: with ssl_config and no tcp_config the plugin opens no
+             %% plain one.
+             {{rabbitmq_management, [
+               {{ssl_config, [{{ip, "{self.host}"}}, {{port, {self.management_port}}}, {tls}]}}
+             ]}}
+            ].
+            """))
+        (self.dir / "rabbitmq-env.conf").write_text("")
+        (self.dir / "enabled_plugins").write_text("[rabbitmq_management].\n")
+
+    def stop(self, keep_dir: bool = False) -> None:
+        # SIGKILL at once: a clean shutdown takes RabbitMQ several seconds, saving state this
+        # throw-away directory does not need.
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        super().stop(keep_dir)
+
+    # -- management HTTP API ------------------------------------------------------------------
+    def management(self, method: str, path: str, body: Any = None, user: str | None = None,
+                   password: str | None = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        """One management API call (as the administrator unless ``user`` is given); the parsed
+        JSON answer (None if empty). A status outside ``ok`` raises ``ManagementError``."""
+        status, text = self._http(method, path, body, user or self.admin_user,
+                                  self.admin_password if user is None else password or "")
+        if status not in ok:
+            raise ManagementError(method, path, status, text)
+        return json.loads(text) if text.strip() else None
+
+    def _http(self, method: str, path: str, body: Any, user: str, password: str) -> tuple[int, str]:
+        conn = http.client.HTTPSConnection(self.host, self.management_port, context=self._ctx, timeout=10)
+        try:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers = {"Authorization": f"Basic {token}"}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        """``GET /api/users/{name}`` (``name``, ``tags`` as a list, ``password_hash``...), None if
+        there is no such user."""
+        try:
+            return self.management("GET", f"/api/users/{_quote(name)}")
+        except ManagementError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def user_names(self) -> set[str]:
+        return {u["name"] for u in self.management("GET", "/api/users")}
+
+    def permissions(self, name: str) -> dict[str, dict[str, str]]:
+        """The user's permissions per vhost: ``{vhost: {"configure", "write", "read"}}``."""
+        try:
+            listed = self.management("GET", f"/api/users/{_quote(name)}/permissions")
+        except ManagementError as e:
+            if e.status == 404:
+                return {}
+            raise
+        return {p["vhost"]: {k: p[k] for k in ("configure", "write", "read")} for p in listed}
+
+    def put_user(self, name: str, password: str, tags: list[str] | tuple[str, ...] = ()) -> None:
+        self.management("PUT", f"/api/users/{_quote(name)}", {"password": password, "tags": ",".join(tags)})
+
+    def set_permissions(self, name: str, vhost: str, configure: str = ".*", write: str = ".*",
+                        read: str = ".*") -> None:
+        self.management("PUT", f"/api/permissions/{_quote(vhost)}/{_quote(name)}",
+                        {"configure": configure, "write": write, "read": read})
+
+    def delete_user(self, name: str) -> None:
+        self.management("DELETE", f"/api/users/{_quote(name)}", ok=(204, 404))
+
+    def management_login(self, name: str, password: str) -> bool:
+        """The management API's own authentication check (``GET /api/whoami`` as the user):
+        True when the password is accepted, also for a user without a management tag (401 "Not
+        management user"); False on "Login failed"."""
+        status, text = self._http("GET", "/api/whoami", None, name, password)
+        if status == 200 or (status == 401 and "Not management user" in text):
+            return True
+        if status == 401:
+            return False
+        raise ManagementError("GET", "/api/whoami", status, text)
+
+    # -- AMQP 0-9-1 clients --------------------------------------------------------------------
+    def _parameters(self, name: str, password: str, vhost: str) -> Any:
+        pika = _pika()
+        return pika.ConnectionParameters(
+            host=self.host, port=self.amqps_port, virtual_host=vhost,
+            credentials=pika.PlainCredentials(name, password, erase_on_connect=True),
+            ssl_options=pika.SSLOptions(self._ctx, server_hostname=self.host),
+            # A held connection is not pumped while a test waits: no heartbeats to miss.
+            heartbeat=0, connection_attempts=1, socket_timeout=10, blocked_connection_timeout=10,
+            stack_timeout=15)
+
+    def connect(self, name: str, password: str, vhost: str = "/") -> AmqpClient:
+        """An authenticated AMQP connection over TLS that the caller holds (and closes)."""
+        return AmqpClient(_pika().BlockingConnection(self._parameters(name, password, vhost)))
+
+    def login(self, name: str, password: str, vhost: str = "/") -> bool:
+        """A fresh AMQP connection over TLS, opened on ``vhost`` and closed. False when the
+        broker refuses the credentials; anything else (no access to ``vhost``, TLS, network)
+        raises, so that a test never mistakes it for a wrong password."""
+        pika = _pika()
+        try:
+            conn = pika.BlockingConnection(self._parameters(name, password, vhost))
+        except (pika.exceptions.AuthenticationError, pika.exceptions.ProbableAuthenticationError):
+            return False
+        with AmqpClient(conn):
+            return True
+
+
+# --------------------------------------------------------------------------------------------
 # pytest fixtures (session scope: each server starts once per run)
 # --------------------------------------------------------------------------------------------
 
@@ -672,6 +967,11 @@ def redis_server(pki: Pki) -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def activemq_server(pki: Pki) -> Iterator[ActiveMqServer]:
     yield from _serve(ActiveMqServer(pki))
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(pki: Pki) -> Iterator[RabbitMqServer]:
+    yield from _serve(RabbitMqServer(pki))
 
 
 def start_login_servers(stack: contextlib.ExitStack, prefix: str) -> tuple[Pki, RedisServer, ActiveMqServer]:

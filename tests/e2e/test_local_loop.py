@@ -21,6 +21,8 @@ import pytest
 from .harness.constants import REPO_ROOT
 from .harness.emulator import Emulator, create_activemq_broker, with_broker
 from .harness.events import load_event
+from .rabbitmq_helpers import rabbitmq_samples
+from .servers import Pki, RabbitMqServer
 
 EVENTS = Path(REPO_ROOT) / "events"
 # Dependencies first: the default user, then the app user, then the group; deletes last.
@@ -46,6 +48,10 @@ ORDER = [
     "mq-user-update",
     "mq-user-update-replace",
     "mq-user-delete",
+    "rabbitmq-user-create",
+    "rabbitmq-user-update",
+    "rabbitmq-user-update-replace",
+    "rabbitmq-user-delete",
 ]
 ROTATION = ["createSecret", "setSecret", "testSecret", "finishSecret"]
 SEED = Path(REPO_ROOT) / "scripts" / "seed-rotation-sample"
@@ -79,7 +85,8 @@ def cargo_lambda() -> str:
     return exe
 
 
-def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: Emulator, tmp_path: Path):
+def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulator: Emulator, tmp_path: Path,
+                                                      pki: Pki, rabbitmq_server: RabbitMqServer):
     assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(ORDER), "every sample event is exercised"
     assert _free(9001) and _free(9000), "ports 9000 (cargo lambda) and 9001 (events' ResponseURL) must be free"
     _Recorder.received = []
@@ -91,7 +98,11 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        # The RabbitMQ samples reach the test's RabbitMQ, whose certificate the test CA signed.
+        "USERKEEPER_TLS_CA_FILE": str(pki.ca_cert),
     }
+    for leftover in ("app-rmq", "app-rmq-v2"):  # from an earlier test on this worker's server
+        rabbitmq_server.delete_user(leftover)
     watch = subprocess.Popen(
         ["cargo", "lambda", "watch", "--release", "--invoke-port", "9000"],
         cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
@@ -103,13 +114,18 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
             assert watch.poll() is None, watch.stdout.read().decode()
             assert time.monotonic() < deadline, "cargo lambda watch did not start listening"
             time.sleep(0.2)
-        # The MQ samples name a placeholder broker: as a user would, point them at a real one.
+        # The MQ samples name a placeholder broker (and the RabbitMQ ones placeholder secrets):
+        # as a user would, point them at real ones.
         broker = create_activemq_broker(emulator)
+        rabbitmq = rabbitmq_samples(emulator, rabbitmq_server)
         for i, name in enumerate(ORDER):
             data_file = EVENTS / f"{name}.json"
             if name.startswith("mq-"):
                 data_file = tmp_path / f"{name}.json"
                 data_file.write_text(json.dumps(with_broker(load_event(name), broker)))
+            elif name.startswith("rabbitmq-"):
+                data_file = tmp_path / f"{name}.json"
+                data_file.write_text(json.dumps(rabbitmq(name)))
             out = subprocess.run(
                 ["cargo", "lambda", "invoke", "userkeeper", "--invoke-port", "9000",
                  "--data-file", str(data_file)],
@@ -127,6 +143,9 @@ def test_events_through_cargo_lambda_watch_and_invoke(cargo_lambda: str, emulato
         assert [g["UserGroupId"] for g in state["user_groups"]] == ["app-users-v2"], state
         mdb = emulator.state()["memorydb"]
         assert sorted(u["Name"] for u in mdb["users"] if u["Name"].startswith("app-")) == ["app-mdb-v2"], mdb
+        assert rabbitmq_server.user("app-rmq") is None
+        assert rabbitmq_server.login("app-rmq-v2", rabbitmq.password, "orders")
+        rabbitmq_server.delete_user("app-rmq-v2")
 
         seeded = subprocess.run([sys.executable, str(SEED)], env=env, capture_output=True, text=True, timeout=60)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr

@@ -9,12 +9,14 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
+import time
 import uuid
 
 import pytest
 
-# The fixtures pki, redis_server and activemq_server come from conftest.py (one of each per run).
-from .servers import ActiveMqServer, Pki, RedisServer, make_pki
+# The fixtures pki, redis_server, activemq_server and rabbitmq_server come from conftest.py (one
+# of each per run, per worker).
+from .servers import ActiveMqServer, Pki, RabbitMqServer, RedisServer, make_pki
 
 
 def _name(prefix: str) -> str:
@@ -26,8 +28,11 @@ def _password() -> str:
     return uuid.uuid4().hex + "Aa1!"
 
 
-@pytest.fixture(params=["redis", "activemq"])
+@pytest.fixture(params=["redis", "activemq", "rabbitmq-amqps", "rabbitmq-management"])
 def tls_endpoint(request: pytest.FixtureRequest) -> tuple[str, int]:
+    if request.param.startswith("rabbitmq"):
+        rabbit = request.getfixturevalue("rabbitmq_server")
+        return rabbit.host, rabbit.amqps_port if request.param.endswith("amqps") else rabbit.management_port
     server = request.getfixturevalue(f"{request.param}_server")
     return server.host, server.port
 
@@ -89,7 +94,8 @@ def test_a_client_not_trusting_the_ca_fails_the_handshake(tmp_path, tls_endpoint
 
 def test_a_plain_connection_gets_no_service(tls_endpoint: tuple[str, int]) -> None:
     # The only listening port speaks TLS: plain RESP/STOMP bytes get at most a TLS alert
-    # record (content type 0x15; ActiveMQ sends one, Redis resets), then the connection closes.
+    # record (content type 0x15; ActiveMQ and RabbitMQ send one, Redis resets), then the
+    # connection closes.
     host, port = tls_endpoint
     reply = b""
     with socket.create_connection((host, port), timeout=10) as s:
@@ -206,3 +212,79 @@ def test_activemq_stomp_trims_the_passcode(activemq_server: ActiveMqServer) -> N
     assert not activemq_server.stomp_login(user, " padded ")
     activemq_server.set_users({user: "padded"})
     assert activemq_server.stomp_login(user, " padded ")
+
+
+# -- RabbitMQ ------------------------------------------------------------------------------
+
+
+def test_rabbitmq_listens_with_tls_only(rabbitmq_server: RabbitMqServer) -> None:
+    print(f"\nrabbitmq-server ready in {rabbitmq_server.startup_s:.2f} s")
+    listeners = rabbitmq_server.management("GET", "/api/overview")["listeners"]
+    assert {(x["protocol"], x["port"]) for x in listeners} == {
+        ("amqp/ssl", rabbitmq_server.amqps_port), ("https", rabbitmq_server.management_port),
+        ("clustering", rabbitmq_server.dist_port)}, listeners
+    assert rabbitmq_server.console_url == f"https://127.0.0.1:{rabbitmq_server.management_port}"
+    assert rabbitmq_server.amqps_endpoint == f"amqps://127.0.0.1:{rabbitmq_server.amqps_port}"
+
+
+def test_rabbitmq_has_the_administrator_and_both_vhosts(rabbitmq_server: RabbitMqServer) -> None:
+    admin = rabbitmq_server.user(rabbitmq_server.admin_user)
+    assert admin is not None and admin["tags"] == ["administrator"]
+    vhosts = {v["name"] for v in rabbitmq_server.management("GET", "/api/vhosts")}
+    assert vhosts >= set(RabbitMqServer.VHOSTS)
+    assert rabbitmq_server.user("guest") is None
+    assert rabbitmq_server.management_login(rabbitmq_server.admin_user, rabbitmq_server.admin_password)
+    assert not rabbitmq_server.management_login(rabbitmq_server.admin_user, _password())
+
+
+def test_rabbitmq_login_with_the_right_password_only(rabbitmq_server: RabbitMqServer) -> None:
+    user, pw = _name("rmq"), _password()
+    rabbitmq_server.put_user(user, pw)
+    rabbitmq_server.set_permissions(user, "orders", "", "", "^orders$")
+    assert rabbitmq_server.login(user, pw, vhost="orders")
+    assert not rabbitmq_server.login(user, pw + "x", vhost="orders")
+    assert not rabbitmq_server.login(_name("nobody"), pw, vhost="orders")
+    assert rabbitmq_server.permissions(user) == {"orders": {"configure": "", "write": "", "read": "^orders$"}}
+    # Password right, vhost not allowed: an error, never taken for a wrong password.
+    with pytest.raises(Exception, match="(?i)access|vhost|530"):
+        rabbitmq_server.login(user, pw, vhost="/")
+    rabbitmq_server.delete_user(user)
+    assert rabbitmq_server.user(user) is None and rabbitmq_server.permissions(user) == {}
+
+
+def test_rabbitmq_management_login_is_the_password_check(rabbitmq_server: RabbitMqServer) -> None:
+    # A user without the management tag: 401 "Not management user", yet the password was right.
+    user, pw = _name("rmq"), _password()
+    rabbitmq_server.put_user(user, pw)
+    assert rabbitmq_server.management_login(user, pw)
+    assert not rabbitmq_server.management_login(user, pw + "x")
+    rabbitmq_server.put_user(user, pw, ["monitoring"])
+    assert rabbitmq_server.management_login(user, pw)
+    assert rabbitmq_server.user(user)["tags"] == ["monitoring"]
+
+
+def test_rabbitmq_a_held_connection_survives_a_password_change(rabbitmq_server: RabbitMqServer) -> None:
+    user, old, new = _name("rmq"), _password(), _password()
+    rabbitmq_server.put_user(user, old)
+    rabbitmq_server.set_permissions(user, "/")
+    with rabbitmq_server.connect(user, old) as held:
+        assert held.alive()
+        rabbitmq_server.put_user(user, new)
+        assert held.alive()
+        assert not rabbitmq_server.login(user, old)
+        assert rabbitmq_server.login(user, new)
+
+
+def test_rabbitmq_alive_reports_a_dropped_connection(rabbitmq_server: RabbitMqServer) -> None:
+    # RabbitMQ closes a deleted user's connections: proof that alive() can say False, so the
+    # survival test above is not vacuous.
+    user, pw = _name("rmq"), _password()
+    rabbitmq_server.put_user(user, pw)
+    rabbitmq_server.set_permissions(user, "/")
+    with rabbitmq_server.connect(user, pw) as held:
+        assert held.alive()
+        rabbitmq_server.delete_user(user)
+        deadline = time.monotonic() + 5
+        while held.alive():
+            assert time.monotonic() < deadline, "the deleted user's connection is still served"
+            time.sleep(0.05)

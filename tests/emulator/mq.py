@@ -17,11 +17,16 @@ of botocore's ``mq/2017-11-27/service-2.json`` (REST-JSON; each error carries an
 
 With ``strict`` on (``POST /_emulator/config``), a user that would be both a replication
 user and have console access is refused (see ``_check_exclusive``).
+
+RabbitMQ brokers' users live in the broker, behind its management API (``ConsoleURL``): the
+``BrokerInstances`` of RabbitMQ brokers can point at a real RabbitMQ
+(``POST /_emulator/mq/rabbitmq``, see ``_set_rabbitmq_instances``).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import uuid
 from typing import Any
@@ -33,6 +38,7 @@ from moto.mq.responses import MQResponse
 from moto.utilities.utils import get_partition
 
 from . import core
+from .core import BadRequest as ControlBadRequest
 
 SERVICE = "mq"
 ACTIVEMQ, RABBITMQ = "ACTIVEMQ", "RABBITMQ"
@@ -113,6 +119,8 @@ def _broker_init(self: Broker, *args: Any, **kwargs: Any) -> None:
     self.mq_users: dict[str, MQUser] = {
         u["Username"]: MQUser(u["Username"], live=_values(u, None)) for u in users
     }
+    if _engine(self) == RABBITMQ:
+        self.instances = _rabbitmq_instances(self.id, region)
 
 
 Broker.__init__ = _broker_init  # type: ignore[method-assign]
@@ -130,6 +138,83 @@ Broker.users = property(_summaries)  # type: ignore[assignment]
 
 def _engine(broker: Broker) -> str:
     return (broker.engine_type or "").upper()
+
+
+# --------------------------------------------------------------------------------------
+# Where RabbitMQ brokers send their clients
+
+# What DescribeBroker gives a RabbitMQ broker (aws/aws-sdk #32, a SINGLE_INSTANCE broker):
+#   "BrokerInstances": [{"ConsoleURL": "https://b-<id>.mq.<region>.amazonaws.com",
+#                        "Endpoints": ["amqps://b-<id>.mq.<region>.amazonaws.com:5671"]}]
+# (no IpAddress; a CLUSTER_MULTI_AZ broker is reached through one load-balanced instance too).
+# moto gives every RabbitMQ broker https://0000.mq... and amqps://mockmq:5671. Tests point
+# them at a real RabbitMQ instead: its management API is where RabbitMQ users live.
+_targets_lock = threading.Lock()
+_targets: list[dict[str, Any]] | None = None  # None: AWS-shaped names
+
+
+def _rabbitmq_instances(broker_id: str, region: str) -> list[dict[str, Any]]:
+    with _targets_lock:
+        if _targets is not None:
+            return [{"consoleURL": t["consoleURL"], "endpoints": list(t["endpoints"])} for t in _targets]
+    host = f"{broker_id}.mq.{region}.amazonaws.com"
+    return [{"consoleURL": f"https://{host}", "endpoints": [f"amqps://{host}:5671"]}]
+
+
+def _parse_instances(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        raise ControlBadRequest('"instances" must be a non-empty list of {"console_url", "endpoints"}')
+    out = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) - {"console_url", "endpoints"}:
+            raise ControlBadRequest(f'each instance is {{"console_url", "endpoints"}}, not {item!r}')
+        url, endpoints = item.get("console_url"), item.get("endpoints", [])
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+$", url):
+            raise ControlBadRequest(f"console_url {url!r}: http(s)://host[:port], no path")
+        if not isinstance(endpoints, list) or not all(
+                isinstance(e, str) and re.match(r"^amqps?://[^/\s]+$", e) for e in endpoints):
+            raise ControlBadRequest(f"endpoints {endpoints!r}: a list of amqp(s)://host:port")
+        out.append({"consoleURL": url, "endpoints": list(endpoints)})
+    return out
+
+
+def _set_rabbitmq_instances(body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /_emulator/mq/rabbitmq``: ``{"instances": [{"console_url", "endpoints"}, ...]}``
+    makes RabbitMQ brokers created from now on describe these ``BrokerInstances``, in order
+    (``null``: back to AWS-shaped names); with ``"broker": id``, that existing RabbitMQ broker
+    only, from now on. Reset forgets it."""
+    global _targets
+    if set(body) - {"instances", "broker"}:
+        raise ControlBadRequest(f"unknown keys: {sorted(set(body) - {'instances', 'broker'})}")
+    broker_id = body.get("broker")
+    instances = None if body.get("instances") is None and broker_id is None else _parse_instances(
+        body.get("instances"))
+    if broker_id is None:
+        with _targets_lock:
+            _targets = instances
+        return {"instances": instances}
+    with core.locked(SERVICE):
+        brokers = [b for backend in _backends() for b in backend.brokers.values() if b.id == broker_id]
+        if len(brokers) != 1 or _engine(brokers[0]) != RABBITMQ:
+            raise ControlBadRequest(f"no RabbitMQ broker {broker_id!r}")
+        brokers[0].instances = instances
+    return {"broker": broker_id, "instances": instances}
+
+
+def _get_rabbitmq_instances(_: dict[str, Any]) -> dict[str, Any]:
+    with _targets_lock:
+        return {"instances": _targets}
+
+
+def _forget_targets() -> None:
+    global _targets
+    with _targets_lock:
+        _targets = None
+
+
+core.route("POST", "mq/rabbitmq", _set_rabbitmq_instances)
+core.route("GET", "mq/rabbitmq", _get_rabbitmq_instances)
+core.on_reset(_forget_targets)
 
 
 def _apply_pending(broker: Broker) -> None:
@@ -270,7 +355,13 @@ def _user_params(response: MQResponse) -> dict[str, Any]:
 
 
 def _activemq_broker(response: MQResponse, write: bool) -> Broker:
-    """The request's broker, which must be an ActiveMQ one (and RUNNING for a change)."""
+    """The request's broker, which must be an ActiveMQ one (and RUNNING for a change).
+
+    The user APIs are ActiveMQ's only: the API reference says "Creates an ActiveMQ user"
+    (botocore/boto3 ``MQ.Client.create_user``); on a RabbitMQ broker AWS answers a
+    BadRequestException ending "To manage broker users, please use the RabbitMQ web console,
+    or the management API" (crossplane-contrib/provider-aws PR #734). The start of the
+    message and the ErrorAttribute are the emulator's."""
     broker = response.mq_backend.describe_broker(response._get_param("BrokerId"))  # NotFound
     if _engine(broker) == RABBITMQ:
         raise BadRequest(

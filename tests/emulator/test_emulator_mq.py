@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 from typing import Any
 
 import pytest
@@ -259,6 +260,64 @@ def test_rabbitmq_refuses_the_user_apis(server: Server, mq: Any) -> None:
     assert state_user(server, rabbit, "admin")["Password"] == ADMIN_PW  # untouched
     mq.reboot_broker(BrokerId=rabbit)
     assert state_broker(server, rabbit)["reboots"] == 1
+
+
+def instances(mq: Any, broker_id: str) -> list[dict]:
+    return mq.describe_broker(BrokerId=broker_id)["BrokerInstances"]
+
+
+def control_error(server: Server, path: str, body: Any) -> str:
+    with pytest.raises(urllib.error.HTTPError) as info:
+        control(server, "POST", path, body)
+    assert info.value.code == 400
+    return json.loads(info.value.read())["error"]
+
+
+def test_rabbitmq_brokers_describe_aws_shaped_instances_by_default(mq: Any) -> None:
+    rabbit = make_broker(mq, "rabbit", "RABBITMQ", Users=[{"Username": "admin", "Password": ADMIN_PW}])
+    host = f"{rabbit}.mq.{REGION}.amazonaws.com"
+    assert instances(mq, rabbit) == [{"ConsoleURL": f"https://{host}", "Endpoints": [f"amqps://{host}:5671"]}]
+
+
+def test_rabbitmq_brokers_point_at_the_configured_instances(server: Server, mq: Any) -> None:
+    local = [{"console_url": "https://127.0.0.1:15671", "endpoints": ["amqps://127.0.0.1:5671"]},
+             {"console_url": "https://localhost:15672", "endpoints": []}]
+    assert control(server, "POST", "mq/rabbitmq", {"instances": local})["instances"] == [
+        {"consoleURL": "https://127.0.0.1:15671", "endpoints": ["amqps://127.0.0.1:5671"]},
+        {"consoleURL": "https://localhost:15672", "endpoints": []}]
+    rabbit = make_broker(mq, "rabbit", "RABBITMQ", Users=[{"Username": "admin", "Password": ADMIN_PW}])
+    active = make_broker(mq, "active")
+    assert instances(mq, rabbit) == [
+        {"ConsoleURL": "https://127.0.0.1:15671", "Endpoints": ["amqps://127.0.0.1:5671"]},
+        {"ConsoleURL": "https://localhost:15672", "Endpoints": []}]
+    assert all("127.0.0.1" not in i["ConsoleURL"] for i in instances(mq, active)), "ActiveMQ brokers keep theirs"
+    # One broker retargeted; the others, and brokers made later, keep the setting.
+    control(server, "POST", "mq/rabbitmq", {"broker": rabbit, "instances": [
+        {"console_url": "https://127.0.0.1:1", "endpoints": ["amqps://127.0.0.1:2"]}]})
+    assert instances(mq, rabbit) == [{"ConsoleURL": "https://127.0.0.1:1", "Endpoints": ["amqps://127.0.0.1:2"]}]
+    other = make_broker(mq, "rabbit2", "RABBITMQ", Users=[{"Username": "admin", "Password": ADMIN_PW}])
+    assert instances(mq, other)[0]["ConsoleURL"] == "https://127.0.0.1:15671"
+    assert control(server, "GET", "mq/rabbitmq")["instances"][0]["consoleURL"] == "https://127.0.0.1:15671"
+    control(server, "POST", "reset")
+    assert control(server, "GET", "mq/rabbitmq") == {"instances": None}
+    again = make_broker(mq, "rabbit", "RABBITMQ", Users=[{"Username": "admin", "Password": ADMIN_PW}])
+    assert instances(mq, again)[0]["ConsoleURL"] == f"https://{again}.mq.{REGION}.amazonaws.com"
+
+
+def test_rabbitmq_instances_refuse_bad_settings(server: Server, mq: Any) -> None:
+    active = make_broker(mq, "active")
+    good = [{"console_url": "https://127.0.0.1:1", "endpoints": ["amqps://127.0.0.1:2"]}]
+    for body, why in [
+        ({"instances": []}, "non-empty"),
+        ({"instances": [{"console_url": "https://127.0.0.1:1/api"}]}, "no path"),
+        ({"instances": [{"console_url": "ftp://x"}]}, "console_url"),
+        ({"instances": [{"console_url": "https://x", "endpoints": ["tcp://x:1"]}]}, "endpoints"),
+        ({"instances": good, "extra": 1}, "unknown keys"),
+        ({"broker": active, "instances": good}, "no RabbitMQ broker"),
+        ({"broker": "b-missing", "instances": good}, "no RabbitMQ broker"),
+    ]:
+        assert why in control_error(server, "mq/rabbitmq", body), body
+    assert control(server, "GET", "mq/rabbitmq") == {"instances": None}, "nothing changed"
 
 
 # --------------------------------------------------------------------------------------

@@ -156,6 +156,15 @@ class Emulator:
             body["token"] = token
         return self._call("POST", "/_emulator/secretsmanager/pending", body)["token"]
 
+    def rabbitmq_instances(self, instances: list[dict[str, Any]] | None, broker: str | None = None) -> Any:
+        """Where RabbitMQ brokers send clients (``POST /_emulator/mq/rabbitmq``): ``instances``
+        is ``[{"console_url": "https://...", "endpoints": ["amqps://..."]}]``, for the brokers
+        created from now on, or for ``broker`` only."""
+        body: dict[str, Any] = {"instances": instances}
+        if broker is not None:
+            body["broker"] = broker
+        return self._call("POST", "/_emulator/mq/rabbitmq", body)
+
     def mq_broker(self, broker_id: str) -> dict[str, Any]:
         """The broker's part of the state (``reboots``, ``Tags``, ``users``...)."""
         brokers = [b for b in self.state()["mq"]["brokers"] if b["BrokerId"] == broker_id]
