@@ -33,10 +33,10 @@ MAX_VALUES = 100
 
 RESOURCE_TYPES = {
     "Custom::ElastiCacheUser", "Custom::ElastiCacheUserGroup", "Custom::MemoryDBUser",
-    "Custom::MemoryDBACL", "Custom::AmazonMQUser", "unknown",
+    "Custom::MemoryDBACL", "Custom::AmazonMQUser", "Custom::AmazonMQRabbitMQUser", "unknown",
 }
 REQUEST_TYPES = {"Create", "Update", "Delete", "unknown"}
-ENGINES = {"elasticache", "memorydb", "mq", "unknown"}
+ENGINES = {"elasticache", "memorydb", "mq", "rabbitmq", "unknown"}
 STEPS = {"createSecret", "setSecret", "testSecret", "finishSecret", "unknown"}
 
 REQUEST = "request"

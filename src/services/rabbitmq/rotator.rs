@@ -145,15 +145,14 @@ impl rotation::Rotator for Rotator {
             Some(_) => {}
         }
         match doc.str_key(ADMIN_SECRET)? {
-            Some(arn) if arn.starts_with("arn:") => {}
-            None => {
+            Some(arn) if !arn.is_empty() => {}
+            _ => {
                 return Err(FormatError::missing(
                     ADMIN_SECRET,
-                    "the ARN of the secret holding the broker administrator's username and \
-                     password",
+                    "the ARN (or name) of the secret holding the broker administrator's \
+                     username and password",
                 ));
             }
-            Some(_) => return Err(FormatError::key(ADMIN_SECRET, "a secret's ARN")),
         }
         match doc.strategy.as_deref() {
             None => doc.strategy = Some(ALTERNATING.into()),

@@ -227,10 +227,12 @@ impl Resource for User {
             ("PasswordSecretArn", &props.password_secret_arn),
             ("AdminSecretArn", &props.admin_secret_arn),
         ] {
-            if !arn.starts_with("arn:") {
+            // A name is taken too (a `Ref` of a secret is its name in some engines); the
+            // binding is to the full ARN Secrets Manager answers with.
+            if arn.is_empty() || arn.chars().any(char::is_control) {
                 return Err(PropsError::field(
                     field,
-                    "required: the ARN of a Secrets Manager secret",
+                    "required: the ARN (or name) of a Secrets Manager secret",
                 ));
             }
         }
@@ -453,7 +455,15 @@ mod tests {
             e.contains("PasswordSecretArn") && !e.contains("inline-password-1"),
             "{e}"
         );
-        assert!(with("AdminSecretArn", json!("admin")).contains("AdminSecretArn"));
+        assert!(with("AdminSecretArn", json!("")).contains("AdminSecretArn"));
+        assert!(
+            parse({
+                let mut b = base();
+                b["AdminSecretArn"] = json!("broker-admin");
+                b
+            })
+            .is_ok()
+        );
         assert!(with("PasswordSecretArn", json!("")).contains("PasswordSecretArn"));
         assert!(with("Username", json!("x_clone")).contains("Username"));
         assert!(with("BrokerId", json!("b 1")).contains("BrokerId"));
