@@ -1001,6 +1001,27 @@ describe('AmazonMqRabbitMqUser', () => {
     t.hasResourceProperties('Custom::AmazonMQRabbitMQUser', { AdminSecretArn: { Ref: s.getLogicalId(adminSecret.node.defaultChild as any) } });
   });
 
+  it('another user of the same broker and administrator adds nothing to the grants', () => {
+    const policyOf = (users: number) => {
+      const s = stack();
+      const k = keeper(s);
+      const adminSecret = secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin', RABBIT_ADMIN_ARN);
+      for (let i = 0; i < users; i++) {
+        new AmazonMqRabbitMqUser(s, `U${i}`, {
+          userKeeper: k,
+          broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+          username: `app${i}`,
+          passwordSecret: new secretsmanager.Secret(s, `S${i}`),
+          adminSecret,
+        });
+      }
+      const managed = Object.values(Template.fromStack(s).findResources('AWS::IAM::ManagedPolicy')) as any[];
+      assert.equal(managed.length, 1);
+      return managed[0].Properties.PolicyDocument;
+    };
+    assert.deepEqual(policyOf(5), policyOf(1));
+  });
+
   it('refuses invalid input at synth time', () => {
     const s = stack();
     const k = keeper(s);
