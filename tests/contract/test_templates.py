@@ -101,7 +101,7 @@ class PasswordRule:
 REDIS_FAMILY = PasswordRule("ElastiCache/MemoryDB", frozenset(',"/@'), 16, 128)
 # Amazon MQ (ActiveMQ): 12+ characters, 4+ distinct, none of , : = (src/services/mq.rs).
 ACTIVEMQ = PasswordRule("Amazon MQ", frozenset(",:="), 12, 250, min_distinct=4)
-# Amazon MQ for RabbitMQ: the same rule, at most 128 characters (docs/rabbitmq-spec).
+# Amazon MQ for RabbitMQ: the same rule, at most 128 characters (README, Custom::AmazonMQRabbitMQUser).
 RABBITMQ = PasswordRule("Amazon MQ for RabbitMQ", frozenset(",:="), 12, 128, min_distinct=4)
 PASSWORD_RULES = {USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ,
                   RABBITMQ_USER_TYPE: RABBITMQ}
@@ -311,16 +311,6 @@ def create_rabbitmq_broker(emulator: Emulator, server: RabbitMqServer) -> dict[s
     return {"BrokerId": broker_id, "BrokerArn": arn, "AdminSecretArn": admin["ARN"]}
 
 
-def aws_requests_since(emulator: Emulator, seq: int) -> list[dict[str, Any]]:
-    """The AWS requests the emulator received after ``seq`` (tests/emulator/requests_log.py):
-    service, action, and the body, which names the secret a Secrets Manager call was for."""
-    return [r for r in emulator._call("GET", "/_emulator/requests") if r["seq"] > seq]
-
-
-def last_request(emulator: Emulator) -> int:
-    return emulator._call("GET", "/_emulator/requests/last")["seq"]
-
-
 def secret_id_of(request: dict[str, Any]) -> str:
     """The ``SecretId`` of a Secrets Manager request (JSON protocol)."""
     body = json.loads(request.get("body") or "{}")
@@ -361,7 +351,7 @@ class Deployment:
             stack_id=self.stack.pseudo["AWS::StackId"],
             service_token=token,
         )
-        before = last_request(emulator)
+        before = emulator.last_request()
         res = CfnResult(event, self.fn.invoke(event, timeout_s=60), [])
         res.puts = receiver.wait_for(event["ResponseURL"])
         assert_protocol(res)
@@ -369,7 +359,9 @@ class Deployment:
         # Every AWS call the binary made for this request is an action the template grants
         # the function while this resource exists (its role's own policies, and the policies
         # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
-        calls = aws_requests_since(emulator, before)
+        # The AWS requests it made (tests/emulator/requests_log.py): a Secrets Manager call's
+        # body names the secret it was for.
+        calls = emulator.requests(after=before)
         called = {f"{c['service']}:{c['action']}".lower() for c in calls}
         missing = called - self.iam.actions_for(lid)
         assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
@@ -472,7 +464,7 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
             return [(called, broker, {"aws:TagKeys": [key]})]
         return [(called, broker, {})]
     if rtype == RABBITMQ_USER_TYPE and service == "mq":
-        # Its users live in the broker: of Amazon MQ only the endpoints (docs/rabbitmq-spec).
+        # Its users live in the broker: of Amazon MQ only the endpoints (src/services/rabbitmq).
         assert action == "DescribeBroker", f"{lid} ({rtype}) called {called}: a RabbitMQ user needs only mq:DescribeBroker"
         assert props["BrokerId"] == d.rabbit["BrokerId"], props["BrokerId"]
         return [(called, d.rabbit["BrokerArn"], {})]
@@ -679,8 +671,8 @@ def rabbitmq_tags(user: dict[str, Any]) -> set[str]:
 
 def rabbitmq_ownership(d: Deployment, lid: str, password_secret_arn: str) -> set[str]:
     """The user tags userkeeper records a RabbitMQ user's owner and bound secret in
-    (docs/rabbitmq-spec): the stack's GUID and the logical id; the first 128 bits of the
-    SHA-256 of the secret's full ARN."""
+    (src/services/rabbitmq/ownership.rs): the stack's GUID and the logical id; the first 128
+    bits of the SHA-256 of the secret's full ARN."""
     guid = d.stack.pseudo["AWS::StackId"].rsplit("/", 1)[1]
     digest = hashlib.sha256(password_secret_arn.encode()).hexdigest()[:32]
     return {f"userkeeper:owner={guid}/{lid}", f"userkeeper:secret={digest}"}
@@ -1066,10 +1058,10 @@ class RotatedSecret:
         emulator = self.d.emulator
         _, doc = self.value(VersionStage="AWSCURRENT")
         tags_before = self.secret_tags()
-        before = last_request(emulator)
+        before = emulator.last_request()
         inv = self.d.fn.invoke(rotation_event(step, self.arn, token), timeout_s=60)
         assert inv.finished, f"{self.schedule}: {step} gave no result in time: {inv}"
-        calls = aws_requests_since(emulator, before)
+        calls = emulator.requests(after=before)
         # The tag keys setSecret wrote on the secret (for TagResource's aws:TagKeys).
         written = [k for k, v in self.secret_tags().items() if tags_before.get(k) != v]
         for c in calls:
