@@ -422,6 +422,12 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
     if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
         return [("lambda:InvokeFunction", FUNCTION_ARN, {})]
     called = f"{service}:{action}"
+    if rtype == RABBITMQ_USER_TYPE and service == "mq":
+        # Its users live in the broker: of Amazon MQ only the endpoints (src/services/rabbitmq);
+        # its Tags are RabbitMQ's, no AWS request tags.
+        assert action == "DescribeBroker", f"{lid} ({rtype}) called {called}: a RabbitMQ user needs only mq:DescribeBroker"
+        assert props["BrokerId"] == d.rabbit["BrokerId"], props["BrokerId"]
+        return [(called, d.rabbit["BrokerArn"], {})]
     tagged = request_tags(d, lid, props)
     if rtype == USER_TYPE and service == "elasticache":
         user = _arn("elasticache", f"user:{props['UserId']}")
@@ -463,11 +469,6 @@ def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], s
             key = f"userkeeper:user:{props['Username'].replace('~', '+')}"
             return [(called, broker, {"aws:TagKeys": [key]})]
         return [(called, broker, {})]
-    if rtype == RABBITMQ_USER_TYPE and service == "mq":
-        # Its users live in the broker: of Amazon MQ only the endpoints (src/services/rabbitmq).
-        assert action == "DescribeBroker", f"{lid} ({rtype}) called {called}: a RabbitMQ user needs only mq:DescribeBroker"
-        assert props["BrokerId"] == d.rabbit["BrokerId"], props["BrokerId"]
-        return [(called, d.rabbit["BrokerArn"], {})]
     raise AssertionError(f"{lid} ({rtype}) called {called}: not in the contract's authorization model, add it")
 
 
