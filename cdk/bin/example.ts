@@ -4,16 +4,21 @@
 //   ElastiCache  a `default` user, an app user, and a user group holding both;
 //   MemoryDB     a password user, an IAM user, and an ACL holding both;
 //   Amazon MQ    a broker user, only when the MqBrokerArn parameter names an ActiveMQ broker
-//                (rotated only with RotateMqExample=true, once that user is live).
+//                (rotated only with RotateMqExample=true, once that user is live);
+//   RabbitMQ     a broker user with a tag and permissions on one virtual host, only when the
+//                RabbitMqBrokerArn and RabbitMqAdminSecretArn parameters name a RabbitMQ broker
+//                and its administrator's secret.
 // None is attached to a cache or cluster. Synthesizes offline (no account, no region):
 //   npx cdk synth            (cdk.json runs this file with ts-node)
 // Deploy after `cargo lambda build --release --arm64` at the repository root:
 //   npx cdk deploy UserKeeperExample [--parameters MqBrokerArn=arn:aws:mq:...:broker:NAME:ID]
+//     [--parameters RabbitMqBrokerArn=arn:aws:mq:...:broker:NAME:ID --parameters RabbitMqAdminSecretArn=arn:...]
 import { App, Annotations, CfnCondition, CfnOutput, CfnParameter, CfnResource, Duration, Fn, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, IConstruct } from 'constructs';
 import {
+  AmazonMqRabbitMqUser,
   AmazonMqUser,
   DEFAULT_CODE_PATH,
   ElastiCacheEngine,
@@ -171,6 +176,51 @@ export class UserKeeperExampleStack extends Stack {
     // Its rotation (schedule and grants) only when asked for, too.
     onlyIf(withMqRotation, keeper.rotate(mqUser, { automaticallyAfter: Duration.days(30) }));
 
+    // --- Amazon MQ for RabbitMQ (optional: a broker of yours and its administrator) ----------
+    const rabbitBrokerArn = new CfnParameter(this, 'RabbitMqBrokerArn', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^arn:aws[a-z-]*:mq:[a-z0-9-]+:[0-9]{12}:broker:[A-Za-z0-9._~-]+:b-[A-Za-z0-9-]+$',
+      description:
+        'Optional: the ARN of a RabbitMQ broker. Given with RabbitMqAdminSecretArn, an example broker user is ' +
+        'created on it and its password rotated every 30 days (alternating users, no reboot).',
+    });
+    const rabbitAdminArn = new CfnParameter(this, 'RabbitMqAdminSecretArn', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$',
+      description:
+        'With RabbitMqBrokerArn: the full ARN of the secret holding that broker\'s administrator ({"username", "password"}), ' +
+        'with which userkeeper calls the management API.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'CloudFormation-Validate::W2509',
+      reason: 'RabbitMqAdminSecretArn is the ARN of a secret, not a secret: the function reads the credentials from Secrets Manager',
+    });
+    const withRabbit = new CfnCondition(this, 'CreateRabbitMqExample', {
+      expression: Fn.conditionAnd(
+        Fn.conditionNot(Fn.conditionEquals(rabbitBrokerArn.valueAsString, '')),
+        Fn.conditionNot(Fn.conditionEquals(rabbitAdminArn.valueAsString, '')),
+      ),
+    });
+    const rabbitBroker = AmazonMqUser.brokerFromArn(rabbitBrokerArn.valueAsString);
+    const rabbitAdmin = secretsmanager.Secret.fromSecretCompleteArn(this, 'RabbitMqAdminSecret', rabbitAdminArn.valueAsString);
+    const rabbitSecret = new secretsmanager.Secret(this, 'RabbitMqUserSecret', {
+      description: 'Password of the example RabbitMQ broker user (userkeeper rotated-secret format)',
+      generateSecretString: RotatedSecretString.rabbitMq({ broker: rabbitBroker, username: 'cdk-example-app', adminSecret: rabbitAdmin }),
+    });
+    const rabbitUser = new AmazonMqRabbitMqUser(this, 'RabbitMqUser', {
+      userKeeper: keeper,
+      broker: rabbitBroker,
+      username: 'cdk-example-app',
+      passwordSecret: rabbitSecret,
+      adminSecret: rabbitAdmin,
+      tags: ['management'],
+      permissions: [{ virtualHost: '/', configure: '^app\\.', write: '^app\\.', read: '^app\\.' }],
+    });
+    // RabbitMQ applies the user at once: its rotation can be tested as soon as it exists.
+    onlyIf(withRabbit, rabbitSecret, rabbitUser, keeper.rotate(rabbitUser));
+
     // Failed requests, failed rotation steps and Secrets Manager's rotation failures reach this
     // topic: subscribe to it (README, Operating it).
     // enforceSSL: publishing only over TLS (a topic policy denying the rest), which cdk-nag's
@@ -187,6 +237,8 @@ export class UserKeeperExampleStack extends Stack {
     new CfnOutput(this, 'MemoryDbAclName', { value: acl.attrAclName });
     new CfnOutput(this, 'MqUsername', { value: mqUser.attrUsername }).condition = withBroker;
     new CfnOutput(this, 'MqUserPendingChange', { value: mqUser.attrPendingChange }).condition = withBroker;
+    new CfnOutput(this, 'RabbitMqUsername', { value: rabbitUser.attrUsername }).condition = withRabbit;
+    new CfnOutput(this, 'RabbitMqConsoleUrl', { value: rabbitUser.attrConsoleUrl }).condition = withRabbit;
   }
 }
 

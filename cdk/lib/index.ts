@@ -7,5 +7,6 @@ export type { UserKeeperTarget } from './common';
 export * from './elasticache';
 export * from './memorydb';
 export * from './mq';
+export * from './rabbitmq';
 export * from './rotation';
 export * from './alarms';

@@ -10,7 +10,7 @@ export interface AmazonMqUserProps extends UserKeeperTarget {
   /**
    * The ActiveMQ broker: a `CfnBroker` (or anything with `brokerRef`), or its id and ARN, e.g.
    * `AmazonMqUser.brokerFromArn(arn)` for one defined elsewhere. The grants name exactly its
-   * ARN. (RabbitMQ brokers have no user API: userkeeper refuses them.)
+   * ARN. (A RabbitMQ broker's users are `AmazonMqRabbitMqUser`: this one refuses them.)
    */
   readonly broker: amazonmq.IBrokerRef | amazonmq.BrokerReference;
   /** `Username`: 2-100 characters of A-Z a-z 0-9 - . _ ~. Changing it replaces the user. */

@@ -29,8 +29,8 @@ export interface RotationGrantOptions {
 }
 
 /**
- * A userkeeper user whose password can be rotated: `ElastiCacheUser`, `MemoryDbUser` and
- * `AmazonMqUser` made with a `passwordSecret`.
+ * A userkeeper user whose password can be rotated: `ElastiCacheUser`, `MemoryDbUser`,
+ * `AmazonMqUser` and `AmazonMqRabbitMqUser` made with a `passwordSecret`.
  */
 export interface IRotatableUser extends IConstruct {
   /** The custom resource: the schedule is created after it (the user must exist to be tested). */
@@ -197,7 +197,7 @@ export interface RotatedSecretLogin {
    * @default - no login
    */
   readonly host?: string;
-  /** `port`. @default - 6379 (ElastiCache, MemoryDB), 61614 (Amazon MQ, STOMP) */
+  /** `port`. @default - 6379 (ElastiCache, MemoryDB), 61614 (Amazon MQ, STOMP), 5671 (RabbitMQ, AMQP) */
   readonly port?: number;
   /** `tls`. @default true */
   readonly tls?: boolean;
@@ -249,6 +249,36 @@ export interface AmazonMqRotatedSecretProps extends RotatedSecretLogin {
   readonly reboot?: boolean;
 }
 
+/** `strategy` of an Amazon MQ for RabbitMQ rotated secret. */
+export enum RabbitMqRotationStrategy {
+  /**
+   * Two users, `username` and `username_clone`: each rotation gives the new password to the
+   * one not in use (creating the clone the first time, with the user's tags and permissions),
+   * so the current one never stops working.
+   */
+  ALTERNATING = 'alternating',
+  /**
+   * The one user gets the new password at once: open connections stay, new logins with the
+   * old password fail from then on.
+   */
+  SINGLE = 'single',
+}
+
+export interface RabbitMqRotatedSecretProps extends RotatedSecretLogin {
+  /**
+   * The RabbitMQ broker (`broker_id`): as `AmazonMqRabbitMqUserProps.broker`. Without `host`,
+   * testSecret logs in over AMQP at the broker's first `amqps://` endpoint, and where none
+   * answers, checks the password through the management API (and says which it did).
+   */
+  readonly broker: amazonmq.IBrokerRef | amazonmq.BrokerReference;
+  /** `username`. */
+  readonly username: string;
+  /** `admin_secret_arn`: the broker administrator's secret, as `AmazonMqRabbitMqUserProps.adminSecret`. */
+  readonly adminSecret: secretsmanager.ISecret;
+  /** `strategy`. @default RabbitMqRotationStrategy.ALTERNATING */
+  readonly strategy?: RabbitMqRotationStrategy;
+}
+
 /** The password rules of the services, as `ExcludeCharacters` (the rotators use the same). */
 export const REDIS_FAMILY_EXCLUDED_CHARACTERS = ',"/@\'\\ ';
 export const MQ_EXCLUDED_CHARACTERS = ',:=';
@@ -282,6 +312,23 @@ export class RotatedSecretString {
         username: props.username,
         strategy: props.strategy ?? MqRotationStrategy.ALTERNATING,
         reboot: props.reboot ?? false,
+      },
+      props,
+      MQ_EXCLUDED_CHARACTERS,
+      12,
+    );
+  }
+
+  /** Amazon MQ's password rule holds on its RabbitMQ brokers too (12+ characters, none of `, : =`). */
+  public static rabbitMq(props: RabbitMqRotatedSecretProps): secretsmanager.SecretStringGenerator {
+    const broker = 'brokerRef' in props.broker ? props.broker.brokerRef : props.broker;
+    return generator(
+      {
+        engine: 'rabbitmq',
+        broker_id: broker.brokerId,
+        username: props.username,
+        admin_secret_arn: props.adminSecret.secretArn,
+        strategy: props.strategy ?? RabbitMqRotationStrategy.ALTERNATING,
       },
       props,
       MQ_EXCLUDED_CHARACTERS,

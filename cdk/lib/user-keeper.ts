@@ -71,7 +71,9 @@ export interface UserKeeperProps {
   /**
    * Run the function in a VPC. Its subnets need a route to the ElastiCache, MemoryDB,
    * Amazon MQ, Secrets Manager and Lambda (continuations) APIs and to S3 (CloudFormation's
-   * response URL): a NAT gateway, or interface endpoints plus an S3 gateway endpoint.
+   * response URL): a NAT gateway, or interface endpoints plus an S3 gateway endpoint. For
+   * `AmazonMqRabbitMqUser`, also to its broker's management endpoint (HTTPS): a private
+   * broker is reachable from its own VPC only.
    *
    * @default - not in a VPC
    */
@@ -99,7 +101,7 @@ export const SECRETS_MANAGER_PRINCIPAL = 'secretsmanager.amazonaws.com';
 
 /**
  * The userkeeper Lambda: the ServiceToken of `ElastiCacheUser`, `ElastiCacheUserGroup`,
- * `MemoryDbUser`, `MemoryDbAcl` and `AmazonMqUser`, and the rotation function of their
+ * `MemoryDbUser`, `MemoryDbAcl`, `AmazonMqUser` and `AmazonMqRabbitMqUser`, and the rotation function of their
  * password secrets (`rotate`).
  *
  * Its role starts with writing to its own log group (a policy of its own, not the AWS-managed

@@ -11,6 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
+  AmazonMqRabbitMqUser,
   AmazonMqUser,
   CONTINUATION_ACTIONS,
   ELASTICACHE_ROTATION_ACTIONS,
@@ -39,6 +40,8 @@ import {
   MQ_USER_ACTIONS,
   MqRotationStrategy,
   PASSWORD_SECRET_TAG,
+  RABBITMQ_BROKER_ACTIONS,
+  RabbitMqRotationStrategy,
   ROTATION_FUNCTION_KEY,
   ROTATION_KMS_ACTIONS,
   ROTATION_SECRET_ACTIONS,
@@ -904,6 +907,165 @@ describe('AmazonMqUser', () => {
   });
 });
 
+const RABBIT_BROKER_ARN = 'arn:aws:mq:us-east-1:123456789012:broker:events:b-9876a5b6-78cd-901e-2fgh-3i45j6k178l9';
+const RABBIT_ADMIN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mq/events-admin-AbCdEf';
+
+function rabbitLike(s: Stack, k: UserKeeper, extra: Partial<ConstructorParameters<typeof AmazonMqRabbitMqUser>[2]> = {}) {
+  const passwordSecret = new secretsmanager.Secret(s, 'RabbitSecret', {
+    generateSecretString: RotatedSecretString.rabbitMq({
+      broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+      username: 'app',
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(s, 'AdminForSecret', RABBIT_ADMIN_ARN),
+    }),
+  });
+  const adminSecret = secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin', RABBIT_ADMIN_ARN);
+  return new AmazonMqRabbitMqUser(s, 'Rabbit', {
+    userKeeper: k,
+    broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+    username: 'app',
+    passwordSecret,
+    adminSecret,
+    ...extra,
+  });
+}
+
+describe('AmazonMqRabbitMqUser', () => {
+  it('renders the properties userkeeper reads: tags as a list, permissions with "" for what is not given', () => {
+    const s = stack();
+    rabbitLike(s, keeper(s), {
+      tags: ['management', 'monitoring'],
+      permissions: [
+        { virtualHost: '/', configure: '^app\\.', write: '^app\\.', read: '.*' },
+        { virtualHost: 'orders', read: '^orders$' },
+      ],
+      adopt: true,
+    });
+    Template.fromStack(s).hasResourceProperties('Custom::AmazonMQRabbitMQUser', {
+      BrokerId: 'b-9876a5b6-78cd-901e-2fgh-3i45j6k178l9',
+      Username: 'app',
+      PasswordSecretArn: { Ref: Match.stringLikeRegexp('^RabbitSecret') },
+      AdminSecretArn: RABBIT_ADMIN_ARN,
+      Tags: ['management', 'monitoring'],
+      Permissions: [
+        { VirtualHost: '/', Configure: '^app\\.', Write: '^app\\.', Read: '.*' },
+        { VirtualHost: 'orders', Configure: '', Write: '', Read: '^orders$' },
+      ],
+      Adopt: 'true',
+      ServiceTimeout: '900',
+      Password: Match.absent(),
+    });
+    // Left out when not given: userkeeper's defaults (none).
+    const plain = stack();
+    rabbitLike(plain, keeper(plain));
+    Template.fromStack(plain).hasResourceProperties('Custom::AmazonMQRabbitMQUser', {
+      Tags: Match.absent(),
+      Permissions: Match.absent(),
+      Adopt: Match.absent(),
+    });
+  });
+
+  it('grants mq:DescribeBroker on its broker only, no MQ user action, and reading its two secrets', () => {
+    const s = stack();
+    const k = keeper(s);
+    const u = rabbitLike(s, k);
+    const t = Template.fromStack(s);
+    const st = grantsOf(t, s, u);
+    assert.equal(st.length, 3);
+    const broker = st.find((x) => actionsOf(x).some((a) => a.startsWith('mq:')))!;
+    assert.deepEqual(actionsOf(broker), RABBITMQ_BROKER_ACTIONS);
+    assert.deepEqual(actionsOf(broker), ['mq:DescribeBroker']);
+    assert.equal(broker.Resource, RABBIT_BROKER_ARN);
+    // Nothing of ActiveMQ's user API, broker tags or reboots, anywhere in the template.
+    const mqActions = statements(t).flatMap(actionsOf).filter((a) => a.startsWith('mq:'));
+    assert.deepEqual([...new Set(mqActions)], ['mq:DescribeBroker']);
+    // Its password secret (made in the app: by the reader tag), the administrator's (imported: by its ARN).
+    const reads = st.filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'));
+    assert.equal(reads.length, 2);
+    assertTaggedSecretGrant(t, s, k, reads.find((x) => x.Condition)!, u.passwordSecret!);
+    const admin = reads.find((x) => !x.Condition)!;
+    assert.deepEqual(actionsOf(admin), ['secretsmanager:GetSecretValue']);
+    assert.equal(admin.Resource, RABBIT_ADMIN_ARN);
+    assertNoWildcards(statements(t));
+  });
+
+  it('an administrator secret made in the app is read by its tag, like a password secret', () => {
+    const s = stack();
+    const k = keeper(s);
+    const adminSecret = new secretsmanager.Secret(s, 'AdminSecret', {
+      generateSecretString: { secretStringTemplate: '{"username":"admin"}', generateStringKey: 'password', excludeCharacters: ',:=' },
+    });
+    const u = rabbitLike(s, k, { adminSecret });
+    const t = Template.fromStack(s);
+    const reads = grantsOf(t, s, u).filter((x) => actionsOf(x).includes('secretsmanager:GetSecretValue'));
+    for (const r of reads) assertTaggedSecretGrant(t, s, k, r, adminSecret);
+    t.hasResourceProperties('Custom::AmazonMQRabbitMQUser', { AdminSecretArn: { Ref: s.getLogicalId(adminSecret.node.defaultChild as any) } });
+  });
+
+  it('another user of the same broker and administrator adds nothing to the grants', () => {
+    const policyOf = (users: number) => {
+      const s = stack();
+      const k = keeper(s);
+      const adminSecret = secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin', RABBIT_ADMIN_ARN);
+      for (let i = 0; i < users; i++) {
+        new AmazonMqRabbitMqUser(s, `U${i}`, {
+          userKeeper: k,
+          broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+          username: `app${i}`,
+          passwordSecret: new secretsmanager.Secret(s, `S${i}`),
+          adminSecret,
+        });
+      }
+      const managed = Object.values(Template.fromStack(s).findResources('AWS::IAM::ManagedPolicy')) as any[];
+      assert.equal(managed.length, 1);
+      return managed[0].Properties.PolicyDocument;
+    };
+    assert.deepEqual(policyOf(5), policyOf(1));
+  });
+
+  it('refuses invalid input at synth time', () => {
+    const s = stack();
+    const k = keeper(s);
+    let n = 0;
+    const mk = (extra: Partial<ConstructorParameters<typeof AmazonMqRabbitMqUser>[2]>) => () => {
+      const sub = new Stack(new App(), `S${n++}`);
+      rabbitLike(sub, keeper(sub), extra);
+    };
+    assert.throws(mk({ username: 'x' }), /2 to 94 characters/);
+    assert.throws(mk({ username: 'a'.repeat(95) }), /2 to 94 characters/);
+    assert.throws(mk({ username: 'bad name' }), /2 to 94 characters/);
+    assert.throws(mk({ username: 'app_clone' }), /must not end in _clone/);
+    assert.throws(mk({ tags: Array(21).fill('t') }), /at most 20 tags/);
+    assert.throws(mk({ tags: ['has space'] }), /tag "has space"/);
+    assert.throws(mk({ tags: ['userkeeper-x'] }), /userkeeper's own/);
+    assert.throws(mk({ permissions: [{ virtualHost: '/' }, { virtualHost: '/' }] }), /two permissions/);
+    assert.throws(mk({ permissions: [{ virtualHost: '' }] }), /1 to 255 characters/);
+    assert.throws(mk({ permissions: [{ virtualHost: 'a\nb' }] }), /no control characters/);
+    assert.throws(mk({ permissions: Array.from({ length: 101 }, (_, i) => ({ virtualHost: `v${i}` })) }), /at most 100 permissions/);
+    assert.doesNotThrow(mk({ username: 'a.b-c_d~e'.padEnd(94, 'x'), tags: ['management'], permissions: [{ virtualHost: 'orders' }] }));
+    // Token values are left for userkeeper to check.
+    const username = new CfnParameter(s, 'Username').valueAsString;
+    assert.doesNotThrow(() => rabbitLike(s, k, { username }));
+  });
+
+  it('with a bare serviceToken grants nothing; exposes the Data keys as attributes', () => {
+    const s = stack();
+    const u = new AmazonMqRabbitMqUser(s, 'User', {
+      serviceToken: 'arn:aws:lambda:us-east-1:123456789012:function:userkeeper',
+      broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+      username: 'app',
+      passwordSecret: mqSecret(s),
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin', RABBIT_ADMIN_ARN),
+    });
+    assert.equal(u.grants, undefined);
+    Template.fromStack(s).resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    const logical = s.getLogicalId(u.resource.node.defaultChild as any);
+    assert.deepEqual(s.resolve(u.attrUsername), { 'Fn::GetAtt': [logical, 'Username'] });
+    assert.deepEqual(s.resolve(u.attrLiveUsername), { 'Fn::GetAtt': [logical, 'LiveUsername'] });
+    assert.deepEqual(s.resolve(u.attrConsoleUrl), { 'Fn::GetAtt': [logical, 'ConsoleUrl'] });
+    assert.deepEqual(s.resolve(u.userRef), { Ref: logical });
+  });
+});
+
 /** Actions AWS authorizes on no resource ARN: "*" is the only Resource that can match them. */
 const NO_RESOURCE_ACTIONS = ['memorydb:CreateUser'];
 /** The same, with nothing to narrow them by and no resource touched: "*" alone, no condition. */
@@ -979,16 +1141,18 @@ describe('every template', () => {
     t.resourceCountIs('Custom::MemoryDBUser', 2);
     t.resourceCountIs('Custom::MemoryDBACL', 1);
     t.resourceCountIs('Custom::AmazonMQUser', 1);
-    t.resourceCountIs('AWS::SecretsManager::Secret', 4);
+    t.resourceCountIs('Custom::AmazonMQRabbitMQUser', 1);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 5);
     assert.ok(Token.isUnresolved(s.account) && Token.isUnresolved(s.region), 'the example stack is env-agnostic');
     assert.deepEqual(s.resolve(s.region), { Ref: 'AWS::Region' });
     const st = statements(t);
     // The grants: one managed policy for what always exists, one for the MQ user (only with a
-    // broker), one for its rotation (only with RotateMqExample); inline, the continuations only.
+    // broker), one for its rotation (only with RotateMqExample), one for the RabbitMQ user and
+    // its rotation (only with a RabbitMQ broker); inline, the continuations only.
     const managed = Object.values(t.findResources('AWS::IAM::ManagedPolicy')) as any[];
-    assert.deepEqual(managed.map((p) => p.Condition).sort(), ['CreateMqExample', 'RotateMqExampleSecret', undefined]);
+    assert.deepEqual(managed.map((p) => p.Condition).sort(), ['CreateMqExample', 'CreateRabbitMqExample', 'RotateMqExampleSecret', undefined]);
     t.resourceCountIs('AWS::IAM::Policy', 1);
-    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 4);
     t.resourceCountIs('AWS::Lambda::Permission', 1);
     assertNoWildcards(st);
     // Every custom resource: ServiceTimeout, and depends on the continuation policy.
@@ -1031,6 +1195,47 @@ describe('every template', () => {
     for (const [, r] of Object.entries(t.Resources as Record<string, any>)) {
       if (r.Type === 'AWS::SecretsManager::Secret' && r.Condition === undefined) {
         for (const c of [',', '"', '/', '@', "'", '\\', ' ']) assert.ok(r.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
+      }
+    }
+  });
+});
+
+describe('the example RabbitMQ user', () => {
+  it('exists (its secret, rotation and grants too) only with a RabbitMQ broker and its administrator\'s secret', () => {
+    const s = new UserKeeperExampleStack(new App(), 'Example', { codePath: CODE });
+    const t = Template.fromStack(s).toJSON();
+    assert.equal(t.Parameters.RabbitMqBrokerArn.Default, '');
+    assert.equal(t.Parameters.RabbitMqAdminSecretArn.Default, '');
+    assert.deepEqual(t.Conditions.CreateRabbitMqExample, {
+      'Fn::And': [
+        { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RabbitMqBrokerArn' }, ''] }] },
+        { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'RabbitMqAdminSecretArn' }, ''] }] },
+      ],
+    });
+    const conditional = Object.entries(t.Resources as Record<string, any>).filter(([, r]) => r.Condition === 'CreateRabbitMqExample');
+    assert.deepEqual(conditional.map(([, r]) => r.Type).sort(), [
+      'AWS::IAM::ManagedPolicy',
+      'AWS::SecretsManager::RotationSchedule',
+      'AWS::SecretsManager::Secret',
+      'Custom::AmazonMQRabbitMQUser',
+    ]);
+    // Its grants: the broker (by the parameter), the administrator's secret (by the parameter), nothing else.
+    const policy = conditional.find(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy')![1];
+    const st = policy.Properties.PolicyDocument.Statement as Statement[];
+    assert.deepEqual(st.map((x) => [actionsOf(x), x.Resource]), [
+      [['mq:DescribeBroker'], { Ref: 'RabbitMqBrokerArn' }],
+      [['secretsmanager:GetSecretValue'], { Ref: 'RabbitMqAdminSecretArn' }],
+    ]);
+    const user = conditional.find(([, r]) => r.Type === 'Custom::AmazonMQRabbitMQUser')!;
+    assert.deepEqual(user[1].Properties.AdminSecretArn, { Ref: 'RabbitMqAdminSecretArn' });
+    const secret = conditional.find(([, r]) => r.Type === 'AWS::SecretsManager::Secret')![1];
+    for (const c of [',', ':', '=']) assert.ok(secret.Properties.GenerateSecretString.ExcludeCharacters.includes(c), c);
+    const template = JSON.stringify(secret.Properties.GenerateSecretString.SecretStringTemplate);
+    for (const k of ['rabbitmq', 'admin_secret_arn', 'RabbitMqAdminSecretArn', 'RabbitMqBrokerArn']) assert.ok(template.includes(k), k);
+    for (const [id, r] of conditional) {
+      for (const d of [r.DependsOn ?? []].flat()) {
+        const target = t.Resources[d].Condition;
+        assert.ok(target === undefined || target === 'CreateRabbitMqExample', `${id} DependsOn ${d} (${target})`);
       }
     }
   });
@@ -1168,6 +1373,27 @@ describe('UserKeeper.rotate', () => {
     assert.deepEqual(tagSecret.Condition['ForAllValues:StringEquals'], { 'aws:TagKeys': [MQ_ROTATION_SECRET_TAG] });
     // Nowhere else: not for the ElastiCache or MemoryDB rotations.
     assert.equal(statements(t).filter((x) => actionsOf(x).includes('secretsmanager:TagResource')).length, 1);
+  });
+
+  it('RabbitMQ: DescribeBroker on the broker and reading the administrator\'s secret; never a reboot', () => {
+    const s = stack();
+    const k = keeper(s);
+    const u = rabbitLike(s, k);
+    const rotation = k.rotate(u);
+    const t = Template.fromStack(s);
+    const st = grantsOf(t, s, rotation);
+    assert.equal(st.length, 4);
+    assertRotatedSecretGrant(s, k, st.find((x) => actionsOf(x).includes('secretsmanager:PutSecretValue'))!);
+    assert.deepEqual(actionsOf(st.find((x) => actionsOf(x).includes('secretsmanager:GetRandomPassword'))!), ['secretsmanager:GetRandomPassword']);
+    const broker = st.find((x) => actionsOf(x).some((a) => a.startsWith('mq:')))!;
+    assert.deepEqual(actionsOf(broker), ['mq:DescribeBroker']);
+    assert.equal(broker.Resource, RABBIT_BROKER_ARN);
+    const admin = st.find((x) => x.Resource === RABBIT_ADMIN_ARN)!;
+    assert.deepEqual(actionsOf(admin), ['secretsmanager:GetSecretValue'], 'the administrator\'s secret is read, never written');
+    assert.ok(!statements(t).some((x) => actionsOf(x).includes('secretsmanager:TagResource')), 'no progress tag: every step is idempotent');
+    const other = stack();
+    const ok = keeper(other);
+    assert.throws(() => ok.rotate(rabbitLike(other, ok), { reboot: true }), /rotate it without reboot/);
   });
 
   it('MQ: a token username rotates like any other; reboot grants mq:RebootBroker', () => {
@@ -1344,6 +1570,38 @@ describe('RotatedSecretString', () => {
     for (const c of [',', ':', '=']) assert.ok(mq.excludeCharacters!.includes(c), c);
     assert.throws(() => RotatedSecretString.memoryDb({ userName: 'app', passwordLength: 12 }), /16 to 128/);
     assert.doesNotThrow(() => RotatedSecretString.amazonMq({ broker: AmazonMqUser.brokerFromArn(BROKER_ARN), username: 'a', passwordLength: 12 }));
+  });
+
+  it('RabbitMQ: the engine, broker, user, administrator\'s secret and strategy; Amazon MQ\'s excluded characters', () => {
+    const s = stack();
+    const gen = RotatedSecretString.rabbitMq({
+      broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+      username: 'app',
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin', RABBIT_ADMIN_ARN),
+      host: 'b-9876.mq.us-east-1.amazonaws.com',
+      port: 5671,
+    });
+    assert.deepEqual(JSON.parse(gen.secretStringTemplate!), {
+      engine: 'rabbitmq',
+      broker_id: 'b-9876a5b6-78cd-901e-2fgh-3i45j6k178l9',
+      username: 'app',
+      admin_secret_arn: RABBIT_ADMIN_ARN,
+      strategy: 'alternating',
+      host: 'b-9876.mq.us-east-1.amazonaws.com',
+      port: 5671,
+    });
+    for (const c of [',', ':', '=']) assert.ok(gen.excludeCharacters!.includes(c), c);
+    const single = RotatedSecretString.rabbitMq({
+      broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN),
+      username: 'app',
+      adminSecret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Admin2', RABBIT_ADMIN_ARN),
+      strategy: RabbitMqRotationStrategy.SINGLE,
+    });
+    assert.equal(JSON.parse(single.secretStringTemplate!).strategy, 'single');
+    // An administrator secret of the app: its ARN, a token, stays one inside the template.
+    const admin = new secretsmanager.Secret(s, 'AppAdmin');
+    const tokened = RotatedSecretString.rabbitMq({ broker: AmazonMqUser.brokerFromArn(RABBIT_BROKER_ARN), username: 'app', adminSecret: admin });
+    assert.ok(JSON.stringify(s.resolve(tokened.secretStringTemplate)).includes(`"Ref":"${s.getLogicalId(admin.node.defaultChild as any)}"`));
   });
 
   it('keeps a token broker id a token inside the template', () => {

@@ -43,7 +43,8 @@ STACK_NAME = "iam-lint"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/6b8b2a10-0000-4000-8000-000000000000"
 
 # Every optional grant switched on, with a sample value where the default is empty: the
-# customer-managed key (kms:Decrypt, kms:GenerateDataKey), the MQ example and its rotation.
+# customer-managed key (kms:Decrypt, kms:GenerateDataKey), the MQ example and its rotation,
+# the RabbitMQ example (its broker and administrator's secret).
 # Only the parameters a template declares are passed; every other keeps its default.
 LINT_PARAMETERS = {
     # template.yaml
@@ -52,8 +53,12 @@ LINT_PARAMETERS = {
     "MqBrokerId": "b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
     "RotateMqExample": "true",
     "SecretsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "RabbitMqBrokerId": "b-9876a5b6-78cd-901e-2fgh-3i45j6k178l9",
+    # both
+    "RabbitMqAdminSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:userkeeper/rabbitmq-admin-AbCdEf",
     # the CDK example app
     "MqBrokerArn": f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:uk-lint:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
+    "RabbitMqBrokerArn": f"arn:aws:mq:{REGION}:{ACCOUNT}:broker:uk-lint-rabbit:b-9876a5b6-78cd-901e-2fgh-3i45j6k178l9",
 }
 
 # Fails the check: this severity and above.

@@ -10,6 +10,10 @@ a key of the answer's ``Data``; then Deletes in reverse order must succeed too.
 
 The MQ examples name a broker through a parameter (``MqBrokerId`` in SAM, ``MqBrokerArn`` in
 the CDK app): an ActiveMQ broker is created in the emulator first and passed as that parameter.
+The RabbitMQ examples likewise (``RabbitMqBrokerId`` / ``RabbitMqBrokerArn``, and
+``RabbitMqAdminSecretArn``): a RabbitMQ broker in the emulator whose ``ConsoleURL`` and
+``Endpoints`` are a real RabbitMQ started here (tests/e2e/servers.py), and its administrator's
+secret; what the binary did is checked on that RabbitMQ (users, tags, permissions, logins).
 
 So a property the template renders that the binary refuses, a type or attribute the binary
 does not know, a password generator the binary's password rules reject: any drift between
@@ -26,12 +30,15 @@ when the schedule is created (``RotateImmediatelyOnUpdate: false``), then two fu
 (the four steps). Every AWS call the binary makes is checked against the statements in effect
 for that schedule (its role's, and the policies it DependsOn), **resource and conditions
 included**: the secret's ARN, the user's or broker's ARN, the tag keys of ``mq:CreateTags``.
+Which secret a Secrets Manager call was for is read from the request itself (the emulator's
+request log): a user reads only the secrets it names, a rotation writes only its own secret.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import json
 import re
 import secrets
@@ -59,6 +66,7 @@ from ..e2e.harness.function import BinaryMissing, Function, require_binary
 from ..e2e.harness.receiver import ResponseReceiver
 from ..e2e.harness.runtime_api import Invocation, LocalRuntimeApi
 from ..e2e.harness.views import CfnResult, mask_passwords
+from ..e2e.servers import RabbitMqServer, ServerUnavailable, make_pki
 from . import cfn
 
 REPO = REPO_ROOT
@@ -69,12 +77,13 @@ SYNTH_HINT = "run scripts/check-deploy (or `npx cdk synth` in cdk/) first"
 MEMORYDB_USER_TYPE = "Custom::MemoryDBUser"
 MEMORYDB_ACL_TYPE = "Custom::MemoryDBACL"
 MQ_USER_TYPE = "Custom::AmazonMQUser"
+RABBITMQ_USER_TYPE = "Custom::AmazonMQRabbitMQUser"
 ROTATION_SCHEDULE_TYPE = "AWS::SecretsManager::RotationSchedule"
 PERMISSION_TYPE = "AWS::Lambda::Permission"
 SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
 # What the binary serves today; a new service adds its types here and in the templates, and
 # every template must exercise every one of them.
-KNOWN_TYPES = {USER_TYPE, GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE}
+KNOWN_TYPES = {USER_TYPE, GROUP_TYPE, MEMORYDB_USER_TYPE, MEMORYDB_ACL_TYPE, MQ_USER_TYPE, RABBITMQ_USER_TYPE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +101,10 @@ class PasswordRule:
 REDIS_FAMILY = PasswordRule("ElastiCache/MemoryDB", frozenset(',"/@'), 16, 128)
 # Amazon MQ (ActiveMQ): 12+ characters, 4+ distinct, none of , : = (src/services/mq.rs).
 ACTIVEMQ = PasswordRule("Amazon MQ", frozenset(",:="), 12, 250, min_distinct=4)
-PASSWORD_RULES = {USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ}
+# Amazon MQ for RabbitMQ: the same rule, at most 128 characters (README, Custom::AmazonMQRabbitMQUser).
+RABBITMQ = PasswordRule("Amazon MQ for RabbitMQ", frozenset(",:="), 12, 128, min_distinct=4)
+PASSWORD_RULES = {USER_TYPE: REDIS_FAMILY, MEMORYDB_USER_TYPE: REDIS_FAMILY, MQ_USER_TYPE: ACTIVEMQ,
+                  RABBITMQ_USER_TYPE: RABBITMQ}
 
 
 def cdk_templates() -> list[Path]:
@@ -112,13 +124,19 @@ def template_cases() -> list[Any]:
     return cases
 
 
-def broker_parameters(template: dict[str, Any], broker: dict[str, str]) -> dict[str, str]:
-    """The template's broker parameters (``MqBrokerId``, ``MqBrokerArn``), naming ``broker``."""
+def broker_parameters(template: dict[str, Any], broker: dict[str, str], rabbit: dict[str, str]) -> dict[str, str]:
+    """The template's broker parameters (``MqBrokerId``, ``MqBrokerArn``), naming ``broker``,
+    and its RabbitMQ ones (``RabbitMqBrokerId`` / ``RabbitMqBrokerArn``, ``RabbitMqAdminSecretArn``)
+    naming ``rabbit``."""
     declared = template.get("Parameters") or {}
     values = {"MqBrokerId": broker["BrokerId"], "MqBrokerArn": broker["BrokerArn"]}
     found = {k: v for k, v in values.items() if k in declared}
     assert found, f"the template has no parameter naming the MQ broker (one of {sorted(values)})"
-    return found
+    rabbit_values = {"RabbitMqBrokerId": rabbit["BrokerId"], "RabbitMqBrokerArn": rabbit["BrokerArn"]}
+    rabbit_found = {k: v for k, v in rabbit_values.items() if k in declared}
+    assert rabbit_found, f"the template has no parameter naming the RabbitMQ broker (one of {sorted(rabbit_values)})"
+    assert "RabbitMqAdminSecretArn" in declared, "the template has no RabbitMqAdminSecretArn parameter"
+    return {**found, **rabbit_found, "RabbitMqAdminSecretArn": rabbit["AdminSecretArn"]}
 
 
 def rotation_parameters(template: dict[str, Any]) -> dict[str, str]:
@@ -143,8 +161,20 @@ def emulator() -> Iterator[Emulator]:
     emu.stop()
 
 
+@pytest.fixture(scope="module")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMqServer]:
+    """A real RabbitMQ (management API over HTTPS, AMQP over TLS) behind a CA of its own, which
+    the function is given as USERKEEPER_TLS_CA_FILE."""
+    try:
+        server = RabbitMqServer(make_pki(tmp_path_factory.mktemp("rabbitmq-pki"))).start()
+    except ServerUnavailable as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def stack_env(emulator: Emulator) -> Iterator[tuple[Emulator, Function, ResponseReceiver]]:
+def stack_env(emulator: Emulator, rabbitmq: RabbitMqServer) -> Iterator[tuple[Emulator, Function, ResponseReceiver, RabbitMqServer]]:
     try:
         binary = require_binary()
     except BinaryMissing as e:
@@ -153,13 +183,17 @@ def stack_env(emulator: Emulator) -> Iterator[tuple[Emulator, Function, Response
     emulator.config(transition_seconds=0)
     runtime = LocalRuntimeApi()
     receiver = ResponseReceiver()
-    fn = Function(runtime, emulator.url, binary=binary)
+    fn = Function(runtime, emulator.url, binary=binary, extra_env={"USERKEEPER_TLS_CA_FILE": str(rabbitmq.pki.ca_cert)})
     try:
-        yield emulator, fn, receiver
+        yield emulator, fn, receiver, rabbitmq
     finally:
         fn.stop()
         runtime.close()
         receiver.close()
+        # Each test's stack is a new one: users it left (a rotation's, not deleted) would be
+        # another stack's to the next.
+        for name in rabbitmq.user_names() - {rabbitmq.admin_user}:
+            rabbitmq.delete_user(name)
 
 
 def generated_password(spec: dict[str, Any], rules: list[PasswordRule]) -> str:
@@ -255,6 +289,35 @@ def create_broker(emulator: Emulator) -> dict[str, str]:
     return {"BrokerId": broker_id, "BrokerArn": out["BrokerArn"]}
 
 
+def create_rabbitmq_broker(emulator: Emulator, server: RabbitMqServer) -> dict[str, str]:
+    """A RabbitMQ broker whose name fits the SAM template's default RabbitMqBrokerNamePrefix,
+    describing ``server`` as its instance, and its administrator's secret, named with the
+    default SecretNamePrefix (the SAM role reads secrets of that prefix only)."""
+    mq = emulator.client("mq")
+    broker_id = mq.create_broker(
+        BrokerName="uk-contract-rabbit",
+        DeploymentMode="SINGLE_INSTANCE",
+        EngineType="RABBITMQ",
+        HostInstanceType="mq.m5.large",
+        PubliclyAccessible=False,
+        Users=[{"Username": server.admin_user, "Password": server.admin_password}],
+    )["BrokerId"]
+    emulator.rabbitmq_instances([{"console_url": server.console_url, "endpoints": [server.amqps_endpoint]}], broker=broker_id)
+    admin = emulator.client("secretsmanager").create_secret(
+        Name="userkeeper/contract/rabbitmq-admin",
+        SecretString=json.dumps({"username": server.admin_user, "password": server.admin_password}),
+    )
+    arn = mq.describe_broker(BrokerId=broker_id)["BrokerArn"]
+    return {"BrokerId": broker_id, "BrokerArn": arn, "AdminSecretArn": admin["ARN"]}
+
+
+def secret_id_of(request: dict[str, Any]) -> str:
+    """The ``SecretId`` of a Secrets Manager request (JSON protocol)."""
+    body = json.loads(request.get("body") or "{}")
+    assert "SecretId" in body, f"secretsmanager:{request['action']} without a SecretId"
+    return body["SecretId"]
+
+
 @dataclasses.dataclass
 class Deployment:
     """A template's resources as CloudFormation would have created them: secrets in the
@@ -267,8 +330,12 @@ class Deployment:
     stack: cfn.Stack
     iam: "RoleGrants"
     broker: dict[str, str]
+    rabbit: dict[str, str]  # the RabbitMQ broker: BrokerId, BrokerArn, AdminSecretArn
+    rabbitmq: RabbitMqServer  # the real RabbitMQ that broker describes
     secret_values: dict[str, str]  # secret ARN -> password, to check what the user got
     sent: list[tuple[str, str, dict[str, Any], CfnResult]]
+    # (logical id, request type) -> the (action, resource) pairs AWS authorized its calls as
+    authorized: dict[tuple[str, str], set[tuple[str, str]]] = dataclasses.field(default_factory=dict)
 
     def send(self, request_type: str, lid: str, rtype: str, props: dict[str, Any], physical_id: str | None = None) -> CfnResult:
         emulator, receiver = self.emulator, self.receiver
@@ -284,7 +351,7 @@ class Deployment:
             stack_id=self.stack.pseudo["AWS::StackId"],
             service_token=token,
         )
-        before = len(emulator.calls())
+        before = emulator.last_request()
         res = CfnResult(event, self.fn.invoke(event, timeout_s=60), [])
         res.puts = receiver.wait_for(event["ResponseURL"])
         assert_protocol(res)
@@ -292,15 +359,19 @@ class Deployment:
         # Every AWS call the binary made for this request is an action the template grants
         # the function while this resource exists (its role's own policies, and the policies
         # the resource DependsOn: the ones CloudFormation keeps until after its Delete).
-        calls = emulator.calls()[before:]
+        # The AWS requests it made (tests/emulator/requests_log.py): a Secrets Manager call's
+        # body names the secret it was for.
+        calls = emulator.requests(after=before)
         called = {f"{c['service']}:{c['action']}".lower() for c in calls}
         missing = called - self.iam.actions_for(lid)
         assert not missing, f"{request_type} {lid} ({rtype}) called {sorted(missing)}, which the template does not grant it"
         # And each call is allowed on every resource AWS authorizes it on, with the request's
         # condition keys (its tags), by the statements in effect for this resource.
         statements = self.iam.statements_for(self.stack, lid)
+        authorized = self.authorized.setdefault((lid, request_type), set())
         for c in calls:
-            for action, resource, context in authorizations(self, lid, rtype, props, c["service"], c["action"]):
+            for action, resource, context in authorizations(self, lid, rtype, props, c["service"], c["action"], c):
+                authorized.add((action, resource))
                 assert _allows(statements, action, resource, context), (
                     f"{self.path.name}: {request_type} {lid} ({rtype}) called {c['service']}:{c['action']}, which AWS "
                     f"authorizes as {action} on {resource} {context or ''}: the statements in effect for it do not "
@@ -336,16 +407,27 @@ def request_tags(d: Deployment, lid: str, props: dict[str, Any]) -> dict[str, li
     return {**{f"aws:RequestTag/{k}": [v] for k, v in tags.items()}, "aws:TagKeys": list(tags)}
 
 
-def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], service: str, action: str) -> list[Authorization]:
+def authorizations(d: Deployment, lid: str, rtype: str, props: dict[str, Any], service: str, action: str,
+                   request: dict[str, Any] | None = None) -> list[Authorization]:
     """Every (action, resource, context) AWS authorizes for one call the binary made for the
-    custom resource ``lid``."""
+    custom resource ``lid`` (``request``: the emulator's record of it, body included)."""
     if service == "secretsmanager":
         assert action == "GetSecretValue", f"{lid}: secretsmanager:{action} outside a rotation"
-        arn = props["PasswordSecretArn"]
+        assert request is not None, f"{lid}: which secret secretsmanager:{action} was for is in its request"
+        arn = secret_id_of(request)
+        # Only the secrets the resource names: its password's, and a RabbitMQ user's administrator's.
+        named = {props[k] for k in ("PasswordSecretArn", "AdminSecretArn") if props.get(k)}
+        assert arn in named, f"{lid} ({rtype}) read the secret {arn}, which it does not name (it names {sorted(named)})"
         return [("secretsmanager:GetSecretValue", arn, secret_tags(d.emulator, arn))]
     if (service, action) == ("lambda", "Invoke"):  # a continuation: IAM calls it InvokeFunction
         return [("lambda:InvokeFunction", FUNCTION_ARN, {})]
     called = f"{service}:{action}"
+    if rtype == RABBITMQ_USER_TYPE and service == "mq":
+        # Its users live in the broker: of Amazon MQ only the endpoints (src/services/rabbitmq);
+        # its Tags are RabbitMQ's, no AWS request tags.
+        assert action == "DescribeBroker", f"{lid} ({rtype}) called {called}: a RabbitMQ user needs only mq:DescribeBroker"
+        assert props["BrokerId"] == d.rabbit["BrokerId"], props["BrokerId"]
+        return [(called, d.rabbit["BrokerArn"], {})]
     tagged = request_tags(d, lid, props)
     if rtype == USER_TYPE and service == "elasticache":
         user = _arn("elasticache", f"user:{props['UserId']}")
@@ -436,21 +518,22 @@ def test_create_acl_must_be_allowed_on_both_readings() -> None:
 def deploy(path: Path, parameters: dict[str, str], stack_env) -> Deployment:
     """Creates ``path``'s resources in dependency order: secrets in the emulator, custom
     resources through the binary (each must succeed, with only granted calls)."""
-    emulator, fn, receiver = stack_env
+    emulator, fn, receiver, rabbitmq = stack_env
     assert path.exists(), f"{path} missing: {SYNTH_HINT}"
     name = f"contract-{path.stem.split('.')[0].lower()}"
     stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{name}/{uuid.uuid4()}"
     template = cfn.load_template(path)
     broker = create_broker(emulator)
+    rabbit = create_rabbitmq_broker(emulator, rabbitmq)
     stack = cfn.Stack(
         template,
         name=name,
         stack_id=stack_id,
         region=REGION,
         account=ACCOUNT_ID,
-        parameters={**parameters, **broker_parameters(template, broker), **rotation_parameters(template)},
+        parameters={**parameters, **broker_parameters(template, broker, rabbit), **rotation_parameters(template)},
     )
-    d = Deployment(path, emulator, fn, receiver, stack, RoleGrants(template), broker, {}, [])
+    d = Deployment(path, emulator, fn, receiver, stack, RoleGrants(template), broker, rabbit, rabbitmq, {}, [])
     readers = secret_readers(stack)
     for lid in stack.order():
         resource = stack.resources[lid]
@@ -491,8 +574,9 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
     if path == SAM_TEMPLATE:
         # The examples are exactly: ElastiCache a default user, an app user and the group
         # holding both; MemoryDB a password user, an IAM user and the ACL holding both; MQ a
-        # broker user.
-        assert sent_types == {USER_TYPE: 2, GROUP_TYPE: 1, MEMORYDB_USER_TYPE: 2, MEMORYDB_ACL_TYPE: 1, MQ_USER_TYPE: 1}, sent
+        # broker user; RabbitMQ a broker user.
+        assert sent_types == {USER_TYPE: 2, GROUP_TYPE: 1, MEMORYDB_USER_TYPE: 2, MEMORYDB_ACL_TYPE: 1, MQ_USER_TYPE: 1,
+                              RABBITMQ_USER_TYPE: 1}, sent
 
     # Every attribute the template reads (in resources and outputs) must be in the Data the
     # function answered.
@@ -505,21 +589,31 @@ def test_custom_resources_create_and_delete_through_the_binary(path: Path, param
         value = stack.resolve({"Fn::GetAtt": att})
         assert isinstance(value, str) and value, f"Fn::GetAtt {'.'.join(att)} is {value!r}"
 
-    # What the emulator holds is what the template said.
+    # What the emulator (and the real RabbitMQ) holds is what the template said.
     for lid, rtype, props, res in sent:
-        CHECK_CREATED[rtype](emulator, lid, props, res, secret_values)
+        CHECK_CREATED[rtype](d, lid, props, res)
 
     # And CloudFormation's Deletes, in reverse order, clean up.
     for lid, rtype, props, res in reversed(sent):
         send("Delete", lid, rtype, {**props, "ServiceToken": FUNCTION_ARN}, physical_id=res.physical_id)
     for lid, rtype, props, _ in sent:
-        CHECK_DELETED[rtype](emulator, lid, props)
+        CHECK_DELETED[rtype](d, lid, props)
+
+    # A RabbitMQ user's requests asked AWS for its broker and its two secrets, nothing else.
+    for lid, rtype, props, _ in sent:
+        if rtype == RABBITMQ_USER_TYPE:
+            assert d.authorized[(lid, "Create")] >= {
+                ("mq:DescribeBroker", d.rabbit["BrokerArn"]),
+                ("secretsmanager:GetSecretValue", props["PasswordSecretArn"]),
+                ("secretsmanager:GetSecretValue", props["AdminSecretArn"]),
+            }, d.authorized[(lid, "Create")]
 
 
 # What each type's Create must have left in the emulator, and its Delete removed.
 
 
-def _check_elasticache_user(emulator, lid, props, res, secret_values) -> None:
+def _check_elasticache_user(d, lid, props, res) -> None:
+    emulator, secret_values = d.emulator, d.secret_values
     user = emulator_user(emulator, props["UserId"])
     assert user is not None, f"{lid}: user {props['UserId']} not in the emulator"
     arn = props.get("PasswordSecretArn")
@@ -528,11 +622,12 @@ def _check_elasticache_user(emulator, lid, props, res, secret_values) -> None:
     assert res.data.get("Arn", "").endswith(f":user:{props['UserId']}")
 
 
-def _check_elasticache_group(emulator, lid, props, res, secret_values) -> None:
+def _check_elasticache_group(d, lid, props, res) -> None:
     assert res.data.get("UserGroupId") == props["UserGroupId"]
 
 
-def _check_memorydb_user(emulator, lid, props, res, secret_values) -> None:
+def _check_memorydb_user(d, lid, props, res) -> None:
+    emulator, secret_values = d.emulator, d.secret_values
     user = emulator_memorydb(emulator, "users", props["UserName"])
     assert user is not None, f"{lid}: MemoryDB user {props['UserName']} not in the emulator"
     assert user["AccessString"] == props["AccessString"]
@@ -546,15 +641,16 @@ def _check_memorydb_user(emulator, lid, props, res, secret_values) -> None:
     assert res.data["UserName"] == props["UserName"] and res.data["Status"] == "active"
 
 
-def _check_memorydb_acl(emulator, lid, props, res, secret_values) -> None:
-    acl = emulator_memorydb(emulator, "acls", props["ACLName"])
+def _check_memorydb_acl(d, lid, props, res) -> None:
+    acl = emulator_memorydb(d.emulator, "acls", props["ACLName"])
     assert acl is not None, f"{lid}: MemoryDB ACL {props['ACLName']} not in the emulator"
     assert set(props["UserNames"]) <= set(acl["UserNames"]), (props["UserNames"], acl["UserNames"])
     assert res.data["Arn"] == acl["ARN"] and res.data["Arn"].endswith(f":acl/{props['ACLName']}")
     assert res.data["ACLName"] == props["ACLName"]
 
 
-def _check_mq_user(emulator, lid, props, res, secret_values) -> None:
+def _check_mq_user(d, lid, props, res) -> None:
+    emulator, secret_values = d.emulator, d.secret_values
     broker_id, username = props["BrokerId"], props["Username"]
     user = emulator_mq_user(emulator, broker_id, username)
     assert user is not None, f"{lid}: user {username} not on broker {broker_id}"
@@ -568,12 +664,41 @@ def _check_mq_user(emulator, lid, props, res, secret_values) -> None:
     assert f"userkeeper:user:{username.replace('~', '+')}" in emulator_broker(emulator, broker_id)["Tags"]
 
 
+def rabbitmq_tags(user: dict[str, Any]) -> set[str]:
+    """A RabbitMQ user's tags (a list since RabbitMQ 3.9, a comma-separated string before)."""
+    tags = user.get("tags") or []
+    return set(tags.split(",") if isinstance(tags, str) else tags) - {""}
+
+
+def rabbitmq_ownership(d: Deployment, lid: str, password_secret_arn: str) -> set[str]:
+    """The user tags userkeeper records a RabbitMQ user's owner and bound secret in
+    (src/services/rabbitmq/ownership.rs): the stack's GUID and the logical id; the first 128
+    bits of the SHA-256 of the secret's full ARN."""
+    guid = d.stack.pseudo["AWS::StackId"].rsplit("/", 1)[1]
+    digest = hashlib.sha256(password_secret_arn.encode()).hexdigest()[:32]
+    return {f"userkeeper:owner={guid}/{lid}", f"userkeeper:secret={digest}"}
+
+
+def _check_rabbitmq_user(d, lid, props, res) -> None:
+    server, username = d.rabbitmq, props["Username"]
+    user = server.user(username)
+    assert user is not None, f"{lid}: user {username} not on the RabbitMQ the broker describes"
+    assert rabbitmq_tags(user) == set(props.get("Tags") or []) | rabbitmq_ownership(d, lid, props["PasswordSecretArn"]), user
+    assert server.management_login(username, d.secret_values[props["PasswordSecretArn"]]), f"{lid}: password is not the secret's"
+    want = {p["VirtualHost"]: {"configure": p.get("Configure", ""), "write": p.get("Write", ""), "read": p.get("Read", "")}
+            for p in props.get("Permissions") or []}
+    assert server.permissions(username) == want, f"{lid}: permissions {server.permissions(username)}, not {want}"
+    assert res.physical_id == f"{props['BrokerId']}/{username}"
+    assert res.data == {"Username": username, "LiveUsername": username, "ConsoleUrl": server.console_url}, res.data
+
+
 CHECK_CREATED = {
     USER_TYPE: _check_elasticache_user,
     GROUP_TYPE: _check_elasticache_group,
     MEMORYDB_USER_TYPE: _check_memorydb_user,
     MEMORYDB_ACL_TYPE: _check_memorydb_acl,
     MQ_USER_TYPE: _check_mq_user,
+    RABBITMQ_USER_TYPE: _check_rabbitmq_user,
 }
 
 
@@ -582,14 +707,19 @@ def _gone(what: str, found: Any) -> None:
 
 
 CHECK_DELETED = {
-    USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_user(emulator, props["UserId"])),
-    GROUP_TYPE: lambda emulator, lid, props: None,
-    MEMORYDB_USER_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "users", props["UserName"])),
-    MEMORYDB_ACL_TYPE: lambda emulator, lid, props: _gone(lid, emulator_memorydb(emulator, "acls", props["ACLName"])),
-    MQ_USER_TYPE: lambda emulator, lid, props: (
+    USER_TYPE: lambda d, lid, props: _gone(lid, emulator_user(d.emulator, props["UserId"])),
+    GROUP_TYPE: lambda d, lid, props: None,
+    MEMORYDB_USER_TYPE: lambda d, lid, props: _gone(lid, emulator_memorydb(d.emulator, "users", props["UserName"])),
+    MEMORYDB_ACL_TYPE: lambda d, lid, props: _gone(lid, emulator_memorydb(d.emulator, "acls", props["ACLName"])),
+    MQ_USER_TYPE: lambda d, lid, props: (
         # A pending CREATE is dropped at once; the ownership tag goes with it.
-        _gone(lid, emulator_mq_user(emulator, props["BrokerId"], props["Username"])),
-        _gone(f"{lid}'s ownership tag", emulator_broker(emulator, props["BrokerId"])["Tags"].get(f"userkeeper:user:{props['Username']}")),
+        _gone(lid, emulator_mq_user(d.emulator, props["BrokerId"], props["Username"])),
+        _gone(f"{lid}'s ownership tag", emulator_broker(d.emulator, props["BrokerId"])["Tags"].get(f"userkeeper:user:{props['Username']}")),
+    ),
+    # The user (and a rotation's clone, if there is one) is gone from the broker.
+    RABBITMQ_USER_TYPE: lambda d, lid, props: (
+        _gone(lid, d.rabbitmq.user(props["Username"])),
+        _gone(f"{lid}'s clone", d.rabbitmq.user(props["Username"] + "_clone")),
     ),
 }
 
@@ -872,7 +1002,8 @@ def _allows(statements: list[dict[str, Any]], action: str, resource: str, contex
 
 # What two rotations of the examples must have made the binary call between them (so that the
 # grant checks below are not vacuous): every service's rotation calls but RebootBroker (the
-# examples never reboot) and KMS (the emulator does not call it).
+# examples never reboot) and KMS (the emulator does not call it). A RabbitMQ rotation's own are
+# checked on their resources too (RABBITMQ_ROTATION_CALLS).
 EXPECTED_ROTATION_CALLS = {
     "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:GetRandomPassword",
     "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
@@ -892,19 +1023,32 @@ class RotatedSecret:
     arn: str
     statements: list[dict[str, Any]]
     called: set[str] = dataclasses.field(default_factory=set)
+    #: (action, resource) of every call, as AWS authorizes it
+    called_on: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     def value(self, **version: str) -> tuple[str, dict[str, Any]]:
         out = self.d.emulator.client("secretsmanager").get_secret_value(SecretId=self.arn, **version)
         return out["VersionId"], json.loads(out["SecretString"])
 
-    def resource_of(self, service: str, action: str, doc: dict[str, Any]) -> str:
+    def resource_of(self, service: str, action: str, doc: dict[str, Any], request: dict[str, Any]) -> str:
         """The ARN AWS authorizes ``action`` on, for a rotation of a secret holding ``doc``."""
         if service == "secretsmanager":
-            return "*" if action == "GetRandomPassword" else self.arn
+            if action == "GetRandomPassword":
+                return "*"
+            arn = secret_id_of(request)
+            # Its own secret; a RabbitMQ rotation also reads (only reads) the administrator's.
+            if arn != self.arn:
+                assert doc.get("engine") == "rabbitmq" and arn == doc.get("admin_secret_arn") and action == "GetSecretValue", (
+                    f"{self.schedule}: the rotation called secretsmanager:{action} on {arn}, not its own secret {self.arn}"
+                )
+            return arn
         if service == "elasticache":
             return f"arn:aws:elasticache:{REGION}:{ACCOUNT_ID}:user:{doc['user_id']}"
         if service == "memorydb":
             return f"arn:aws:memorydb:{REGION}:{ACCOUNT_ID}:user/{doc['username']}"
+        if service == "mq" and doc["engine"] == "rabbitmq":
+            assert doc["broker_id"] == self.d.rabbit["BrokerId"], doc["broker_id"]
+            return self.d.rabbit["BrokerArn"]
         if service == "mq":
             assert doc["broker_id"] == self.d.broker["BrokerId"], doc["broker_id"]
             return self.d.broker["BrokerArn"]
@@ -915,20 +1059,21 @@ class RotatedSecret:
         emulator = self.d.emulator
         _, doc = self.value(VersionStage="AWSCURRENT")
         tags_before = self.secret_tags()
-        before = len(emulator.calls())
+        before = emulator.last_request()
         inv = self.d.fn.invoke(rotation_event(step, self.arn, token), timeout_s=60)
         assert inv.finished, f"{self.schedule}: {step} gave no result in time: {inv}"
-        calls = emulator.calls()[before:]
+        calls = emulator.requests(after=before)
         # The tag keys setSecret wrote on the secret (for TagResource's aws:TagKeys).
         written = [k for k, v in self.secret_tags().items() if tags_before.get(k) != v]
         for c in calls:
             service, action = c["service"], c["action"]
             tagging = (service, action) == ("secretsmanager", "TagResource")
             context = {"aws:TagKeys": written} if tagging else {}
-            resource = self.resource_of(service, action, doc)
+            resource = self.resource_of(service, action, doc, c)
             if service == "secretsmanager" and resource != "*":
-                context = {**context, **secret_tags(emulator, self.arn)}
+                context = {**context, **secret_tags(emulator, resource)}
             self.called.add(f"{service}:{action}")
+            self.called_on.add((f"{service}:{action}", resource))
             assert _allows(self.statements, f"{service}:{action}", resource, context), (
                 f"{self.d.path.name}: {step} of {self.schedule}'s secret called {service}:{action} on {resource} "
                 f"{context or ''}, which the statements in effect for it do not allow:\n{json.dumps(self.statements, indent=1)}"
@@ -1025,6 +1170,11 @@ def _rotate_example(d: Deployment, lid: str, secret_lid: str) -> set[str]:
         assert version == token, f"{lid}: AWSCURRENT is on {version}, not the rotation's {token}"
         assert after["password"] != before["password"]
         CHECK_ROTATED[engine](d, lid, before, after)
+    if engine == "rabbitmq":
+        expected = {(a, d.rabbit["BrokerArn"] if a.startswith("mq:") else arn) for a in RABBITMQ_ROTATION_CALLS}
+        expected.add(("secretsmanager:GetSecretValue", first["admin_secret_arn"]))
+        assert expected <= r.called_on, f"{lid}: the rotations never called {sorted(expected - r.called_on)}"
+        assert {a for a, _ in r.called_on if a.startswith("mq:")} == {"mq:DescribeBroker"}, sorted(r.called_on)
     return r.called
 
 
@@ -1048,8 +1198,31 @@ def _check_mq_rotated(d: Deployment, lid: str, before: dict[str, Any], after: di
     assert emulator_broker(d.emulator, d.broker["BrokerId"])["reboots"] >= 1
 
 
+# A RabbitMQ rotation's calls to AWS (its broker's endpoints, its secret's steps), each on its
+# own resource; and it reads the administrator's secret (checked beside these).
+RABBITMQ_ROTATION_CALLS = {
+    "mq:DescribeBroker", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+}
+
+
+def _check_rabbitmq_rotated(d: Deployment, lid: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    # Alternating: the new password is the other user's, live at once, with the same tags and
+    # permissions; the user clients hold was not touched (its password still logs in).
+    server = d.rabbitmq
+    partner = before["username"][: -len("_clone")] if before["username"].endswith("_clone") else before["username"] + "_clone"
+    assert after["username"] == partner, (before["username"], after["username"])
+    assert server.management_login(after["username"], after["password"]), f"{lid}: {after['username']} does not take the new password"
+    assert server.management_login(before["username"], before["password"]), f"{lid}: {before['username']} lost its password"
+    old, new = server.user(before["username"]), server.user(after["username"])
+    assert old is not None and new is not None
+    assert rabbitmq_tags(new) == rabbitmq_tags(old), (rabbitmq_tags(old), rabbitmq_tags(new))
+    assert server.permissions(after["username"]) == server.permissions(before["username"])
+
+
 CHECK_ROTATED = {
     "elasticache": _check_two_passwords("elasticache"),
     "memorydb": _check_two_passwords("memorydb"),
     "mq": _check_mq_rotated,
+    "rabbitmq": _check_rabbitmq_rotated,
 }

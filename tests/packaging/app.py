@@ -7,12 +7,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from userkeeper_cdk import (
+    AmazonMqRabbitMqUser,
     AmazonMqUser,
     ElastiCacheEngine,
     ElastiCacheUser,
     ElastiCacheUserGroup,
     MemoryDbAcl,
     MemoryDbUser,
+    RabbitMqPermission,
     RotatedSecretString,
     UserKeeper,
 )
@@ -53,6 +55,21 @@ mq_secret = secretsmanager.Secret(
 )
 mq_user = AmazonMqUser(stack, "MqUser", user_keeper=keeper, broker=broker, username="app", password_secret=mq_secret)
 keeper.rotate(mq_user)
+
+rabbit_broker = AmazonMqUser.broker_from_arn("arn:aws:mq:us-east-1:123456789012:broker:events:b-9876abcd-12ab-34cd-56ef-1234567890ab")
+rabbit_admin = secretsmanager.Secret.from_secret_complete_arn(
+    stack, "RabbitAdmin", "arn:aws:secretsmanager:us-east-1:123456789012:secret:mq/events-admin-AbCdEf"
+)
+rabbit_secret = secretsmanager.Secret(
+    stack, "RabbitSecret",
+    generate_secret_string=RotatedSecretString.rabbit_mq(broker=rabbit_broker, username="app", admin_secret=rabbit_admin),
+)
+rabbit_user = AmazonMqRabbitMqUser(
+    stack, "RabbitUser", user_keeper=keeper, broker=rabbit_broker, username="app", password_secret=rabbit_secret,
+    admin_secret=rabbit_admin, tags=["management"],
+    permissions=[RabbitMqPermission(virtual_host="/", configure=r"^app\.", write=r"^app\.", read=r"^app\.")],
+)
+keeper.rotate(rabbit_user)
 keeper.alarms(topic=sns.Topic(stack, "Alarms"))
 
 app.synth()

@@ -4,6 +4,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
+  AmazonMqRabbitMqUser,
   AmazonMqUser,
   ElastiCacheEngine,
   ElastiCacheUser,
@@ -47,6 +48,17 @@ const mqSecret = new secretsmanager.Secret(stack, 'MqSecret', {
 });
 const mqUser = new AmazonMqUser(stack, 'MqUser', { userKeeper: keeper, broker, username: 'app', passwordSecret: mqSecret });
 keeper.rotate(mqUser);
+
+const rabbitBroker = AmazonMqUser.brokerFromArn('arn:aws:mq:us-east-1:123456789012:broker:events:b-9876abcd-12ab-34cd-56ef-1234567890ab');
+const rabbitAdmin = secretsmanager.Secret.fromSecretCompleteArn(stack, 'RabbitAdmin', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:mq/events-admin-AbCdEf');
+const rabbitSecret = new secretsmanager.Secret(stack, 'RabbitSecret', {
+  generateSecretString: RotatedSecretString.rabbitMq({ broker: rabbitBroker, username: 'app', adminSecret: rabbitAdmin }),
+});
+const rabbitUser = new AmazonMqRabbitMqUser(stack, 'RabbitUser', {
+  userKeeper: keeper, broker: rabbitBroker, username: 'app', passwordSecret: rabbitSecret, adminSecret: rabbitAdmin,
+  tags: ['management'], permissions: [{ virtualHost: '/', configure: '^app\\.', write: '^app\\.', read: '^app\\.' }],
+});
+keeper.rotate(rabbitUser);
 keeper.alarms({ topic: new sns.Topic(stack, 'Alarms') });
 
 app.synth();

@@ -16,7 +16,8 @@ TYPES = {
     "Custom::MemoryDBUser": 1,
     "Custom::MemoryDBACL": 1,
     "Custom::AmazonMQUser": 1,
-    "AWS::SecretsManager::RotationSchedule": 3,
+    "Custom::AmazonMQRabbitMQUser": 1,
+    "AWS::SecretsManager::RotationSchedule": 4,
     "AWS::Lambda::Function": 1,
     "AWS::SNS::Topic": 1,
 }

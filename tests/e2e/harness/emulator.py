@@ -119,6 +119,15 @@ class Emulator:
     def clear_calls(self) -> Any:
         return self._call("POST", "/_emulator/calls/clear")
 
+    def requests(self, after: int = 0) -> list[dict[str, Any]]:
+        """The AWS requests as they arrived (``GET /_emulator/requests``: service, action,
+        body...; bodies carry passwords), those numbered above ``after`` (see ``last_request``)."""
+        return [r for r in self._call("GET", "/_emulator/requests") if r["seq"] > after]
+
+    def last_request(self) -> int:
+        """The number of the latest AWS request (0: none yet)."""
+        return self._call("GET", "/_emulator/requests/last")["seq"]
+
     def fail(self, **fault: Any) -> Any:
         """Queue a fault (``/_emulator/fail``): the next matching calls answer this error."""
         return self._call("POST", "/_emulator/fail", fault)
