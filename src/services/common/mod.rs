@@ -3,9 +3,9 @@
 //! properties, the Redis-family rules and the `two-passwords` rotation strategy. Resource
 //! bodies (create, update, delete) stay in each service: their differences are domain rules.
 
+pub(crate) mod amazon_mq;
 pub(crate) mod auth;
 pub mod binding;
-pub(crate) mod broker_rules;
 pub mod lifecycle;
 pub(crate) mod membership;
 pub(crate) mod rules;

@@ -5,6 +5,7 @@
 use super::api;
 use super::record::BrokerTags;
 use crate::error::is;
+use crate::services::common::amazon_mq;
 use crate::services::error::Error;
 use crate::wait::{self, Poll, Waiting};
 use aws_sdk_mq::Client;
@@ -23,17 +24,7 @@ impl Brokers {
         &self,
         broker_id: &str,
     ) -> Result<Option<DescribeBrokerOutput>, Error> {
-        match self
-            .client
-            .describe_broker()
-            .broker_id(broker_id)
-            .send()
-            .await
-        {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if is(&e, |e| e.is_not_found_exception()) => Ok(None),
-            Err(e) => Err(api("DescribeBroker", e).into()),
-        }
+        amazon_mq::describe_broker(&self.client, broker_id).await
     }
 
     /// The broker, which must exist and run ActiveMQ.

@@ -19,9 +19,8 @@ pub use rotator::Rotator;
 pub use user::{User, UserProps};
 
 use super::{Registry, Shared};
-use crate::error::ApiError;
+use crate::services::common::amazon_mq::api;
 use aws_sdk_mq::Client;
-use aws_sdk_mq::error::SdkError;
 use broker::Brokers;
 
 /// Registers this service's resource type and rotator.
@@ -37,13 +36,4 @@ pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
         secrets: shared.secrets.clone(),
         login: shared.login.clone(),
     });
-}
-
-/// A failed Amazon MQ call.
-fn api<E, R>(op: &'static str, e: SdkError<E, R>) -> ApiError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    ApiError::new("Amazon MQ", op, &e)
 }

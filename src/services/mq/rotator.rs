@@ -23,11 +23,9 @@ use super::record::{self, Bound, BrokerTags};
 use crate::aws::Secrets;
 use crate::login::Login;
 use crate::redact::Secret;
-use crate::rotation::{
-    self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
-};
-use crate::services::common::broker_rules::{
-    BROKER_PASSWORDS, CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
+use crate::rotation::{self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx};
+use crate::services::common::amazon_mq::{
+    self as amazon_mq, BROKER_PASSWORDS, check_pending, secret_broker_id as broker_id,
 };
 use crate::services::error::RotateError;
 use async_trait::async_trait;
@@ -36,14 +34,11 @@ use std::sync::Arc;
 
 /// Amazon MQ's STOMP endpoint (`stomp+ssl`), where testSecret logs in by default.
 const STOMP_TLS_PORT: u16 = 61614;
-const ALTERNATING: &str = "alternating";
-const SINGLE: &str = "single";
 /// The rotated secret's tag recording setSecret's progress.
 pub(super) const PROGRESS_TAG: &str = "userkeeper:rotation";
 const SENT: &str = "sent";
 const REBOOT: &str = "reboot";
-/// The secret's own keys for Amazon MQ.
-const BROKER_ID: &str = "broker_id";
+/// The secret's own key (beside `broker_id`) for ActiveMQ.
 const REBOOT_KEY: &str = "reboot";
 
 pub struct Rotator {
@@ -52,26 +47,9 @@ pub struct Rotator {
     pub(super) login: Arc<Login>,
 }
 
-/// The broker the secret names (checked by `check` first).
-fn broker_id(doc: &SecretDoc) -> &str {
-    doc.str_key(BROKER_ID).ok().flatten().unwrap_or_default()
-}
-
 /// Whether the secret lets setSecret reboot the broker.
 fn may_reboot(doc: &SecretDoc) -> bool {
     doc.bool_key(REBOOT_KEY).ok().flatten().unwrap_or(false)
-}
-
-fn alternating(doc: &SecretDoc) -> bool {
-    doc.strategy.as_deref() != Some(SINGLE)
-}
-
-/// The other user of an alternating pair.
-fn partner(username: &str) -> String {
-    match username.strip_suffix(CLONE_SUFFIX) {
-        Some(base) => base.to_owned(),
-        None => format!("{username}{CLONE_SUFFIX}"),
-    }
 }
 
 /// What the tag says was done for `token` (nothing, the change sent, or the reboot asked
@@ -113,7 +91,7 @@ impl Rotator {
         username: &str,
         cx: &StepCx,
     ) -> Result<BrokerTags, ServiceError> {
-        let base = username.strip_suffix(CLONE_SUFFIX).unwrap_or(username);
+        let base = amazon_mq::base_user(username);
         let tags = self.brokers.tags(broker_arn).await?;
         let (bound, how) = match tags.bound(base, cx.secret_arn()) {
             Ok(()) => return Ok(tags),
@@ -212,45 +190,7 @@ impl rotation::Rotator for Rotator {
 
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
         doc.bool_key(REBOOT_KEY)?;
-        match doc.str_key(BROKER_ID)? {
-            None => return Err(FormatError::missing(BROKER_ID, "the Amazon MQ broker id")),
-            Some(id) if !is_broker_id(id) => {
-                return Err(FormatError::key(
-                    BROKER_ID,
-                    "a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
-                ));
-            }
-            Some(_) => {}
-        }
-        match doc.strategy.as_deref() {
-            None => doc.strategy = Some(ALTERNATING.into()),
-            Some(ALTERNATING | SINGLE) => {}
-            Some(_) => {
-                return Err(FormatError::key(
-                    "strategy",
-                    "\"alternating\" (the default: two users, no downtime) or \"single\"",
-                ));
-            }
-        }
-        let longest = if alternating(doc) {
-            100 - CLONE_SUFFIX.len()
-        } else {
-            100
-        };
-        let base = doc
-            .username
-            .strip_suffix(CLONE_SUFFIX)
-            .unwrap_or(&doc.username);
-        if !is_mq_name(&doc.username) || base.chars().count() > longest {
-            return Err(FormatError::key(
-                "username",
-                format!(
-                    "2 to {longest} characters of A-Z a-z 0-9 - . _ ~ (alternating adds \
-                     \"{CLONE_SUFFIX}\")"
-                ),
-            ));
-        }
-        Ok(())
+        amazon_mq::check_secret(doc)
     }
 
     fn rules(&self) -> PasswordRules {
@@ -258,8 +198,7 @@ impl rotation::Rotator for Rotator {
     }
 
     fn check_password(&self, password: &Secret) -> Result<(), String> {
-        check_rules(&BROKER_PASSWORDS, password)?;
-        check_mq_password("password", password).map_err(|e| e.to_string())
+        amazon_mq::check_generated_password(password)
     }
 
     fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
@@ -267,11 +206,7 @@ impl rotation::Rotator for Rotator {
     }
 
     fn next_username(&self, current: &SecretDoc) -> String {
-        if alternating(current) {
-            partner(&current.username)
-        } else {
-            current.username.clone()
-        }
+        amazon_mq::next_username(current)
     }
 
     async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
@@ -296,18 +231,7 @@ impl rotation::Rotator for Rotator {
         cx: &StepCx,
     ) -> Result<Outcome, ServiceError> {
         let id = broker_id(current);
-        let expected = self.next_username(current);
-        if broker_id(pending) != id
-            || (pending.username != expected && pending.username != current.username)
-        {
-            return Err(RotateError::OtherBrokerUser {
-                current: current.username.clone(),
-                broker: id.to_owned(),
-                pending: pending.username.clone(),
-                pending_broker: broker_id(pending).to_owned(),
-            }
-            .into());
-        }
+        check_pending(current, pending)?;
         let user = pending.username.as_str();
         self.brokers.activemq(id).await?;
         // MQ refuses user changes while the broker reboots.
@@ -419,13 +343,6 @@ impl rotation::Rotator for Rotator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn partners_alternate() {
-        assert_eq!(partner("app"), "app_clone");
-        assert_eq!(partner("app_clone"), "app");
-        assert_eq!(partner(&partner("a~b")), "a~b");
-    }
 
     #[test]
     fn progress_is_per_token() {

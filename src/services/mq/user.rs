@@ -11,10 +11,10 @@ use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
 use crate::redact::Secret;
-use crate::services::common::binding;
-use crate::services::common::broker_rules::{
-    CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, is_mq_name,
+use crate::services::common::amazon_mq::{
+    CLONE_SUFFIX, check_mq_name, check_mq_password, is_broker_id, split_user_id,
 };
+use crate::services::common::binding;
 use crate::services::error::Error;
 use async_trait::async_trait;
 use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -46,11 +46,6 @@ pub struct UserProps {
     /// recorded, it is brought to the template, and this resource's Delete deletes it.
     #[serde(default, deserialize_with = "flex_bool_opt")]
     pub adopt: Option<bool>,
-}
-
-fn split_id(id: &str) -> Option<(&str, &str)> {
-    id.split_once('/')
-        .filter(|(b, u)| is_broker_id(b) && is_mq_name(u))
 }
 
 pub struct User {
@@ -269,7 +264,7 @@ impl Resource for User {
     }
 
     fn could_have_issued(id: &str) -> bool {
-        split_id(id).is_some()
+        split_user_id(id).is_some()
     }
 
     const STEPS: &'static [&'static str] = &[REBOOT_STEP, UPDATE_STEP];
@@ -477,7 +472,7 @@ impl Resource for User {
     }
 
     async fn delete(&self, id: &str, props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
-        let Some((broker_id, username)) = split_id(id) else {
+        let Some((broker_id, username)) = split_user_id(id) else {
             return Ok(());
         };
         let Some(broker) = self.brokers.describe(broker_id).await? else {
@@ -598,19 +593,5 @@ mod tests {
                 .to_string()
                 .contains("Password or PasswordSecretArn")
         );
-    }
-
-    #[test]
-    fn ids_this_type_issues() {
-        assert_eq!(split_id("b-1234/app"), Some(("b-1234", "app")));
-        for bad in [
-            "app",
-            "b-1/a",
-            "userkeeper:failed-create:r",
-            "arn:aws:mq:x/y:z",
-            "/app",
-        ] {
-            assert!(split_id(bad).is_none(), "{bad}");
-        }
     }
 }

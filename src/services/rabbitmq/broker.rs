@@ -1,8 +1,7 @@
 //! The broker, through Amazon MQ's API: whether it is a RabbitMQ broker, whether it runs, and
 //! where its management API and AMQP listeners are. The only MQ call this service makes.
 
-use super::api;
-use crate::error::is;
+use crate::services::common::amazon_mq;
 use crate::services::error::Error;
 use crate::wait::{self, Poll, Waiting};
 use aws_sdk_mq::Client;
@@ -34,17 +33,7 @@ impl Brokers {
         &self,
         broker_id: &str,
     ) -> Result<Option<DescribeBrokerOutput>, Error> {
-        match self
-            .client
-            .describe_broker()
-            .broker_id(broker_id)
-            .send()
-            .await
-        {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if is(&e, |e| e.is_not_found_exception()) => Ok(None),
-            Err(e) => Err(api("DescribeBroker", e).into()),
-        }
+        amazon_mq::describe_broker(&self.client, broker_id).await
     }
 
     /// The broker, once it runs; it must exist and run RabbitMQ. The management API does not

@@ -21,9 +21,7 @@ pub use rules::Permission;
 pub use user::{User, UserProps};
 
 use super::{Registry, Shared};
-use crate::error::ApiError;
 use aws_sdk_mq::Client;
-use aws_sdk_mq::error::SdkError;
 use broker::Brokers;
 use management::Management;
 use std::sync::Arc;
@@ -45,13 +43,4 @@ pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
         secrets: shared.secrets.clone(),
         login: shared.login.clone(),
     });
-}
-
-/// A failed Amazon MQ call.
-fn api<E, R>(op: &'static str, e: SdkError<E, R>) -> ApiError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    ApiError::new("Amazon MQ", op, &e)
 }

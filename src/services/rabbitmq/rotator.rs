@@ -25,7 +25,7 @@ use crate::login::{AmqpLogin, Login, LoginError, Target};
 use crate::rotation::{
     self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
 };
-use crate::services::common::broker_rules::{
+use crate::services::common::amazon_mq::{
     BROKER_PASSWORDS, CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
 };
 use crate::services::error::{Error, RotateError};

@@ -1,8 +1,8 @@
 //! What a RabbitMQ user's properties must be, checked before any call. User names and
-//! passwords follow Amazon MQ's rules (`broker_rules`); tags and permissions are RabbitMQ's.
+//! passwords follow Amazon MQ's rules (`amazon_mq`); tags and permissions are RabbitMQ's.
 
 use crate::cfn::props::PropsError;
-use crate::services::common::broker_rules::{CLONE_SUFFIX, check_mq_name};
+use crate::services::common::amazon_mq::{CLONE_SUFFIX, check_mq_name};
 use serde::Deserialize;
 
 /// RabbitMQ keeps user tags as Erlang atoms, which hold at most 255 characters; 64 leaves room

@@ -14,8 +14,8 @@ use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::redact::Secret;
-use crate::services::common::broker_rules::{
-    CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
+use crate::services::common::amazon_mq::{
+    CLONE_SUFFIX, check_mq_password, is_broker_id, split_user_id,
 };
 use crate::services::error::Error;
 use async_trait::async_trait;
@@ -42,11 +42,6 @@ pub struct UserProps {
     /// Take over an existing user made outside userkeeper (default false).
     #[serde(default, deserialize_with = "flex_bool_opt")]
     pub adopt: Option<bool>,
-}
-
-fn split_id(id: &str) -> Option<(&str, &str)> {
-    id.split_once('/')
-        .filter(|(b, u)| is_broker_id(b) && is_mq_name(u))
 }
 
 pub struct User {
@@ -252,7 +247,7 @@ impl Resource for User {
     }
 
     fn could_have_issued(id: &str) -> bool {
-        split_id(id).is_some()
+        split_user_id(id).is_some()
     }
 
     async fn create(&self, props: UserProps, cx: &Cx) -> Result<Outcome, Error> {
@@ -364,7 +359,7 @@ impl Resource for User {
     }
 
     async fn delete(&self, id: &str, props: &Map<String, Value>, cx: &Cx) -> Result<(), Error> {
-        let Some((broker_id, username)) = split_id(id) else {
+        let Some((broker_id, username)) = split_user_id(id) else {
             return Ok(());
         };
         match self.brokers.describe(broker_id).await? {
@@ -478,13 +473,5 @@ mod tests {
         let mut b = base();
         b.as_object_mut().unwrap().remove("AdminSecretArn");
         assert!(parse(b).unwrap_err().to_string().contains("AdminSecretArn"));
-    }
-
-    #[test]
-    fn ids_this_type_issues() {
-        assert_eq!(split_id("b-1234/app"), Some(("b-1234", "app")));
-        for bad in ["app", "userkeeper:failed-create:r", "/app", "b-1/a"] {
-            assert!(split_id(bad).is_none(), "{bad}");
-        }
     }
 }
