@@ -22,20 +22,15 @@ use super::ownership::{self, binding_of, bound_to};
 use super::user::admin;
 use crate::aws::Secrets;
 use crate::login::{AmqpLogin, Login, LoginError, Target};
-use crate::rotation::{
-    self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx, check_rules,
-};
+use crate::rotation::{self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx};
 use crate::services::common::amazon_mq::{
-    BROKER_PASSWORDS, CLONE_SUFFIX, check_mq_password, is_broker_id, is_mq_name,
+    self as amazon_mq, BROKER_PASSWORDS, base_user, check_pending, secret_broker_id,
 };
 use crate::services::error::{Error, RotateError};
 use async_trait::async_trait;
 use std::sync::Arc;
 
-const ALTERNATING: &str = "alternating";
-const SINGLE: &str = "single";
-/// The secret's own keys for RabbitMQ.
-const BROKER_ID: &str = "broker_id";
+/// The secret's own key (beside `broker_id`) for RabbitMQ.
 const ADMIN_SECRET: &str = "admin_secret_arn";
 
 pub struct Rotator {
@@ -45,33 +40,11 @@ pub struct Rotator {
     pub(super) login: Arc<Login>,
 }
 
-/// A key `check` made sure of.
-fn key<'a>(doc: &'a SecretDoc, key: &str) -> &'a str {
-    doc.str_key(key).ok().flatten().unwrap_or_default()
-}
-
-fn alternating(doc: &SecretDoc) -> bool {
-    doc.strategy.as_deref() != Some(SINGLE)
-}
-
-/// The other user of an alternating pair.
-fn partner(username: &str) -> String {
-    match username.strip_suffix(CLONE_SUFFIX) {
-        Some(base) => base.to_owned(),
-        None => format!("{username}{CLONE_SUFFIX}"),
-    }
-}
-
-/// The user the custom resource manages: the one whose tags bind the pair.
-fn base(username: &str) -> &str {
-    username.strip_suffix(CLONE_SUFFIX).unwrap_or(username)
-}
-
 impl Rotator {
     /// The broker, and a management session as the administrator the secret names.
     async fn session(&self, doc: &SecretDoc, cx: &StepCx) -> Result<(Broker, Session), Error> {
-        let broker = self.brokers.running(key(doc, BROKER_ID), cx).await?;
-        let admin_arn = key(doc, ADMIN_SECRET);
+        let broker = self.brokers.running(secret_broker_id(doc), cx).await?;
+        let admin_arn = doc.str_key(ADMIN_SECRET).ok().flatten().unwrap_or_default();
         let credentials = admin(&self.secrets, admin_arn, &cx.redactor).await?;
         let session = self
             .management
@@ -88,7 +61,7 @@ impl Rotator {
         username: &str,
         cx: &StepCx,
     ) -> Result<(), ServiceError> {
-        let base = base(username);
+        let base = base_user(username);
         let user = session
             .user(base)
             .await?
@@ -134,47 +107,15 @@ impl rotation::Rotator for Rotator {
     }
 
     fn check(&self, doc: &mut SecretDoc) -> Result<(), FormatError> {
-        match doc.str_key(BROKER_ID)? {
-            None => return Err(FormatError::missing(BROKER_ID, "the Amazon MQ broker id")),
-            Some(id) if !is_broker_id(id) => {
-                return Err(FormatError::key(
-                    BROKER_ID,
-                    "a broker id like b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9",
-                ));
-            }
-            Some(_) => {}
-        }
+        amazon_mq::check_secret(doc)?;
         match doc.str_key(ADMIN_SECRET)? {
-            Some(arn) if !arn.is_empty() => {}
-            _ => {
-                return Err(FormatError::missing(
-                    ADMIN_SECRET,
-                    "the ARN (or name) of the secret holding the broker administrator's \
-                     username and password",
-                ));
-            }
+            Some(arn) if !arn.is_empty() => Ok(()),
+            _ => Err(FormatError::missing(
+                ADMIN_SECRET,
+                "the ARN (or name) of the secret holding the broker administrator's username \
+                 and password",
+            )),
         }
-        match doc.strategy.as_deref() {
-            None => doc.strategy = Some(ALTERNATING.into()),
-            Some(ALTERNATING | SINGLE) => {}
-            Some(_) => {
-                return Err(FormatError::key(
-                    "strategy",
-                    "\"alternating\" (the default: two users, no downtime) or \"single\"",
-                ));
-            }
-        }
-        let longest = 100 - CLONE_SUFFIX.len();
-        if !is_mq_name(&doc.username) || base(&doc.username).chars().count() > longest {
-            return Err(FormatError::key(
-                "username",
-                format!(
-                    "2 to {longest} characters of A-Z a-z 0-9 - . _ ~ (alternating adds \
-                     \"{CLONE_SUFFIX}\")"
-                ),
-            ));
-        }
-        Ok(())
     }
 
     fn rules(&self) -> PasswordRules {
@@ -182,8 +123,7 @@ impl rotation::Rotator for Rotator {
     }
 
     fn check_password(&self, password: &crate::redact::Secret) -> Result<(), String> {
-        check_rules(&BROKER_PASSWORDS, password)?;
-        check_mq_password("password", password).map_err(|e| e.to_string())
+        amazon_mq::check_generated_password(password)
     }
 
     fn error_code(&self, e: &(dyn std::error::Error + 'static)) -> String {
@@ -191,11 +131,7 @@ impl rotation::Rotator for Rotator {
     }
 
     fn next_username(&self, current: &SecretDoc) -> String {
-        if alternating(current) {
-            partner(&current.username)
-        } else {
-            current.username.clone()
-        }
+        amazon_mq::next_username(current)
     }
 
     async fn precheck(&self, current: &SecretDoc, cx: &StepCx) -> Result<(), ServiceError> {
@@ -217,19 +153,8 @@ impl rotation::Rotator for Rotator {
         pending: &SecretDoc,
         cx: &StepCx,
     ) -> Result<Outcome, ServiceError> {
-        let id = key(current, BROKER_ID);
-        let expected = self.next_username(current);
-        if key(pending, BROKER_ID) != id
-            || (pending.username != expected && pending.username != current.username)
-        {
-            return Err(RotateError::OtherBrokerUser {
-                current: current.username.clone(),
-                broker: id.to_owned(),
-                pending: pending.username.clone(),
-                pending_broker: key(pending, BROKER_ID).to_owned(),
-            }
-            .into());
-        }
+        let id = secret_broker_id(current);
+        check_pending(current, pending)?;
         let (broker, session) = self.session(current, cx).await?;
         self.check_bound(&session, &broker, &pending.username, cx)
             .await?;
@@ -339,18 +264,5 @@ impl rotation::Rotator for Rotator {
                 .into())
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partners_alternate_and_share_a_base() {
-        assert_eq!(partner("app"), "app_clone");
-        assert_eq!(partner("app_clone"), "app");
-        assert_eq!(base("app_clone"), "app");
-        assert_eq!(base("app"), "app");
     }
 }
