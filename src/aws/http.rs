@@ -24,6 +24,7 @@ use std::error::Error;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The client `main` gives aws-config, and so every SDK client made from its configuration.
 pub fn client() -> Result<SharedHttpClient, crate::tls::NoTrustedRoots> {
     let mut tls = (*crate::tls::system()?).clone();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -123,9 +124,9 @@ impl HttpConnector for Connector {
     }
 }
 
-/// What the SDK's own client reports for the same failure: a timeout, or an I/O error (the
-/// connection refused, reset or closed under the request), both of which its retry strategy
-/// retries; anything else is not retried.
+/// What the SDK's own client reports for the same failure: a timeout, an I/O error (the
+/// connection refused, reset or closed under the request) or a transient error, which its
+/// retry strategy retries; anything else is not retried.
 fn classify(e: reqwest::Error) -> ConnectorError {
     if e.is_timeout() {
         return ConnectorError::timeout(e.into());
