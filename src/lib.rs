@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod redact;
 pub mod rotation;
 pub mod services;
+pub mod tls;
 pub mod wait;

@@ -86,8 +86,8 @@ pub struct Target<'a> {
     pub tls: bool,
 }
 
-/// Builds TLS once, on first use: most invocations never log in, and loading the system's
-/// trust store costs milliseconds a cold start need not pay.
+/// Builds its TLS configuration once, on first use: most invocations never log in, and adding
+/// a CA file's certificates to the process's roots copies them.
 pub struct Login {
     ca_file: Option<PathBuf>,
     config: Mutex<Option<Arc<rustls::ClientConfig>>>,
@@ -326,16 +326,14 @@ impl Login {
     }
 
     /// The TLS configuration of every login, and of the RabbitMQ management API: the
-    /// system's trust store plus `USERKEEPER_TLS_CA_FILE`.
+    /// process's trusted CAs (`crate::tls`, loaded once for all its clients), plus those of
+    /// `USERKEEPER_TLS_CA_FILE`. Built on first use.
     pub fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, LoginError> {
         let mut cached = self.config.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(config) = &*cached {
             return Ok(config.clone());
         }
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable entries in the system store are skipped, as every TLS client does.
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
+        let mut roots = crate::tls::system_roots().clone();
         if let Some(path) = &self.ca_file {
             let ca_error = |message: String| LoginError::CaFile {
                 path: path.display().to_string(),
@@ -357,13 +355,7 @@ impl Login {
                 "no trusted CA certificates: the system has none readable; set {CA_FILE_ENV}"
             )));
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| LoginError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let config = Arc::new(config);
+        let config = crate::tls::config_with(Arc::new(roots));
         *cached = Some(config.clone());
         Ok(config)
     }

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10);
     let sdk = aws_config::from_env()
-        .http_client(userkeeper::aws::http::client())
+        .http_client(userkeeper::aws::http::client()?)
         .retry_config(
             aws_config::retry::RetryConfig::standard()
                 .with_max_attempts(attempts)

@@ -35,14 +35,26 @@ pub enum DeliveryError {
     NotAllowed(&'static str),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::NoTrustedRoots),
+    #[error("could not set up the HTTPS client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
 #[derive(Clone)]
 pub struct Responder {
     http: reqwest::Client,
 }
 
 impl Responder {
-    pub fn new() -> Result<Self, reqwest::Error> {
+    pub fn new() -> Result<Self, SetupError> {
+        // The process's one TLS configuration (crate::tls), with the ALPN reqwest would set.
+        let mut tls = (*crate::tls::system()?).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(3))
             // A pre-signed URL answers, it does not redirect: a redirect would send the
             // response somewhere CloudFormation did not name.
