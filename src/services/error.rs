@@ -144,6 +144,13 @@ pub enum Error {
         reason: String,
     },
     #[error(
+        "user {username:?} is the administrator userkeeper works as on broker {broker_id:?} \
+         (from AdminSecretArn / admin_secret_arn); userkeeper never changes it, nor a user named \
+         as its rotation pair. Keep the administrator in its own secret, rotated by Amazon MQ's \
+         own means, and give this user another name"
+    )]
+    AdminUser { broker_id: String, username: String },
+    #[error(
         "virtual host {vhost:?} does not exist on broker {broker_id:?}; create it first (an \
          AWS::AmazonMQ::Broker makes only \"/\"), or correct Permissions"
     )]
@@ -264,7 +271,8 @@ impl ErrorCode for Error {
             Self::NotOwned { .. }
             | Self::UpdateNotOwned { .. }
             | Self::NotOwnedOnBroker { .. }
-            | Self::NotOwnedOnRabbitMq { .. } => "NotOwned",
+            | Self::NotOwnedOnRabbitMq { .. }
+            | Self::AdminUser { .. } => "NotOwned",
             Self::NeedsNewId { .. } => "NeedsReplacement",
             Self::Missing { .. }
             | Self::MissingOnBroker { .. }

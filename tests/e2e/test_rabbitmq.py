@@ -365,6 +365,50 @@ def test_adopt_takes_over_a_hand_made_user(cfn: CfnDriver, emulator: Emulator, b
     assert server.user(name) is None
 
 
+def test_the_administrator_userkeeper_works_as_is_never_managed(cfn: CfnDriver, fn: Function, emulator: Emulator,
+                                                                broker: RabbitBroker):
+    """Adopting (or rotating) the admin of AdminSecretArn would change the password every later
+    call logs in with: every call after it, Delete included, would be locked out."""
+    server = broker.server
+    admin = server.admin_user
+    before = user_state(server, admin)
+    props = broker.props(admin, password_secret(emulator, new_password()), Tags=["management"], Adopt="true")
+    res = cfn.create(RMQ_USER, props, logical_id="AppUser")
+    assert_failed(res, "is the administrator userkeeper works as")
+    assert user_state(server, admin) == before
+    assert server.login(admin, server.admin_password)
+    # Nor as the pair of a rotated user whose clone name would be the admin's.
+    base = admin.removesuffix(CLONE) if admin.endswith(CLONE) else None
+    value = {"engine": "rabbitmq", "broker_id": broker.broker_id, "username": base or admin,
+             "password": new_password(), "admin_secret_arn": broker.admin_secret_arn, "strategy": "single"}
+    arn = emulator.client("secretsmanager").create_secret(Name=unique("admin-rotation"),
+                                                          SecretString=json.dumps(value))["ARN"]
+    emulator.enable_rotation(arn)
+    run = rotate(fn, arn, emulator.new_pending(arn))
+    error = assert_step_failed(run, "createSecret", "is the administrator userkeeper works as")
+    assert user_state(server, admin) == before
+    assert server.login(admin, server.admin_password)
+    assert_no_leak([error, *fn.log_lines()], server.admin_password)
+
+
+def test_a_hand_made_user_with_the_clone_name_is_not_overwritten(fn: Function, emulator: Emulator,
+                                                                 broker: RabbitBroker):
+    """The secret is bound to the user, not to whatever else carries its clone's name."""
+    server = broker.server
+    r = seed_rotated_user(emulator, broker)
+    clone, theirs = r.username + CLONE, new_password()
+    server.put_user(clone, theirs, ["monitoring"])
+    server.set_permissions(clone, "/")
+    before = user_state(server, clone)
+    token = emulator.new_pending(r.arn)
+    run = rotate(fn, r.arn, token)
+    error = assert_step_failed(run, "setSecret", clone, "is not the alternate user")
+    assert user_state(server, clone) == before
+    assert server.login(clone, theirs)
+    assert secret_value(emulator, r.arn)[0] != token, "AWSCURRENT stays"
+    assert_no_leak([error, *fn.log_lines()], theirs, r.password, server.admin_password)
+
+
 # ------------------------------------------------------------------------------------------
 # bad input: named, never echoed, refused before any call
 

@@ -26,7 +26,10 @@ pub(crate) const BROKER_PASSWORDS: PasswordRules = PasswordRules {
 pub(crate) const CLONE_SUFFIX: &str = "_clone";
 
 pub(crate) fn is_mq_name(s: &str) -> bool {
-    (2..=100).contains(&s.chars().count())
+    // `..` would pass the character rule, and a URL path drops it as a segment: the call
+    // would go to the parent resource.
+    s != ".."
+        && (2..=100).contains(&s.chars().count())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
 }

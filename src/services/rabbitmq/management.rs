@@ -46,8 +46,10 @@ pub(super) struct Session {
 pub(super) struct UserInfo {
     #[serde(deserialize_with = "tag_list")]
     pub tags: Vec<String>,
+    /// Absent only from a server that does not show it; then the tags cannot be set without
+    /// the password (`set_tags` refuses).
     #[serde(default)]
-    password_hash: String,
+    password_hash: Option<String>,
     #[serde(default)]
     hashing_algorithm: Option<String>,
 }
@@ -340,7 +342,18 @@ impl Session {
         user: &UserInfo,
         tags: &[String],
     ) -> Result<(), Error> {
-        let mut body = json!({"password_hash": user.password_hash, "tags": tags.join(",")});
+        // A PUT without a password or its hash leaves the user none.
+        let hash = user
+            .password_hash
+            .as_deref()
+            .ok_or_else(|| Error::Management {
+                op: format!("GET /api/users/{name}"),
+                status: 200,
+                reason: "the answer has no password_hash, so the user's tags cannot be changed \
+                     without resetting its password"
+                    .into(),
+            })?;
+        let mut body = json!({"password_hash": hash, "tags": tags.join(",")});
         if let Some(algorithm) = &user.hashing_algorithm {
             body["hashing_algorithm"] = json!(algorithm);
         }

@@ -8,7 +8,6 @@
 //! characters); both values stay well within that. RabbitMQ gives no meaning to tags it does
 //! not know, so they grant nothing. The rotation clone carries its user's tags, these included.
 
-use super::rules::RESERVED_TAG_PREFIX;
 use crate::cfn::Owner;
 use crate::services::common::binding;
 
@@ -55,12 +54,16 @@ pub(super) fn with_record(template: &[String], owner: &Owner, secret_arn: &str) 
     tags
 }
 
-/// `tags` with userkeeper's own replaced by `record` (the clone, which keeps its user's record).
-pub(super) fn template_part(tags: &[String]) -> Vec<String> {
-    tags.iter()
-        .filter(|t| !t.starts_with(RESERVED_TAG_PREFIX))
+/// `tags` bound to `secret_arn` instead of whatever secret they named: every other tag (the
+/// owner's included) kept.
+pub(super) fn rebound(tags: &[String], secret_arn: &str) -> Vec<String> {
+    let mut out: Vec<String> = tags
+        .iter()
+        .filter(|t| !t.starts_with(SECRET_PREFIX))
         .cloned()
-        .collect()
+        .collect();
+    out.push(secret_tag(secret_arn));
+    out
 }
 
 /// Whether two tag lists hold the same tags, in any order.
@@ -96,7 +99,10 @@ mod tests {
         assert!(!bound_to(&tags, &format!("{ARN}x")));
         assert_eq!(owner_of(&tags), Some("0b8e-guid/AppUser"));
         assert_eq!(binding_of(&tags).map(str::len), Some(32));
-        assert_eq!(template_part(&tags), vec!["management".to_owned()]);
+        let other = format!("{ARN}-other");
+        let moved = rebound(&tags, &other);
+        assert!(owned_by(&moved, &owner("AppUser")) && bound_to(&moved, &other));
+        assert!(!bound_to(&moved, ARN) && moved.contains(&"management".to_owned()));
         assert!(tags.iter().all(|t| !t.contains(',') && t.len() < 255));
     }
 

@@ -19,7 +19,7 @@
 use super::broker::{AMQPS_PORT, Broker, Brokers};
 use super::management::{Authenticated, Management, Session};
 use super::ownership::{self, binding_of, bound_to};
-use super::user::admin;
+use super::user::{admin, check_not_admin};
 use crate::aws::Secrets;
 use crate::login::{AmqpLogin, Login, LoginError, Target};
 use crate::rotation::{self, FormatError, Outcome, PasswordRules, SecretDoc, ServiceError, StepCx};
@@ -41,11 +41,13 @@ pub struct Rotator {
 }
 
 impl Rotator {
-    /// The broker, and a management session as the administrator the secret names.
+    /// The broker, and a management session as the administrator the secret names, which
+    /// must not be either user of the pair.
     async fn session(&self, doc: &SecretDoc, cx: &StepCx) -> Result<(Broker, Session), Error> {
         let broker = self.brokers.running(secret_broker_id(doc), cx).await?;
         let admin_arn = doc.str_key(ADMIN_SECRET).ok().flatten().unwrap_or_default();
         let credentials = admin(&self.secrets, admin_arn, &cx.redactor).await?;
+        check_not_admin(&broker.id, base_user(&doc.username), &credentials.username)?;
         let session = self
             .management
             .open(&broker, credentials, admin_arn)
@@ -72,16 +74,17 @@ impl Rotator {
         if bound_to(&user.tags, cx.secret_arn()) {
             return Ok(());
         }
-        let mut tags = ownership::template_part(&user.tags);
-        tags.push(ownership::secret_tag(cx.secret_arn()));
+        let tags = ownership::rebound(&user.tags, cx.secret_arn());
         Err(RotateError::NotBound {
             user: base.to_owned(),
             secret: cx.secret_arn().to_owned(),
             bound: binding_of(&user.tags).map(|d| format!("the secret whose ARN digests to {d}")),
             how: format!(
-                "add the RabbitMQ user tag {} (rabbitmqctl set_user_tags {base} {})",
+                "give user {base} the RabbitMQ tag {}, keeping its other tags: its tags become \
+                 \"{}\" (the management console's Admin tab, or PUT /api/users/{base} with its \
+                 password_hash and that tag list)",
                 ownership::secret_tag(cx.secret_arn()),
-                tags.join(" ")
+                tags.join(",")
             ),
         }
         .into())
@@ -165,6 +168,26 @@ impl rotation::Rotator for Rotator {
             }
         })?;
         let user = pending.username.as_str();
+        // The other user of the pair, if it exists, must be the one userkeeper made for it
+        // (it carries the pair's binding): a user of that name made by someone else is not
+        // this secret's to overwrite.
+        if user != current.username
+            && let Some(partner) = session.user(user).await?
+            && !bound_to(&partner.tags, cx.secret_arn())
+        {
+            return Err(RotateError::NotBound {
+                user: user.to_owned(),
+                secret: cx.secret_arn().to_owned(),
+                bound: binding_of(&partner.tags)
+                    .map(|d| format!("the secret whose ARN digests to {d}")),
+                how: format!(
+                    "user {user} exists and is not the alternate user userkeeper made for {}: \
+                     delete or rename it, or rotate with \"strategy\": \"single\"",
+                    current.username
+                ),
+            }
+            .into());
+        }
         // The same tags (the record included) for both users of a pair: the resource manages
         // them together, and either may be the one clients use.
         session

@@ -10,8 +10,8 @@ use serde::Deserialize;
 const TAG_MAX: usize = 64;
 const TAGS_MAX: usize = 20;
 const PERMISSIONS_MAX: usize = 100;
-/// RabbitMQ's virtual host names are binaries of any length; 255 keeps them within one URL
-/// path segment everywhere.
+/// RabbitMQ's virtual host names are binaries of any length; AMQP's `Connection.Open` carries
+/// at most 255 bytes.
 const VHOST_MAX: usize = 255;
 /// The prefix of the tags userkeeper writes itself (`ownership`).
 pub(super) const RESERVED_TAG_PREFIX: &str = "userkeeper";
@@ -90,13 +90,17 @@ pub(super) fn check_permissions(permissions: &[Permission]) -> Result<(), PropsE
     for (i, p) in permissions.iter().enumerate() {
         let at = |field: &str| format!("Permissions[{i}].{field}");
         let vhost = &p.virtual_host;
+        // Bytes: AMQP's `Connection.Open` carries the name as a short string. `.` and `..`
+        // are dropped from a URL path, so the management API call would miss its target.
         if vhost.is_empty()
-            || vhost.chars().count() > VHOST_MAX
+            || vhost.len() > VHOST_MAX
             || vhost.chars().any(char::is_control)
+            || vhost == "."
+            || vhost == ".."
         {
             return Err(PropsError::field(
                 &at("VirtualHost"),
-                format!("1 to {VHOST_MAX} characters, no control characters"),
+                format!("1 to {VHOST_MAX} bytes, no control characters, not . or .."),
             ));
         }
         if permissions[..i].iter().any(|o| o.virtual_host == *vhost) {
@@ -254,8 +258,10 @@ mod tests {
             e.contains("Permissions[1].VirtualHost") && e.contains("twice"),
             "{e}"
         );
-        let e = check_permissions(&[perm("", "")]).unwrap_err().to_string();
-        assert!(e.contains("Permissions[0].VirtualHost"), "{e}");
+        for bad in ["", ".", "..", &"é".repeat(128)] {
+            let e = check_permissions(&[perm(bad, "")]).unwrap_err().to_string();
+            assert!(e.contains("Permissions[0].VirtualHost"), "{bad}: {e}");
+        }
         assert!(check_permissions(&vec![perm("x", ""); 101]).is_err());
     }
 
@@ -277,5 +283,6 @@ mod tests {
         );
         assert!(check_username(&"a".repeat(95)).is_err());
         assert!(check_username("a b").is_err());
+        assert!(check_username("..").is_err());
     }
 }

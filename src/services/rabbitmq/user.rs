@@ -19,6 +19,7 @@ use crate::services::common::amazon_mq::{
 };
 use crate::services::error::Error;
 use async_trait::async_trait;
+use aws_sdk_mq::types::BrokerState;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -70,10 +71,23 @@ pub(super) async fn admin(
     })
 }
 
+/// Refuses to manage the administrator userkeeper works as (or its rotation clone's name):
+/// changing its password or tags would lock every later call out, Delete included.
+pub(super) fn check_not_admin(broker_id: &str, username: &str, admin: &str) -> Result<(), Error> {
+    if admin == username || admin == format!("{username}{CLONE_SUFFIX}") {
+        return Err(Error::AdminUser {
+            broker_id: broker_id.to_owned(),
+            username: admin.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 impl User {
     async fn session(&self, props: &UserProps, cx: &Cx) -> Result<(Broker, Session), Error> {
         let broker = self.brokers.running(&props.broker_id, cx).await?;
         let credentials = admin(&self.secrets, &props.admin_secret_arn, &cx.redactor).await?;
+        check_not_admin(&broker.id, &props.username, &credentials.username)?;
         let session = self
             .management
             .open(&broker, credentials, &props.admin_secret_arn)
@@ -123,7 +137,14 @@ impl User {
                 username = props.username,
                 "RabbitMQ refused a permission; removing the user just created"
             );
-            session.delete_user(&props.username).await?;
+            if let Err(undo) = session.delete_user(&props.username).await {
+                tracing::error!(
+                    username = props.username,
+                    error = %undo,
+                    "could not remove the user just created; CloudFormation's rollback Delete \
+                     removes it"
+                );
+            }
             return Err(e);
         }
         Ok(())
@@ -369,6 +390,15 @@ impl Resource for User {
             }
             Some(b) if b.engine_type() != Some(&aws_sdk_mq::types::EngineType::Rabbitmq) => {
                 return Ok(()); // this type never creates users there
+            }
+            // A broker on its way out (or never made) never runs again: its users go with it.
+            Some(b)
+                if matches!(
+                    b.broker_state(),
+                    Some(BrokerState::DeletionInProgress | BrokerState::CreationFailed)
+                ) =>
+            {
+                return Ok(());
             }
             Some(_) => {}
         }
