@@ -1,10 +1,13 @@
 //! The TLS client configuration every HTTPS client of the process shares: the ResponseURL's,
 //! the AWS SDK's and, through `login`, the data-store logins'.
 //!
-//! Loading the system trust store is the costliest thing a cold start does: PEM-decoding ~150
+//! Loading the system trust store was the costliest thing a cold start did: PEM-decoding ~150
 //! certificates was more than half of the instructions from process start to the first
 //! response (callgrind), and each client left to itself loads the store again. Here it is
-//! loaded once, on first use (during init, when `main` builds the clients).
+//! loaded once, on first use (during init, when `main` builds the clients), by a faster
+//! reader (`roots`).
+
+mod roots;
 
 use rustls::{ClientConfig, RootCertStore};
 use std::sync::{Arc, LazyLock};
@@ -24,7 +27,7 @@ struct System {
 static SYSTEM: LazyLock<System> = LazyLock::new(|| {
     let mut roots = RootCertStore::empty();
     // Unreadable entries are skipped, as every TLS client does.
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots.add_parsable_certificates(roots::load());
     let roots = Arc::new(roots);
     System {
         config: config_with(roots.clone()),
@@ -32,7 +35,7 @@ static SYSTEM: LazyLock<System> = LazyLock::new(|| {
     }
 });
 
-/// The CAs the system trusts, as rustls-native-certs finds them.
+/// The CAs the system trusts, found where rustls-native-certs finds them.
 pub fn system_roots() -> &'static RootCertStore {
     &SYSTEM.roots
 }
