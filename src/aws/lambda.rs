@@ -1,5 +1,6 @@
 //! Lambda's `Invoke`, for continuations (`cfn::continuation`).
 
+use super::Lazy;
 use crate::cfn::continuation::Continuer;
 use crate::error::sdk_message;
 use async_trait::async_trait;
@@ -7,12 +8,14 @@ use serde_json::Value;
 
 /// Starts a new invocation of this function: `Invoke` with `InvocationType: Event`.
 pub struct SelfInvoke {
-    client: aws_sdk_lambda::Client,
+    client: Lazy<aws_sdk_lambda::Client>,
 }
 
 impl SelfInvoke {
-    pub fn new(client: aws_sdk_lambda::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<Lazy<aws_sdk_lambda::Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Secrets Manager: the passwords templates keep there (`PasswordSecretArn`), and the store the
 //! rotation protocol works on.
 
+use super::Lazy;
 use crate::error::sdk_message;
 use crate::redact::{Redactor, Secret};
 use crate::rotation::{
@@ -23,12 +24,14 @@ pub enum SecretError {
 
 #[derive(Clone)]
 pub struct Secrets {
-    client: aws_sdk_secretsmanager::Client,
+    client: Lazy<aws_sdk_secretsmanager::Client>,
 }
 
 impl Secrets {
-    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<Lazy<aws_sdk_secretsmanager::Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 
     /// The `password` (and `username`, if any) keys of the secret's AWSCURRENT value, and the

@@ -1,6 +1,7 @@
 //! `Custom::ElastiCacheUser`.
 
 use super::api;
+use crate::aws::Lazy;
 use crate::aws::Secrets;
 use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt};
 use crate::cfn::{Cx, Outcome, Resource};
@@ -161,13 +162,16 @@ impl UserProps {
 
 pub struct User {
     /// Also the rotator's (`rotator.rs`).
-    pub(super) client: Client,
+    pub(super) client: Lazy<Client>,
     secrets: Secrets,
 }
 
 impl User {
-    pub fn new(client: Client, secrets: Secrets) -> Self {
-        Self { client, secrets }
+    pub fn new(client: impl Into<Lazy<Client>>, secrets: Secrets) -> Self {
+        Self {
+            client: client.into(),
+            secrets,
+        }
     }
 
     /// The authentication to send, and the secret it binds the user to. `old`: on an Update,

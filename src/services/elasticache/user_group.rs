@@ -2,6 +2,7 @@
 
 use super::api;
 use super::user::Engine;
+use crate::aws::Lazy;
 use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
@@ -32,12 +33,14 @@ pub struct UserGroupProps {
 }
 
 pub struct UserGroup {
-    client: Client,
+    client: Lazy<Client>,
 }
 
 impl UserGroup {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<Lazy<Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 
     /// A valkey group takes only users that authenticate (ElastiCache RBAC guide): refused

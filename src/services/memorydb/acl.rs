@@ -1,6 +1,7 @@
 //! `Custom::MemoryDBACL`.
 
 use super::api;
+use crate::aws::Lazy;
 use crate::cfn::props::{Diff, PropsError, Tag, flex_bool_opt, string_list};
 use crate::cfn::{Cx, Outcome, Resource};
 use crate::error::is;
@@ -36,12 +37,14 @@ pub struct AclProps {
 }
 
 pub struct Acl {
-    client: Client,
+    client: Lazy<Client>,
 }
 
 impl Acl {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<Lazy<Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 

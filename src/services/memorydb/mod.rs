@@ -11,6 +11,7 @@ pub use user::{User, UserProps};
 
 use super::common::tags::TagApi;
 use super::{Registry, Shared};
+use crate::aws::Lazy;
 use crate::error::ApiError;
 use async_trait::async_trait;
 use aws_sdk_memorydb::Client;
@@ -19,7 +20,7 @@ use aws_sdk_memorydb::types::Tag;
 
 /// Registers this service's resource types and rotator.
 pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
-    let client = Client::new(shared.sdk);
+    let client = Lazy::client(shared.sdk, Client::new);
     let user = || User::new(client.clone(), shared.secrets.clone());
     registry.provider.register(user());
     registry.provider.register(Acl::new(client.clone()));

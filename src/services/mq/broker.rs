@@ -4,6 +4,7 @@
 
 use super::api;
 use super::record::BrokerTags;
+use crate::aws::Lazy;
 use crate::error::is;
 use crate::services::common::amazon_mq;
 use crate::services::error::Error;
@@ -15,7 +16,7 @@ use aws_sdk_mq::types::{BrokerState, ChangeType, EngineType};
 /// Amazon MQ's brokers, through one client.
 #[derive(Clone)]
 pub(super) struct Brokers {
-    pub(super) client: Client,
+    pub(super) client: Lazy<Client>,
 }
 
 impl Brokers {

@@ -19,6 +19,7 @@ pub use rotator::Rotator;
 pub use user::{User, UserProps};
 
 use super::{Registry, Shared};
+use crate::aws::Lazy;
 use crate::services::common::amazon_mq::api;
 use aws_sdk_mq::Client;
 use broker::Brokers;
@@ -26,7 +27,7 @@ use broker::Brokers;
 /// Registers this service's resource type and rotator.
 pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
     let brokers = Brokers {
-        client: Client::new(shared.sdk),
+        client: Lazy::client(shared.sdk, Client::new),
     };
     registry
         .provider

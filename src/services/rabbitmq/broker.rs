@@ -1,6 +1,7 @@
 //! The broker, through Amazon MQ's API: whether it is a RabbitMQ broker, whether it runs, and
 //! where its management API and AMQP listeners are. The only MQ call this service makes.
 
+use crate::aws::Lazy;
 use crate::services::common::amazon_mq;
 use crate::services::error::Error;
 use crate::wait::{self, Poll, Waiting};
@@ -13,7 +14,7 @@ pub(super) const AMQPS_PORT: u16 = 5671;
 
 #[derive(Clone)]
 pub(super) struct Brokers {
-    pub(super) client: Client,
+    pub(super) client: Lazy<Client>,
 }
 
 /// A running RabbitMQ broker.

@@ -21,6 +21,7 @@ pub use rules::Permission;
 pub use user::{User, UserProps};
 
 use super::{Registry, Shared};
+use crate::aws::Lazy;
 use aws_sdk_mq::Client;
 use broker::Brokers;
 use management::Management;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 /// Registers this service's resource type and rotator.
 pub fn register(registry: &mut Registry<'_>, shared: &Shared<'_>) {
     let brokers = Brokers {
-        client: Client::new(shared.sdk),
+        client: Lazy::client(shared.sdk, Client::new),
     };
     let management = Arc::new(Management::new(shared.login.clone()));
     registry.provider.register(User {
