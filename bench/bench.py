@@ -282,6 +282,11 @@ def one_run(c: Contender, share: CpuShare, aws: str, bundle: Path, rec: Response
     env = lambda_env(rt, aws, bundle, "handler.handler") | c.env
     log = open(logs / f"{c.name.split()[0]}-{uuid.uuid4().hex[:8]}.log", "wb")
     argv = [str(launcher()), share.procs_file, str(FUNCTION_NICE), *c.argv]
+    if share.path is not None:
+        # Each mode's cgroup is reused: a quota the previous process (or its exit) used up in
+        # the current period would throttle this one's first instructions for up to a period.
+        # Lambda starts an environment with its quota whole; two idle periods give it that.
+        time.sleep(2 * PERIOD_US / 1e6)
     started = time.monotonic()
     # No preexec_fn: Python then spawns with vfork, and nothing of the harness is charged to
     # the function (see bench/launch.c).
