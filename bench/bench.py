@@ -293,9 +293,13 @@ def one_run(c: Contender, share: CpuShare, aws: str, bundle: Path, rec: Response
     proc = subprocess.Popen(argv, cwd=c.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        first_next = rt.wait_first_next(120)
+        # The launcher exits 127 if it cannot join the cgroup or exec: no waiting that out.
+        deadline, first_next = time.monotonic() + 120, None
+        while first_next is None and proc.poll() is None and time.monotonic() < deadline:
+            first_next = rt.wait_first_next(0.05)
         if first_next is None:
-            raise SystemExit(f"error: {c.name} never asked for an event; its output is in {log.name}")
+            raise SystemExit(f"error: {c.name} never asked for an event (exit status {proc.poll()}); "
+                             f"its output is in {log.name}")
         cpu = [cpu_ms(proc.pid)]
         times = []
         for k in range(1 + steady):

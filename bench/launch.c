@@ -4,8 +4,9 @@
  *
  * Why not Python's preexec_fn: that runs in a forked copy of the harness, whose copy-on-write
  * faults and address-space teardown at exec are charged to the child, i.e. to the function's
- * CPU time: ~2 ms of a cold start here, more than our own init's user time. Spawned with
- * vfork (no preexec_fn), this launcher costs the function ~0.3 ms, as it would any program.
+ * CPU time: ~2 ms of a cold start here, more than our own init's user time. Without a
+ * preexec_fn, CPython (3.10 and later, on Linux) spawns with vfork, and this launcher costs
+ * the function ~0.3 ms, as it would any program.
  *
  * usage: launch <cgroup.procs file, or -> <nice> <program> [args...] */
 #include <fcntl.h>
