@@ -91,9 +91,6 @@ mod tests {
             assert!(f.would_enable("userkeeper", &Level::INFO), "{f}");
             assert!(!f.would_enable("userkeeper", &Level::DEBUG), "{f}");
         }
-        let f = of(None, None);
-        assert!(f.would_enable("userkeeper", &Level::INFO));
-        assert!(!f.would_enable("userkeeper", &Level::DEBUG));
     }
 
     #[test]
